@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    train the default model on Deep4Chem and predict the demo molecules
+#   make test   lint and run every test
+# Both create .venv and install what they need. Users elsewhere: `make test CONSTRAINTS=`
+# lets pip pick your own torch build instead of the pinned CPU wheel.
+
+PYTHON ?= python3
+VENV ?= .venv
+CONSTRAINTS ?= constraints/torch-cpu.txt
+PIP_C = $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
+BIN = $(VENV)/bin
+DATA ?= $(or $(ZINCFLUOR_DATA_DIR),../shared/data)/deep4chem/DB_for_chromophore_deep4chem.csv
+RUN_DIR ?= runs/ce
+EPOCHS ?= 100
+
+.PHONY: run test lint venv clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet $(PIP_C) -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check zincfluor tests bench
+
+test: venv lint
+	$(BIN)/python -m pytest -q
+
+$(RUN_DIR)/checkpoint.pt: | venv
+	$(BIN)/zincfluor train --data $(DATA) --epochs $(EPOCHS) --out $(RUN_DIR)
+
+run: venv $(RUN_DIR)/checkpoint.pt
+	$(BIN)/zincfluor predict --model $(RUN_DIR) examples/demo.smi --out $(RUN_DIR)/demo_predictions.csv
+	@echo "Predictions written to $(RUN_DIR)/demo_predictions.csv"
+
+bench: venv
+	$(BIN)/python bench/featurize.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

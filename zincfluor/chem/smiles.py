@@ -1,0 +1,121 @@
+"""Parse and canonicalise SMILES with reasons a chemist can act on.
+
+RDKit answers a bad SMILES with ``None`` and prints the reason to its log. Here the fast path
+parses with RDKit's log silenced; only when parsing fails is the input parsed again with the
+log captured, so the reason ("unclosed ring", "explicit valence for atom # 0 C, 5, is greater
+than permitted") travels with the error instead of scrolling past on stderr.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+
+from rdkit import Chem, RDLogger, rdBase
+
+__all__ = [
+    "InvalidMoleculeError",
+    "parse_smiles",
+    "canonical_smiles",
+    "try_canonical_smiles",
+]
+
+RDLogger.DisableLog("rdApp.*")
+
+DEFAULT_MAX_SMILES_LENGTH = 2000
+DEFAULT_MAX_HEAVY_ATOMS = 250
+
+_capture_lock = threading.Lock()
+_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
+
+
+class InvalidMoleculeError(ValueError):
+    """A SMILES that cannot become a molecule graph, with the reason why.
+
+    Attributes
+    ----------
+    smiles : the input as given
+    reason : a short human-readable reason ("unclosed ring", "empty SMILES", ...)
+    """
+
+    def __init__(self, smiles: object, reason: str):
+        self.smiles = smiles
+        self.reason = reason
+        super().__init__(f"{smiles!r} is not a valid molecule ({reason})")
+
+
+def _rdkit_reason(smiles: str) -> str:
+    """Parse ``smiles`` again with RDKit's log captured and return its first complaint."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    logger = logging.getLogger("rdkit")
+    with _capture_lock:
+        old_propagate = logger.propagate
+        logger.addHandler(handler)
+        logger.propagate = False
+        rdBase.LogToPythonLogger()
+        RDLogger.EnableLog("rdApp.error")
+        try:
+            Chem.MolFromSmiles(smiles)
+        finally:
+            RDLogger.DisableLog("rdApp.*")
+            logger.removeHandler(handler)
+            logger.propagate = old_propagate
+    for line in buffer.getvalue().splitlines():
+        line = _TIMESTAMP.sub("", line).strip()
+        if not line:
+            continue
+        line = line.removeprefix("SMILES Parse Error: ")
+        line = re.sub(r"\s+for input: '.*'$", "", line)
+        line = re.sub(r"\s+while parsing: .*$", "", line)
+        return line[:1].lower() + line[1:]
+    return "RDKit could not parse it"
+
+
+def parse_smiles(
+    smiles: object,
+    *,
+    max_length: int | None = DEFAULT_MAX_SMILES_LENGTH,
+    max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS,
+) -> Chem.Mol:
+    """Return the sanitised RDKit molecule of ``smiles`` or raise :class:`InvalidMoleculeError`.
+
+    Rejects non-strings, empty strings, SMILES longer than ``max_length`` characters, SMILES
+    RDKit cannot parse or sanitise, and molecules with no heavy atom or more than
+    ``max_heavy_atoms`` heavy atoms. ``None`` disables a limit.
+    """
+    if not isinstance(smiles, str):
+        raise InvalidMoleculeError(smiles, f"expected a SMILES string, got {type(smiles).__name__}")
+    text = smiles.strip()
+    if not text:
+        raise InvalidMoleculeError(smiles, "empty SMILES")
+    if max_length is not None and len(text) > max_length:
+        raise InvalidMoleculeError(
+            smiles, f"SMILES has {len(text)} characters, more than the limit of {max_length}"
+        )
+    mol = Chem.MolFromSmiles(text)
+    if mol is None:
+        raise InvalidMoleculeError(smiles, _rdkit_reason(text))
+    n_heavy = mol.GetNumHeavyAtoms()
+    if n_heavy == 0:
+        raise InvalidMoleculeError(smiles, "molecule has no heavy atoms")
+    if max_heavy_atoms is not None and n_heavy > max_heavy_atoms:
+        raise InvalidMoleculeError(
+            smiles, f"{n_heavy} heavy atoms, more than the limit of {max_heavy_atoms}"
+        )
+    return mol
+
+
+def canonical_smiles(smiles: object, **limits: int | None) -> str:
+    """Canonical RDKit SMILES (isomeric) of ``smiles``; raises :class:`InvalidMoleculeError`."""
+    return Chem.MolToSmiles(parse_smiles(smiles, **limits))
+
+
+def try_canonical_smiles(smiles: object, **limits: int | None) -> tuple[str | None, str | None]:
+    """``(canonical, None)`` for a valid SMILES, ``(None, reason)`` for an invalid one."""
+    try:
+        return canonical_smiles(smiles, **limits), None
+    except InvalidMoleculeError as error:
+        return None, error.reason
