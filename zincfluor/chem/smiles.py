@@ -8,8 +8,8 @@ than permitted") travels with the error instead of scrolling past on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import io
-import logging
 import re
 import threading
 
@@ -47,22 +47,16 @@ class InvalidMoleculeError(ValueError):
 
 
 def _rdkit_reason(smiles: str) -> str:
-    """Parse ``smiles`` again with RDKit's log captured and return its first complaint."""
+    """Parse ``smiles`` again with RDKit's error log captured and return its first complaint."""
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    logger = logging.getLogger("rdkit")
     with _capture_lock:
-        old_propagate = logger.propagate
-        logger.addHandler(handler)
-        logger.propagate = False
-        rdBase.LogToPythonLogger()
+        rdBase.LogToPythonStderr()
         RDLogger.EnableLog("rdApp.error")
         try:
-            Chem.MolFromSmiles(smiles)
+            with contextlib.redirect_stderr(buffer):
+                Chem.MolFromSmiles(smiles)
         finally:
             RDLogger.DisableLog("rdApp.*")
-            logger.removeHandler(handler)
-            logger.propagate = old_propagate
     for line in buffer.getvalue().splitlines():
         line = _TIMESTAMP.sub("", line).strip()
         if not line:
