@@ -1,0 +1,113 @@
+"""What every long-tail method is: a loss, a schedule, and what it needs from the model.
+
+A method knows nothing of the data's modality. The Trainer calls, in order::
+
+    spec = method.adjust_model_spec(spec)      # before building: e.g. a cosine head for LDAM
+    model = method.configure_model(model)      # after building: e.g. add low-rank parts
+    for epoch in range(epochs):
+        method.on_epoch_start(epoch)           # schedules (DRW, warm-ups, ...)
+        for inputs, targets in loader:
+            out = method.training_loss(model, inputs, targets)
+    model = method.finalize(model)              # e.g. merge low-rank parts back into weights
+
+Methods are ``nn.Module`` so that they may own trainable parameters (prototypes, class centres)
+and buffers (class counts) that move with ``.to(device)``; the Trainer optimises them together
+with the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from zincfluor.registry import ClassRegistry
+
+__all__ = ["LossOutput", "MethodContext", "LongTailMethod", "METHODS"]
+
+
+@dataclass
+class MethodContext:
+    """What a method may know about the training run.
+
+    Attributes
+    ----------
+    class_counts : training samples per class, N_c
+    num_epochs : total training epochs (for schedules such as DRW)
+    steps_per_epoch : optimiser steps per epoch (for per-iteration schedules)
+    augment : a modality-specific view maker x -> x' for contrastive methods, or None
+    """
+
+    class_counts: torch.Tensor
+    num_epochs: int
+    steps_per_epoch: int = 1
+    augment: Callable[[Any], Any] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.class_counts.numel())
+
+
+@dataclass
+class LossOutput:
+    """The scalar to minimise plus named parts to log.
+
+    Parts are detached 0-d tensors, not floats: turning them into Python numbers every batch
+    would synchronise a GPU with the host; the Trainer averages them once per epoch.
+    """
+
+    loss: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class LongTailMethod(nn.Module):
+    """Base class of the registered methods; subclasses implement :meth:`training_loss`.
+
+    Subclasses declare their hyperparameters as keyword arguments of ``__init__`` and store
+    them with :meth:`save_hparams`, so runs and checkpoints record them.
+    """
+
+    summary: ClassVar[str] = ""
+    registry_name: ClassVar[str]
+
+    def __init__(self, context: MethodContext):
+        super().__init__()
+        self.context = context
+        self.register_buffer("class_counts", context.class_counts.detach().float().clone())
+        self.epoch = 0
+        self._hparams: dict[str, Any] = {}
+
+    def save_hparams(self, **hparams: Any) -> None:
+        self._hparams.update(hparams)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return dict(self._hparams)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.class_counts.numel())
+
+    def adjust_model_spec(self, spec: dict) -> dict:
+        """Change the model spec before it is built (the checkpoint stores the result)."""
+        return spec
+
+    def configure_model(self, model: nn.Module) -> nn.Module:
+        """Change the built model for training; :meth:`finalize` must undo anything the spec
+        cannot describe, so the saved weights fit the saved spec."""
+        return model
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def training_loss(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> LossOutput:
+        raise NotImplementedError
+
+    def finalize(self, model: nn.Module) -> nn.Module:
+        return model
+
+
+METHODS: ClassRegistry[LongTailMethod] = ClassRegistry("method")

@@ -1,0 +1,116 @@
+"""Checkpoints that hold everything needed to predict, loadable with ``weights_only=True``.
+
+A checkpoint is one ``torch.save``'d dict of tensors and plain Python values::
+
+    {"format": 1,
+     "model_spec": {...},          # rebuilds the network (zincfluor.nn.build_classifier)
+     "state_dict": {...},          # its weights
+     "class_counts": [...],        # training samples per class
+     "method": {"name": ..., "hparams": {...}},
+     "metadata": {...},            # the modality's own settings: featurizer, label scheme, ...
+     "versions": {...}, "created": "2026-11-23T..."}
+
+No pickled classes, so ``torch.load(path, weights_only=True)`` is safe on files from elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zincfluor.nn.model import Classifier, build_classifier
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_NAME",
+    "save_checkpoint",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "resolve_checkpoint_path",
+    "package_versions",
+]
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a prediction depends on (recorded in every checkpoint)."""
+    import rdkit
+    import torch_geometric
+
+    import zincfluor
+
+    return {
+        "zincfluor": zincfluor.__version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "rdkit": rdkit.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    model_spec: dict,
+    class_counts: list[int],
+    method: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write the checkpoint atomically (temporary file, then rename) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model_spec": model_spec,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "class_counts": [int(c) for c in class_counts],
+        "method": method,
+        "metadata": metadata or {},
+        "versions": package_versions(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def resolve_checkpoint_path(model: str | Path) -> Path:
+    """A run folder (holding ``checkpoint.pt``) or a checkpoint file -> the checkpoint file."""
+    path = Path(model)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}; pass a run folder written by `zincfluor train` "
+            "or the path of its checkpoint.pt"
+        )
+    return path
+
+
+def load_checkpoint(model: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+    path = resolve_checkpoint_path(model)
+    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint)
+        raise ValueError(
+            f"{path} is not a zincfluor checkpoint of format {CHECKPOINT_FORMAT} (found {found})"
+        )
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> Classifier:
+    """Rebuild the trained network of a loaded checkpoint, in eval mode."""
+    model = build_classifier(checkpoint["model_spec"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
