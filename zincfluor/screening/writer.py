@@ -1,0 +1,83 @@
+"""Stream molecules from a file through a :class:`Predictor` into a CSV, chunk by chunk."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from zincfluor.screening.inputs import InputRecord, is_smiles_file, read_molecule_inputs
+from zincfluor.screening.predictor import Predictor
+
+__all__ = ["write_predictions", "prediction_columns"]
+
+
+def prediction_columns(level_names: list[str], *, with_id: bool) -> list[str]:
+    """Output columns: [id,] smiles, canonical_smiles, status, level, level_name, prob_<name>..."""
+    columns = ["id"] if with_id else []
+    columns += ["smiles", "canonical_smiles", "status", "level", "level_name"]
+    return columns + [f"prob_{name}" for name in level_names]
+
+
+def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRecord]]:
+    while chunk := list(itertools.islice(records, size)):
+        yield chunk
+
+
+def write_predictions(
+    predictor: Predictor,
+    source: str | Path,
+    out: str | Path,
+    *,
+    smiles_column: str | None = None,
+    chunk_size: int = 4096,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Predict every row of ``source`` into the CSV ``out``, one output row per input row.
+
+    Memory stays bounded by ``chunk_size``. The file is written to a temporary name and renamed
+    when complete, so an interrupted run never leaves a truncated CSV behind.
+    Returns counts: rows, ok, invalid.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with_id = str(source) != "-" and is_smiles_file(source)
+    names = predictor.level_names
+    counts = {"rows": 0, "ok": 0, "invalid": 0}
+    tmp = out.with_name(out.name + ".part")
+    records = read_molecule_inputs(source, smiles_column=smiles_column)
+    with open(tmp, "w", newline="") as handle, Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed} molecules"),
+        TimeElapsedColumn(),
+        disable=not progress,
+    ) as bar:
+        task = bar.add_task("predicting", total=None)
+        writer = csv.writer(handle)
+        writer.writerow(prediction_columns(names, with_id=with_id))
+        for chunk in _chunks(records, chunk_size):
+            result = predictor.predict([record.smiles for record in chunk])
+            levels = result.levels
+            for i, record in enumerate(chunk):
+                ok = levels[i] >= 0
+                row = [record.id or ""] if with_id else []
+                row += [
+                    record.smiles,
+                    result.canonical[i] or "",
+                    result.status[i],
+                    int(levels[i]) if ok else "",
+                    names[levels[i]] if ok else "",
+                ]
+                row += [f"{p:.6f}" for p in result.probs[i]] if ok else [""] * len(names)
+                writer.writerow(row)
+            n_ok = int(result.ok.sum())
+            counts["rows"] += len(chunk)
+            counts["ok"] += n_ok
+            counts["invalid"] += len(chunk) - n_ok
+            bar.update(task, advance=len(chunk))
+    os.replace(tmp, out)
+    return counts
