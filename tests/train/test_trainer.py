@@ -19,7 +19,8 @@ def _toy_loaders(seed: int = 0):
     centres = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
 
     def sample(counts):
-        x = np.concatenate([rng.normal(c, 0.7, size=(n, 2)) for c, n in zip(centres, counts)])
+        parts = zip(centres, counts, strict=True)
+        x = np.concatenate([rng.normal(c, 0.7, size=(n, 2)) for c, n in parts])
         y = np.concatenate([np.full(n, k) for k, n in enumerate(counts)])
         return TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
 

@@ -1,0 +1,148 @@
+"""Reports: markdown and CSV tables, PNG figures."""
+
+import csv
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from zincfluor.train.metrics import evaluate_predictions
+from zincfluor.train.report import (
+    PER_LEVEL_COLUMNS,
+    history_series,
+    per_level_markdown,
+    per_level_rows,
+    plot_confusion_matrix,
+    plot_training_curves,
+    row_normalize,
+    write_per_level_csv,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NAMES = ["dark", "dim", "mid|bright", "bright"]  # a pipe must not break the markdown table
+TRAIN_COUNTS = [300, 60, 15, 5]
+
+
+@pytest.fixture
+def metrics():
+    # class 3 is absent from the evaluation set
+    targets = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    predictions = np.array([0, 0, 0, 1, 1, 0, 2, 1])
+    probs = np.full((len(targets), 4), 0.1)
+    probs[np.arange(len(targets)), predictions] = 0.7
+    return evaluate_predictions(probs, targets, TRAIN_COUNTS, NAMES, tail_ks=(2, 4))
+
+
+def test_per_level_rows(metrics):
+    rows = per_level_rows(metrics)
+    assert [row["name"] for row in rows] == NAMES
+    assert rows[0] == {
+        "level": 0,
+        "name": "dark",
+        "train_count": 300,
+        "eval_count": 4,
+        "group": "head",
+        "top1_accuracy": 0.75,
+    }
+    assert rows[3]["eval_count"] == 0
+    assert rows[3]["top1_accuracy"] is None
+    assert [row["group"] for row in rows] == ["head", "medium", "tail", "tail"]
+
+
+def _markdown_tables(text):
+    """Split markdown into tables: lists of data rows (header and rule dropped)."""
+    tables = [block.splitlines() for block in text.strip().split("\n\n")]
+    return [table[2:] for table in tables]
+
+
+def test_markdown_has_one_row_per_class_then_a_summary(metrics):
+    per_level, summary = _markdown_tables(per_level_markdown(metrics))
+    assert len(per_level) == len(NAMES)
+    assert per_level[0] == "| 0 | dark | 300 | 4 | head | 75.00 |"
+    assert per_level[2] == r"| 2 | mid\|bright | 15 | 2 | tail | 50.00 |"
+    assert per_level[3].endswith("| n/a |")
+
+    summary_text = "\n".join(summary)
+    assert f"| Top-1 accuracy | {100 * metrics['top1']:.2f} |" in summary_text
+    assert "| Balanced accuracy | 58.33 |" in summary_text  # (3/4 + 1/2 + 1/2) / 3
+    for label in ("Macro-F1", "Tail top-2", "Tail top-4", "Last-2", "Head", "Medium", "ECE"):
+        assert f"| {label}" in summary_text
+    # only class 2 of the two tail classes was evaluated
+    assert "| Tail classes (2, class-averaged) | 50.00 |" in summary_text
+
+
+def test_csv_round_trips(metrics, tmp_path):
+    path = write_per_level_csv(metrics, tmp_path / "sub" / "per_level.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames) == PER_LEVEL_COLUMNS
+        read_back = list(reader)
+
+    expected = per_level_rows(metrics)
+    assert len(read_back) == len(expected)
+    for got, want in zip(read_back, expected, strict=True):
+        assert int(got["level"]) == want["level"]
+        assert got["name"] == want["name"]
+        assert int(got["train_count"]) == want["train_count"]
+        assert int(got["eval_count"]) == want["eval_count"]
+        assert got["group"] == want["group"]
+        accuracy = float(got["top1_accuracy"]) if got["top1_accuracy"] else None
+        assert accuracy == want["top1_accuracy"]
+
+
+def _assert_png(path):
+    assert path.is_file()
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_row_normalize_keeps_empty_rows_zero():
+    normalized = row_normalize(np.array([[3, 1], [0, 0]]))
+    np.testing.assert_allclose(normalized, [[0.75, 0.25], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_confusion_matrix_png(metrics, tmp_path, normalize):
+    path = plot_confusion_matrix(
+        np.array(metrics["confusion_matrix"]),
+        metrics["class_names"],
+        tmp_path / "plots" / "cm.png",
+        normalize=normalize,
+        title="test split",
+    )
+    _assert_png(path)
+    assert plt.get_fignums() == []  # nothing left open in pyplot
+
+
+def test_confusion_matrix_rejects_mismatched_names(tmp_path):
+    with pytest.raises(ValueError, match="class names"):
+        plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b"], tmp_path / "cm.png")
+
+
+HISTORY = [
+    {"epoch": 1, "train_loss": 2.0, "val_balanced_accuracy": 0.30, "lr": 1e-3},
+    {"epoch": 2, "train_loss": 1.5},  # no validation this epoch
+    {"epoch": 3, "train_loss": 1.2, "val_balanced_accuracy": None},
+    {"epoch": 4, "train_loss": 1.0, "val_balanced_accuracy": 0.45, "val_loss": 1.4},
+]
+
+
+def test_history_series_skips_missing_and_undefined_values():
+    assert history_series(HISTORY, "train_loss") == ([1, 2, 3, 4], [2.0, 1.5, 1.2, 1.0])
+    assert history_series(HISTORY, "val_balanced_accuracy") == ([1, 4], [0.30, 0.45])
+    assert history_series(HISTORY, "val_loss") == ([4], [1.4])
+    assert history_series([{"train_loss": 0.5}, {"train_loss": float("nan")}], "train_loss") == (
+        [1],
+        [0.5],
+    )
+
+
+def test_training_curves_png(tmp_path):
+    _assert_png(plot_training_curves(HISTORY, tmp_path / "curves.png"))
+    # a history without any validation still plots
+    _assert_png(plot_training_curves([{"epoch": 1, "train_loss": 1.0}], tmp_path / "loss.png"))
+    assert plt.get_fignums() == []
+
+
+def test_training_curves_reject_empty_history(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        plot_training_curves([], tmp_path / "curves.png")
