@@ -54,3 +54,24 @@ def test_invalid_settings_are_rejected():
     spec["head"]["name"] = "banana"
     with pytest.raises(KeyError, match="unknown head"):
         build_classifier(spec)
+
+
+def test_shared_normalisation_equals_pyg_gcnconv_defaults():
+    """One Â per batch for all layers gives what GCNConv computes with its own normalisation."""
+    from torch_geometric.nn import GCNConv
+
+    torch.manual_seed(0)
+    model = build_classifier(gcn_spec(7, 3, hidden_dim=8, num_layers=1)).eval()
+    reference = GCNConv(7, 8)
+    reference.load_state_dict(model.backbone.convs[0].state_dict())
+    batch = _batch(7)
+    ours = model.backbone.convs[0](
+        batch.x, *_normalised(batch.edge_index, batch.num_nodes)
+    )
+    torch.testing.assert_close(ours, reference(batch.x, batch.edge_index))
+
+
+def _normalised(edge_index, num_nodes):
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    return gcn_norm(edge_index, None, num_nodes, add_self_loops=True)

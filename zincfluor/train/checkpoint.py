@@ -16,6 +16,7 @@ No pickled classes, so ``torch.load(path, weights_only=True)`` is safe on files 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 from pathlib import Path
@@ -49,9 +50,9 @@ def package_versions() -> dict[str, str]:
 
     return {
         "zincfluor": zincfluor.__version__,
-        "torch": torch.__version__,
-        "torch_geometric": torch_geometric.__version__,
-        "rdkit": rdkit.__version__,
+        "torch": str(torch.__version__),
+        "torch_geometric": str(torch_geometric.__version__),
+        "rdkit": str(rdkit.__version__),
         "python": platform.python_version(),
     }
 
@@ -70,11 +71,11 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "model_spec": model_spec,
+        "model_spec": _plain(model_spec),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "class_counts": [int(c) for c in class_counts],
-        "method": method,
-        "metadata": metadata or {},
+        "method": _plain(method),
+        "metadata": _plain(metadata or {}),
         "versions": package_versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -82,6 +83,23 @@ def save_checkpoint(
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON types (what ``weights_only=True`` accepts without allow-lists).
+
+    Tuples become lists and numpy scalars Python numbers; anything that JSON cannot hold is an
+    error here rather than a checkpoint that later refuses to load.
+    """
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy and torch scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint: {value!r}")
 
 
 def resolve_checkpoint_path(model: str | Path) -> Path:
