@@ -30,6 +30,23 @@ DEFAULT_MAX_HEAVY_ATOMS = 250
 _capture_lock = threading.Lock()
 _TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
 
+# A bracket atom of hydrogen: [H], [2H], [H+] (but not [Hg], [He], ...). Only these put
+# hydrogen atoms in the parsed graph.
+_HYDROGEN_ATOM = re.compile(r"\[\d*H(?![a-z])")
+_KEEP_HYDROGENS = Chem.SmilesParserParams()
+_KEEP_HYDROGENS.removeHs = False
+
+
+def _mol_from_smiles(text: str) -> Chem.Mol | None:
+    """``Chem.MolFromSmiles(text)``, faster when there is no hydrogen atom to remove.
+
+    RDKit's hydrogen removal step takes about a quarter of the parse even when there is
+    nothing to remove; without it the molecule is sanitised and stereo-perceived the same way.
+    """
+    if _HYDROGEN_ATOM.search(text):
+        return Chem.MolFromSmiles(text)
+    return Chem.MolFromSmiles(text, _KEEP_HYDROGENS)
+
 
 class InvalidMoleculeError(ValueError):
     """A SMILES that cannot become a molecule graph, with the reason why.
@@ -89,7 +106,7 @@ def parse_smiles(
         raise InvalidMoleculeError(
             smiles, f"SMILES has {len(text)} characters, more than the limit of {max_length}"
         )
-    mol = Chem.MolFromSmiles(text)
+    mol = _mol_from_smiles(text)
     if mol is None:
         raise InvalidMoleculeError(smiles, _rdkit_reason(text))
     n_heavy = mol.GetNumHeavyAtoms()
