@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from zincfluor.chem import FeaturizerConfig, InvalidMoleculeError, make_featurizer
+from zincfluor.chem import FeaturizerConfig, featurize_many
 from zincfluor.chem.smiles import canonical_smiles
 from zincfluor.data import LabelScheme
 from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
@@ -65,7 +65,6 @@ class Predictor:
         self.checkpoint = checkpoint
         self.scheme = LabelScheme.from_dict(metadata["label_scheme"])
         self.featurizer_config = FeaturizerConfig.from_dict(metadata["featurizer"])
-        self.featurize = make_featurizer(self.featurizer_config)
         self.device = resolve_device(device)
         self.model = model_from_checkpoint(checkpoint).to(self.device)
         self.batch_size = batch_size
@@ -86,18 +85,13 @@ class Predictor:
         probs = np.full((n, self.scheme.num_classes), np.nan, dtype=np.float32)
         canonical: list[str | None] = [None] * n
         status = ["ok"] * n
-        graphs, rows = [], []
-        limits = {
-            "max_length": self.featurizer_config.max_smiles_length,
-            "max_heavy_atoms": self.featurizer_config.max_heavy_atoms,
-        }
-        for i, text in enumerate(smiles):
-            try:
-                canonical[i] = canonical_smiles(text, **limits)
-                graphs.append(self.featurize(text))
-                rows.append(i)
-            except InvalidMoleculeError as error:
-                status[i] = f"invalid: {error.reason}"
+        featurized = featurize_many(list(smiles), self.featurizer_config, n_jobs=1)
+        for error in featurized.errors:
+            status[error.index] = f"invalid: {error.reason}"
+        rows = featurized.valid_indices
+        graphs = [featurized.graphs[i] for i in rows]
+        for i in rows:
+            canonical[i] = canonical_smiles(smiles[i], max_length=None, max_heavy_atoms=None)
         for start in range(0, len(graphs), self.batch_size):
             batch = Batch.from_data_list(graphs[start : start + self.batch_size])
             probs[rows[start : start + self.batch_size]] = self._probabilities(batch)

@@ -1,0 +1,161 @@
+"""The CLI end to end: train 2 epochs on a fixture, then evaluate and predict with the run."""
+
+import csv
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from zincfluor.cli import app
+
+runner = CliRunner()
+
+SMI = """\
+CCO ethanol
+C1CC broken-ring
+
+c1ccccc1CCC propylbenzene
+not_a_smiles typo
+N#CCCC butyronitrile
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from molecule_fixtures import write_deep4chem_csv
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = write_deep4chem_csv(root / "measurements.csv")
+    run = root / "run"
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--out", str(run), "--epochs", "2", "--seed", "1",
+         "--hidden-dim", "16", "--batch-size", "16", "--cache-dir", "none", "--workers", "1",
+         "--no-progress", "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    return data, run, result.output
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    _, run, output = trained_run
+    for name in ("config.json", "split.json", "checkpoint.pt", "metrics.json", "per_level.md",
+                 "per_level.csv", "confusion_matrix.png", "training_curves.png", "bad_rows.csv"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["method"] == "ce" and config["trainer"]["epochs"] == 2
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["history"]) == 2
+    assert metrics["test"]["n"] > 0 and 0.0 <= metrics["test"]["balanced_accuracy"] <= 1.0
+    assert "balanced accuracy" in output and "run folder" in output
+
+
+def test_checkpoint_holds_everything_needed_to_predict(trained_run):
+    _, run, _ = trained_run
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    metadata = checkpoint["metadata"]
+    assert metadata["label_scheme"]["names"][7] == "near-infrared"
+    assert metadata["featurizer"]["backend"] == "zincfluor"
+    assert len(checkpoint["class_counts"]) == 8
+    assert checkpoint["method"]["name"] == "ce"
+    assert checkpoint["model_spec"]["backbone"]["hidden_dim"] == 16
+    assert {"torch", "rdkit", "torch_geometric", "zincfluor"} <= set(checkpoint["versions"])
+
+
+def test_predict_smi_keeps_every_row_in_order(trained_run, tmp_path):
+    _, run, _ = trained_run
+    source = tmp_path / "library.smi"
+    source.write_text(SMI)
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(
+        app, ["predict", "--model", str(run), str(source), "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["smiles"] for r in rows] == [
+        "CCO", "C1CC", "", "c1ccccc1CCC", "not_a_smiles", "N#CCCC"
+    ]
+    assert [r["id"] for r in rows] == [
+        "ethanol", "broken-ring", "", "propylbenzene", "typo", "butyronitrile"
+    ]
+    statuses = [r["status"] for r in rows]
+    assert statuses[0] == statuses[3] == statuses[5] == "ok"
+    assert statuses[1] == "invalid: unclosed ring"
+    assert statuses[2].startswith("invalid") and statuses[4].startswith("invalid")
+    prob_columns = [c for c in rows[0] if c.startswith("prob_")]
+    assert len(prob_columns) == 8 and "prob_near-infrared" in prob_columns
+    for row in rows:
+        if row["status"] == "ok":
+            assert sum(float(row[c]) for c in prob_columns) == pytest.approx(1.0, abs=1e-4)
+            assert row["level_name"] == prob_columns[int(row["level"])].removeprefix("prob_")
+            assert row["canonical_smiles"]
+        else:
+            assert row["level"] == "" and row[prob_columns[0]] == ""
+    assert "6 rows" in result.output and "3 invalid" in result.output
+
+
+def test_predict_csv_and_stdin_agree(trained_run, tmp_path):
+    _, run, _ = trained_run
+    source = tmp_path / "library.csv"
+    source.write_text("name,SMILES\nethanol,CCO\nbad,C1CC\nnitrile,N#CCCC\n")
+    out_csv = tmp_path / "from_csv.csv"
+    result = runner.invoke(
+        app, ["predict", "--model", str(run), str(source), "--out", str(out_csv), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    out_stdin = tmp_path / "from_stdin.csv"
+    result = runner.invoke(
+        app,
+        ["predict", "--model", str(run / "checkpoint.pt"), "-", "--out", str(out_stdin)],
+        input="CCO\nC1CC\nN#CCCC\n",
+    )
+    assert result.exit_code == 0, result.output
+    from_csv = list(csv.DictReader(out_csv.open()))
+    from_stdin = list(csv.DictReader(out_stdin.open()))
+    assert [r["smiles"] for r in from_csv] == ["CCO", "C1CC", "N#CCCC"]
+    for a, b in zip(from_csv, from_stdin, strict=True):
+        assert a["status"] == b["status"] and a["prob_blue"] == b["prob_blue"]
+
+
+def test_evaluate_on_a_data_set(trained_run, tmp_path):
+    data, run, _ = trained_run
+    out = tmp_path / "eval"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(run), "--data", str(data), "--out", str(out),
+         "--cache-dir", "none", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 80
+    assert (out / "confusion_matrix.png").is_file()
+
+
+def test_methods_lists_ce():
+    result = runner.invoke(app, ["methods"])
+    assert result.exit_code == 0
+    assert "ce" in result.output and "cross-entropy" in result.output
+
+
+def test_data_stats_prints_counts_and_t(deep4chem_fixture):
+    result = runner.invoke(app, ["data", "stats", "--data", str(deep4chem_fixture)])
+    assert result.exit_code == 0, result.output
+    assert "near-infrared" in result.output
+    assert "T =" in result.output and "imbalance ratio" in result.output
+
+
+def test_errors_are_one_clear_line(tmp_path):
+    result = runner.invoke(
+        app, ["predict", "--model", str(tmp_path), "x.smi", "--out", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+    source = tmp_path / "in.smi"
+    source.write_text("CCO\n")
+    result = runner.invoke(
+        app, ["predict", "--model", str(tmp_path), str(source), "--out", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code == 1
+    assert "no checkpoint" in result.output
+    assert "Traceback" not in result.output

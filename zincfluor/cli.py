@@ -1,0 +1,337 @@
+"""The ``zincfluor`` command: thin wrappers over the library (train, evaluate, predict, ...)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Find rare fluorescent molecules: train, evaluate and apply long-tailed GNN classifiers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Inspect and download measurement data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+out_console = Console()
+
+
+class SplitKind(StrEnum):
+    stratified = "stratified"
+    scaffold = "scaffold"
+
+
+class FeaturizerBackend(StrEnum):
+    zincfluor = "zincfluor"
+    deepchem = "deepchem"
+
+
+class DeviceChoice(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+DATA_HELP = (
+    "Measurement CSV (or a folder holding deep4chem/). Default: $ZINCFLUOR_DATA_DIR, "
+    "else ../shared/data."
+)
+
+
+class UserError(Exception):
+    """An error caused by the input or options; shown as one line, without a traceback."""
+
+
+def friendly_errors(command):
+    """Show library errors about the user's input as ``error: ...`` and exit with status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (FileNotFoundError, ValueError, KeyError, UserError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            _fail(str(message))
+
+    return wrapper
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(code=1)
+
+
+def _data_options(data, smiles_column, value_column, label_column, scheme, level_names):
+    from zincfluor.data import resolve_data_path
+    from zincfluor.pipeline import DataOptions
+
+    path = resolve_data_path(data)
+    return DataOptions(
+        path=str(path),
+        smiles_column=smiles_column,
+        value_column=value_column,
+        label_column=label_column,
+        scheme=scheme,
+        level_names=level_names,
+    )
+
+
+def _parse_hparams(values: list[str]) -> dict:
+    """``--method-param key=value`` pairs; values are parsed as JSON when they can be."""
+    hparams = {}
+    for item in values:
+        if "=" not in item:
+            _fail(f"--method-param expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            hparams[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            hparams[key.strip().replace("-", "_")] = raw
+    return hparams
+
+
+@app.command()
+@friendly_errors
+def train(
+    data: str = typer.Option(None, "--data", help=DATA_HELP),
+    out: Path = typer.Option(..., "--out", help="Run folder to write (created if missing)."),
+    method: str = typer.Option("ce", "--method", help="Long-tail method; see `zincfluor methods`."),
+    method_param: list[str] = typer.Option(
+        [], "--method-param", help="Method hyperparameter key=value (repeatable)."
+    ),
+    epochs: int = typer.Option(100, "--epochs", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    split: SplitKind = typer.Option(SplitKind.stratified, "--split"),
+    imbalance_ratio: float = typer.Option(
+        None, "--imbalance-ratio", min=1.0,
+        help="Subsample the training split to this imbalance ratio (pathological long tail).",
+    ),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
+    batch_size: int = typer.Option(64, "--batch-size", min=2),
+    lr: float = typer.Option(0.01, "--lr"),
+    weight_decay: float = typer.Option(5e-3, "--weight-decay"),
+    hidden_dim: int = typer.Option(128, "--hidden-dim", min=1),
+    num_layers: int = typer.Option(6, "--num-layers", min=1),
+    featurizer: FeaturizerBackend = typer.Option(FeaturizerBackend.zincfluor, "--featurizer"),
+    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a lab CSV."),
+    value_column: str = typer.Option(
+        None, "--value-column", help="Measured value column (labelled by --scheme)."
+    ),
+    label_column: str = typer.Option(
+        None, "--label-column", help="Column of given classes (e.g. 'Fluor Value')."
+    ),
+    scheme: str = typer.Option(
+        "emission8", "--scheme", help="Label scheme: a name, a JSON file, or edges '400,500,600'."
+    ),
+    level_names: str = typer.Option(None, "--level-names", help="Names for inline edges: a,b,c"),
+    cache_dir: str = typer.Option(
+        None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
+    ),
+    workers: int = typer.Option(None, "--workers", help="Featurization processes (default: all)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train a GCN on fluorescence measurements and write a run folder."""
+    from zincfluor.pipeline import TrainRunConfig, train_run
+    from zincfluor.train.trainer import TrainerConfig
+
+    options = _data_options(data, smiles_column, value_column, label_column, scheme, level_names)
+    config = TrainRunConfig(
+        data=options,
+        out=str(out),
+        method=method,
+        method_hparams=_parse_hparams(method_param),
+        split=split.value,
+        seed=seed,
+        imbalance_ratio=imbalance_ratio,
+        featurizer=featurizer.value,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        batch_size=batch_size,
+        trainer=TrainerConfig(epochs=epochs, lr=lr, weight_decay=weight_decay),
+        device=device.value,
+        cache_dir=cache_dir,
+        n_jobs=workers,
+    )
+    result = train_run(config, console=console, progress=progress)
+    n_test = result.split.sizes()["test"]
+    _print_summary(result.test_metrics, title=f"test split ({n_test} molecules)")
+    out_console.print(
+        f"best validation balanced accuracy {100 * result.fit.best_score:.2f}% at epoch "
+        f"{result.fit.best_epoch}; {result.fit.seconds_per_epoch:.2f} s/epoch on {result.device}"
+    )
+    out_console.print(f"run folder: {out}")
+
+
+def _print_summary(metrics: dict, title: str) -> None:
+    from zincfluor.train.metrics import format_metric
+
+    table = Table(title=title)
+    table.add_column("level")
+    table.add_column("train n", justify="right")
+    table.add_column("eval n", justify="right")
+    table.add_column("group")
+    table.add_column("top-1 %", justify="right")
+    for i, name in enumerate(metrics["class_names"]):
+        table.add_row(
+            f"{i} {name}",
+            str(metrics["train_counts"][i]),
+            str(metrics["eval_counts"][i]),
+            metrics["groups"][name],
+            format_metric(metrics["per_level_top1"][name]),
+        )
+    out_console.print(table)
+    keys = [
+        ("top-1", "top1"), ("balanced accuracy", "balanced_accuracy"), ("macro-F1", "macro_f1"),
+        ("tail top-2", "tail_top_2"), ("tail top-4", "tail_top_4"), ("tail top-6", "tail_top_6"),
+        ("head", "head"), ("medium", "medium"), ("tail", "tail"), ("ECE", "ece"),
+    ]
+    out_console.print(
+        "  ".join(f"{label} {format_metric(metrics.get(key))}" for label, key in keys)
+    )
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="Run folder or checkpoint.pt."),
+    data: str = typer.Option(None, "--data", help=DATA_HELP),
+    out: Path = typer.Option(None, "--out", help="Folder for metrics.json, tables and plots."),
+    smiles_column: str = typer.Option(None, "--smiles-column"),
+    value_column: str = typer.Option(None, "--value-column"),
+    label_column: str = typer.Option(None, "--label-column"),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
+    cache_dir: str = typer.Option(None, "--cache-dir"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Evaluate a trained model on a measurement table (the same metrics as training)."""
+    from zincfluor.pipeline import evaluate_run
+
+    options = _data_options(data, smiles_column, value_column, label_column, "emission8", None)
+    metrics = evaluate_run(
+        model, options, out=out, device=device.value, cache_dir=cache_dir, console=console,
+        progress=progress,
+    )
+    _print_summary(metrics, title=f"{Path(options.path).name} ({metrics['n']} molecules)")
+    if out is not None:
+        out_console.print(f"metrics written to {out}")
+
+
+@app.command()
+@friendly_errors
+def predict(
+    input: str = typer.Argument(..., help="Molecules: .csv, .smi/.txt, or - for standard input."),
+    model: Path = typer.Option(..., "--model", help="Run folder or checkpoint.pt."),
+    out: Path = typer.Option(..., "--out", help="CSV to write (one row per input row)."),
+    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a CSV."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Predict fluorescence levels for molecules; invalid rows are flagged, never dropped."""
+    from zincfluor.screening import Predictor, write_predictions
+
+    if input != "-" and not Path(input).is_file():
+        _fail(f"input file {input} does not exist")
+    predictor = Predictor.load(model, device=device.value, batch_size=batch_size)
+    counts = write_predictions(
+        predictor, input, out, smiles_column=smiles_column, progress=progress and input != "-"
+    )
+    out_console.print(
+        f"{counts['rows']} rows -> {out} ({counts['ok']} predicted, {counts['invalid']} invalid)"
+    )
+
+
+@app.command()
+def methods() -> None:
+    """List the registered long-tail methods."""
+    from zincfluor.methods import METHODS
+
+    table = Table(title="methods")
+    table.add_column("name")
+    table.add_column("what it is")
+    for name in sorted(METHODS):
+        table.add_row(name, METHODS[name].summary)
+    out_console.print(table)
+
+
+@data_app.command("stats")
+@friendly_errors
+def data_stats(
+    data: str = typer.Option(None, "--data", help=DATA_HELP),
+    split: SplitKind = typer.Option(SplitKind.stratified, "--split"),
+    seed: int = typer.Option(0, "--seed"),
+    imbalance_ratio: float = typer.Option(None, "--imbalance-ratio", min=1.0),
+    smiles_column: str = typer.Option(None, "--smiles-column"),
+    value_column: str = typer.Option(None, "--value-column"),
+    label_column: str = typer.Option(None, "--label-column"),
+    scheme: str = typer.Option("emission8", "--scheme"),
+    level_names: str = typer.Option(None, "--level-names"),
+) -> None:
+    """Per-level counts of each split, the imbalance ratio and T = N_max / (N_min * C)."""
+    from zincfluor.data import imbalance_summary, make_split, split_count_rows
+
+    options = _data_options(data, smiles_column, value_column, label_column, scheme, level_names)
+    table = options.read()
+    console.print(table.summary())
+    parts = make_split(
+        table, kind=split.value, seed=seed, imbalance_ratio=imbalance_ratio
+    )
+    rows = split_count_rows(table.labels, parts, table.scheme)
+    view = Table(title=f"{Path(options.path).name}: {len(table.smiles)} molecules")
+    for column in ("level", "name", "range", "train", "valid", "test", "total"):
+        view.add_column(column, justify="right" if column not in ("name", "range") else "left")
+    for row in rows:
+        view.add_row(*(str(row[c]) for c in ("level", "name", "range", "train", "valid", "test",
+                                              "total")))
+    out_console.print(view)
+    num_classes = table.scheme.num_classes
+    for part in ("train", "valid", "test", "total"):
+        counts = [row[part] for row in rows]
+        summary = imbalance_summary(counts, num_classes)
+        out_console.print(
+            f"{part:>6}: N_max {summary.n_max}, N_min {summary.n_min}, "
+            f"imbalance ratio {summary.imbalance_ratio:.1f}, T = {summary.T:.2f}"
+        )
+
+
+@data_app.command("fetch")
+@friendly_errors
+def data_fetch(
+    name: str = typer.Argument("deep4chem", help="Data set to download (deep4chem)."),
+    dest: Path = typer.Option(
+        Path("data"), "--dest", help="Folder to save into (creates NAME/ inside)."
+    ),
+) -> None:
+    """Download a public data set from its original source and check its sha256."""
+    from zincfluor.data import DataFetchError, fetch_dataset
+
+    try:
+        path = fetch_dataset(name, dest)
+    except DataFetchError as error:
+        _fail(str(error))
+    out_console.print(f"saved {path}")
+
+
+@app.command()
+def version() -> None:
+    """Print the versions zincfluor runs with."""
+    from zincfluor.train.checkpoint import package_versions
+
+    for package, value in package_versions().items():
+        out_console.print(f"{package} {value}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

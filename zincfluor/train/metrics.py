@@ -1,0 +1,415 @@
+"""Classification metrics for long-tailed label distributions.
+
+Everything here works on plain class indices ``0 .. C-1`` and knows nothing about what the
+classes mean. Inputs may be numpy arrays, sequences or torch tensors (converted on entry).
+All accuracies are fractions in ``[0, 1]``; :func:`format_metric` turns them into percent text.
+
+Conventions shared by every function:
+
+* A class "present" in an evaluation set has at least one target sample there. Class-averaged
+  metrics (balanced accuracy, macro-F1, tail and group accuracies) average over present classes
+  only; a class with no evaluation samples has an undefined (NaN) accuracy and is skipped.
+* An average over nothing is NaN (never a warning, never 0).
+* Predictions are ``argmax`` over probabilities; ties go to the lowest class index.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "GROUP_NAMES",
+    "GroupThresholds",
+    "balanced_accuracy",
+    "class_groups",
+    "confusion_matrix",
+    "evaluate_predictions",
+    "expected_calibration_error",
+    "fewest_sample_classes",
+    "format_metric",
+    "group_accuracy",
+    "last_k_accuracy",
+    "macro_f1",
+    "per_class_accuracy",
+    "tail_top_k_accuracy",
+    "thirds_groups",
+    "top1_accuracy",
+]
+
+GROUP_NAMES = ("head", "medium", "tail")
+
+# Rows of a probability matrix must sum to 1 within this tolerance. Loose enough for float16
+# softmax output, tight enough to catch logits passed by mistake.
+_PROBABILITY_SUM_TOLERANCE = 1e-2
+
+
+# --------------------------------------------------------------------------- input handling
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    """Return ``values`` as a numpy array; torch tensors are detached and moved to the CPU."""
+    if hasattr(values, "detach"):
+        tensor = values.detach().cpu()
+        try:
+            return tensor.numpy()
+        except TypeError:  # dtypes numpy lacks, e.g. bfloat16
+            return tensor.float().numpy()
+    return np.asarray(values)
+
+
+def _class_indices(values: Any, num_classes: int, name: str) -> np.ndarray:
+    """Validate a 1-D array of integer class indices in ``[0, num_classes)``."""
+    indices = _to_numpy(values)
+    if indices.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {indices.shape}")
+    if indices.size and not np.issubdtype(indices.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {indices.dtype}")
+    indices = indices.astype(np.int64, copy=False)
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes}), got range [{indices.min()}, {indices.max()}]"
+        )
+    return indices
+
+
+def _probability_matrix(probs: Any) -> np.ndarray:
+    """Validate an ``[N, C]`` matrix whose rows are probability distributions."""
+    matrix = _to_numpy(probs)
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"probs must have shape [N, C] with C >= 1, got {matrix.shape}")
+    if not matrix.size:
+        return matrix
+    if not np.isfinite(matrix).all() or matrix.min() < 0:
+        raise ValueError("probs must be finite and non-negative (probabilities, not logits)")
+    row_sums = matrix.sum(axis=1, dtype=np.float64)
+    if np.abs(row_sums - 1.0).max() > _PROBABILITY_SUM_TOLERANCE:
+        raise ValueError("rows of probs must sum to 1 (pass softmax probabilities, not logits)")
+    return matrix
+
+
+def _counts(train_counts: Any) -> np.ndarray:
+    """Validate per-class sample counts as a 1-D non-negative integer array."""
+    counts = _to_numpy(train_counts)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"train_counts must be a non-empty 1-D array, got shape {counts.shape}")
+    if np.any(counts < 0) or np.any(counts != np.round(counts)):
+        raise ValueError("train_counts must be non-negative whole numbers")
+    return counts.astype(np.int64)
+
+
+def _square_matrix(cm: Any) -> np.ndarray:
+    matrix = _to_numpy(cm)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"a confusion matrix must be square, got shape {matrix.shape}")
+    return matrix
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    """Mean of the non-NaN entries; NaN (without a RuntimeWarning) when there are none."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
+# --------------------------------------------------------------------------- confusion matrix
+
+
+def confusion_matrix(targets: Any, predictions: Any, num_classes: int) -> np.ndarray:
+    """Count (true class, predicted class) pairs.
+
+    ``cm[i, j]`` is the number of samples of true class ``i`` predicted as class ``j``,
+    computed in one pass as ``bincount(C * target + prediction)`` reshaped to ``[C, C]``.
+
+    Returns
+    -------
+    np.ndarray of int64, shape ``[num_classes, num_classes]``
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    true = _class_indices(targets, num_classes, "targets")
+    predicted = _class_indices(predictions, num_classes, "predictions")
+    if true.shape != predicted.shape:
+        raise ValueError(f"targets {true.shape} and predictions {predicted.shape} differ")
+    flat = np.bincount(true * num_classes + predicted, minlength=num_classes * num_classes)
+    return flat.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+
+
+def per_class_accuracy(cm: Any) -> np.ndarray:
+    """Per-class accuracy (recall): ``acc_c = cm[c, c] / sum_j cm[c, j]``.
+
+    NaN for a class with no samples (an all-zero row).
+    """
+    matrix = _square_matrix(cm)
+    support = matrix.sum(axis=1)
+    correct = np.diag(matrix).astype(np.float64)
+    accuracy = np.full(len(support), np.nan)
+    np.divide(correct, support, out=accuracy, where=support > 0)
+    return accuracy
+
+
+def top1_accuracy(cm: Any) -> float:
+    """Overall accuracy: ``trace(cm) / sum(cm)``; NaN for an empty matrix."""
+    matrix = _square_matrix(cm)
+    total = matrix.sum()
+    return float(np.trace(matrix) / total) if total else math.nan
+
+
+def balanced_accuracy(cm: Any) -> float:
+    """Mean per-class accuracy over the classes present in the targets.
+
+    ``BA = (1 / |P|) * sum_{c in P} acc_c`` with ``P = {c : sum_j cm[c, j] > 0}``.
+    """
+    return _mean_or_nan(per_class_accuracy(cm))
+
+
+def macro_f1(cm: Any) -> float:
+    """Mean F1 over the classes present in the targets.
+
+    ``F1_c = 2 * TP_c / (2 * TP_c + FP_c + FN_c) = 2 * cm[c, c] / (row_c + col_c)``, which
+    equals ``2 * precision * recall / (precision + recall)`` and is 0 where
+    ``precision + recall = 0``. A class that is predicted but absent from the targets is not
+    averaged (its false positives already count as false negatives of the true classes).
+    """
+    matrix = _square_matrix(cm)
+    support = matrix.sum(axis=1)
+    present = support > 0
+    if not present.any():
+        return math.nan
+    true_positive = np.diag(matrix)[present].astype(np.float64)
+    denominator = support[present] + matrix.sum(axis=0)[present]
+    return float(np.mean(2.0 * true_positive / denominator))
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:
+    """ECE from per-sample confidences and 0/1 correctness (see expected_calibration_error)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if confidence.size == 0:
+        return math.nan
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # searchsorted(side="left") puts c in the bin (edges[b], edges[b+1]]; c = 0 joins bin 0.
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    confidence_per_bin = np.bincount(bins, weights=confidence, minlength=n_bins)
+    correct_per_bin = np.bincount(bins, weights=correct, minlength=n_bins)
+    return float(np.abs(correct_per_bin - confidence_per_bin).sum() / confidence.size)
+
+
+def expected_calibration_error(probs: Any, targets: Any, n_bins: int = 15) -> float:
+    """Expected calibration error of the top-1 prediction over equal-width confidence bins.
+
+    ``ECE = sum_b (|B_b| / N) * |acc(B_b) - conf(B_b)|``, where confidence is the maximum
+    probability, bin ``b`` holds confidences in ``(b / n_bins, (b + 1) / n_bins]`` (the first
+    bin also takes 0), ``acc`` is the fraction of correct argmax predictions in the bin and
+    ``conf`` its mean confidence. Empty bins contribute 0; NaN when there are no samples.
+    """
+    matrix = _probability_matrix(probs)
+    true = _class_indices(targets, matrix.shape[1], "targets")
+    if len(true) != len(matrix):
+        raise ValueError(f"probs has {len(matrix)} rows but targets has {len(true)} entries")
+    predictions = matrix.argmax(axis=1)
+    confidence = matrix[np.arange(len(matrix)), predictions].astype(np.float64)
+    return _calibration_error(confidence, predictions == true, n_bins)
+
+
+# --------------------------------------------------------------------------- tail classes
+
+
+def fewest_sample_classes(train_counts: Any, k: int) -> list[int]:
+    """The ``k`` classes with the fewest training samples, rarest first.
+
+    Sorted by ascending training count; ties go to the higher class index first, because in
+    ordered label schemes (e.g. increasing intensity levels) the later classes are the rarer
+    ones, so a tie is broken towards the class that is "more tail" by position.
+    """
+    counts = _counts(train_counts)
+    if not 1 <= k <= len(counts):
+        raise ValueError(f"k must be in [1, {len(counts)}], got {k}")
+    class_index = np.arange(len(counts))
+    order = np.lexsort((-class_index, counts))  # primary key: count; secondary: -index
+    return [int(c) for c in order[:k]]
+
+
+def tail_top_k_accuracy(per_class_acc: Any, train_counts: Any, k: int) -> float:
+    """Mean per-class accuracy over the ``k`` classes with the fewest training samples.
+
+    ``(1 / |T'|) * sum_{c in T'} acc_c`` where ``T = fewest_sample_classes(train_counts, k)``
+    and ``T'`` drops classes absent from the evaluation set (NaN accuracy). NaN if all are.
+    """
+    accuracy = np.asarray(_to_numpy(per_class_acc), dtype=np.float64)
+    if len(accuracy) != len(_counts(train_counts)):
+        raise ValueError("per_class_acc and train_counts must have one entry per class")
+    return _mean_or_nan(accuracy[fewest_sample_classes(train_counts, k)])
+
+
+def last_k_accuracy(per_class_acc: Any, k: int) -> float:
+    """Mean per-class accuracy over the last ``k`` class indices (``C-k .. C-1``).
+
+    The seed paper's tail metric: it assumes the highest indices are the rarest classes, which
+    :func:`tail_top_k_accuracy` does not. Classes absent from the evaluation set are skipped.
+    """
+    accuracy = np.asarray(_to_numpy(per_class_acc), dtype=np.float64)
+    if not 1 <= k <= len(accuracy):
+        raise ValueError(f"k must be in [1, {len(accuracy)}], got {k}")
+    return _mean_or_nan(accuracy[-k:])
+
+
+# --------------------------------------------------------------------------- head/medium/tail
+
+
+@dataclass(frozen=True)
+class GroupThresholds:
+    """Training-count thresholds for head / medium / tail classes.
+
+    head: more than ``many`` samples; medium: ``few`` to ``many`` inclusive;
+    tail: fewer than ``few``.
+    """
+
+    many: int = 100
+    few: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.few <= self.many:
+            raise ValueError(f"need 0 <= few <= many, got few={self.few}, many={self.many}")
+
+
+def class_groups(train_counts: Any, thresholds: GroupThresholds = GroupThresholds()) -> list[str]:
+    """Assign every class to "head", "medium" or "tail" by its training count."""
+    return [
+        "head" if count > thresholds.many else "tail" if count < thresholds.few else "medium"
+        for count in _counts(train_counts).tolist()
+    ]
+
+
+def thirds_groups(train_counts: Any) -> list[str]:
+    """Split classes into thirds by training count: "head", "medium", "tail".
+
+    Classes are ordered by descending count (ties: lower index first, consistent with
+    :func:`fewest_sample_classes`) and cut into three near-equal parts; when ``C`` is not a
+    multiple of 3 the extra classes go to the head, then the medium part (``numpy.array_split``).
+    """
+    counts = _counts(train_counts)
+    descending = np.lexsort((np.arange(len(counts)), -counts))
+    groups = [""] * len(counts)
+    for name, members in zip(GROUP_NAMES, np.array_split(descending, 3), strict=True):
+        for class_index in members:
+            groups[int(class_index)] = name
+    return groups
+
+
+def group_accuracy(per_class_acc: Any, groups: Sequence[str]) -> dict[str, float]:
+    """Class-averaged accuracy per group: the mean of per-class accuracies in each group.
+
+    Every class counts once regardless of its number of evaluation samples. Classes absent
+    from the evaluation set (NaN) are skipped; a group with no evaluated class is NaN. Keys
+    are "head", "medium", "tail" followed by any other group names, in order of appearance.
+    """
+    accuracy = np.asarray(_to_numpy(per_class_acc), dtype=np.float64)
+    labels = np.asarray(groups, dtype=object)
+    if len(labels) != len(accuracy):
+        raise ValueError("per_class_acc and groups must have one entry per class")
+    names = list(dict.fromkeys([*GROUP_NAMES, *labels.tolist()]))
+    return {name: _mean_or_nan(accuracy[labels == name]) for name in names}
+
+
+# --------------------------------------------------------------------------- report dict
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _json_numbers(values: Iterable[float]) -> list[float | None]:
+    return [_json_number(float(v)) for v in values]
+
+
+def evaluate_predictions(
+    probs: Any,
+    targets: Any,
+    train_counts: Any,
+    class_names: Sequence[str],
+    *,
+    thresholds: GroupThresholds = GroupThresholds(),
+    tail_ks: Sequence[int] = (2, 4, 6),
+    n_bins: int = 15,
+) -> dict[str, Any]:
+    """All metrics for one evaluation set as a JSON-ready dict (plain floats/lists, NaN -> None).
+
+    Parameters
+    ----------
+    probs : ``[N, C]`` class probabilities; predictions are their argmax.
+    targets : ``[N]`` true class indices.
+    train_counts : ``[C]`` training samples per class (defines tail and head/medium/tail).
+    class_names : ``C`` distinct names, used as keys of ``per_level_top1`` and ``groups``.
+    thresholds : training-count thresholds for the head/medium/tail groups.
+    tail_ks : each ``k`` adds ``tail_top_{k}`` (fewest training samples) and ``last_{k}``
+        (last ``k`` indices, the seed paper's variant); both are None when ``k > C``.
+    n_bins : confidence bins for ``ece``.
+
+    Returns
+    -------
+    dict with ``n``, ``top1``, ``balanced_accuracy``, ``macro_f1``, ``ece``,
+    ``per_level_top1`` ({name: acc}), ``tail_top_{k}``, ``last_{k}``, ``head``, ``medium``,
+    ``tail``, ``groups`` ({name: group}), ``confusion_matrix``, ``class_names``,
+    ``train_counts``, ``eval_counts``. Accuracies are fractions; undefined values are None.
+    """
+    matrix = _probability_matrix(probs)
+    num_classes = matrix.shape[1]
+    names = [str(name) for name in class_names]
+    counts = _counts(train_counts)
+    if len(names) != num_classes or len(counts) != num_classes:
+        raise ValueError(
+            f"probs has {num_classes} classes but class_names has {len(names)} "
+            f"and train_counts {len(counts)}"
+        )
+    if len(set(names)) != num_classes:
+        raise ValueError("class_names must be distinct")
+    true = _class_indices(targets, num_classes, "targets")
+    if len(true) != len(matrix):
+        raise ValueError(f"probs has {len(matrix)} rows but targets has {len(true)} entries")
+
+    predictions = matrix.argmax(axis=1)
+    confidence = matrix[np.arange(len(matrix)), predictions].astype(np.float64)
+    cm = confusion_matrix(true, predictions, num_classes)
+    accuracy = per_class_accuracy(cm)
+    groups = class_groups(counts, thresholds)
+
+    result: dict[str, Any] = {
+        "n": len(true),
+        "top1": _json_number(top1_accuracy(cm)),
+        "balanced_accuracy": _json_number(balanced_accuracy(cm)),
+        "macro_f1": _json_number(macro_f1(cm)),
+        "ece": _json_number(_calibration_error(confidence, predictions == true, n_bins)),
+        "per_level_top1": dict(zip(names, _json_numbers(accuracy), strict=True)),
+    }
+    # With fewer than k classes "the k rarest" is undefined: such keys are present but None.
+    defined_ks = [k for k in tail_ks if k <= num_classes]
+    for k in tail_ks:
+        tail = tail_top_k_accuracy(accuracy, counts, k) if k in defined_ks else math.nan
+        result[f"tail_top_{k}"] = _json_number(tail)
+    for k in tail_ks:
+        last = last_k_accuracy(accuracy, k) if k in defined_ks else math.nan
+        result[f"last_{k}"] = _json_number(last)
+    by_group = group_accuracy(accuracy, groups)
+    result.update({name: _json_number(by_group[name]) for name in GROUP_NAMES})
+    result.update(
+        groups=dict(zip(names, groups, strict=True)),
+        confusion_matrix=cm.tolist(),
+        class_names=names,
+        train_counts=counts.tolist(),
+        eval_counts=cm.sum(axis=1).tolist(),
+    )
+    return result
+
+
+def format_metric(value: float | None, digits: int = 2) -> str:
+    """A fraction as percent text: 0.66844 -> "66.84" (``digits`` decimals); None/NaN -> "n/a"."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{100.0 * value:.{digits}f}"

@@ -1,0 +1,282 @@
+"""Human-readable reports of an evaluation: per-class tables, CSV, confusion matrix and curves.
+
+The tables read the dict produced by :func:`zincfluor.train.metrics.evaluate_predictions`.
+Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas and never touch
+``pyplot``: no display is needed, no global backend is switched, and no figure stays registered
+(and alive) after a plot function returns.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from zincfluor.train.metrics import GROUP_NAMES, format_metric
+
+__all__ = [
+    "PER_LEVEL_COLUMNS",
+    "history_series",
+    "per_level_markdown",
+    "per_level_rows",
+    "plot_confusion_matrix",
+    "plot_training_curves",
+    "row_normalize",
+    "write_per_level_csv",
+]
+
+PER_LEVEL_COLUMNS = ("level", "name", "train_count", "eval_count", "group", "top1_accuracy")
+
+PNG_DPI = 150
+# Above this many classes the per-cell count annotations would be unreadable, so they are left
+# out and only the colours remain.
+MAX_ANNOTATED_CLASSES = 20
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def per_level_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per class: level index, name, train/eval counts, group and top-1 accuracy.
+
+    ``top1_accuracy`` is a fraction, or None for a class absent from the evaluation set.
+    """
+    names = metrics["class_names"]
+    return [
+        {
+            "level": level,
+            "name": name,
+            "train_count": metrics["train_counts"][level],
+            "eval_count": metrics["eval_counts"][level],
+            "group": metrics["groups"][name],
+            "top1_accuracy": metrics["per_level_top1"][name],
+        }
+        for level, name in enumerate(names)
+    ]
+
+
+def _markdown_cell(value: Any) -> str:
+    return str(value).replace("|", r"\|")
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_markdown_cell(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _ks_with_prefix(metrics: Mapping[str, Any], prefix: str) -> list[int]:
+    """The ``k`` of every ``{prefix}{k}`` key in ``metrics``, ascending."""
+    pattern = re.compile(rf"{re.escape(prefix)}(\d+)")
+    return sorted(int(m.group(1)) for key in metrics if (m := pattern.fullmatch(key)))
+
+
+def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, percent text) for the headline metrics."""
+    rows = [
+        ("Top-1 accuracy", metrics["top1"]),
+        ("Balanced accuracy", metrics["balanced_accuracy"]),
+        ("Macro-F1", metrics["macro_f1"]),
+    ]
+    rows += [
+        (f"Tail top-{k} (fewest training samples)", metrics[f"tail_top_{k}"])
+        for k in _ks_with_prefix(metrics, "tail_top_")
+    ]
+    rows += [
+        (f"Last-{k} classes (paper variant)", metrics[f"last_{k}"])
+        for k in _ks_with_prefix(metrics, "last_")
+    ]
+    group_sizes = {name: list(metrics["groups"].values()).count(name) for name in GROUP_NAMES}
+    rows += [
+        (f"{name.capitalize()} classes ({group_sizes[name]}, class-averaged)", metrics[name])
+        for name in GROUP_NAMES
+    ]
+    rows.append(("ECE", metrics["ece"]))
+    return [(label, format_metric(value)) for label, value in rows]
+
+
+def per_level_markdown(metrics: Mapping[str, Any]) -> str:
+    """A markdown per-class table followed by a summary table, values in percent (2 decimals)."""
+    level_rows = [
+        (
+            row["level"],
+            row["name"],
+            row["train_count"],
+            row["eval_count"],
+            row["group"],
+            format_metric(row["top1_accuracy"]),
+        )
+        for row in per_level_rows(metrics)
+    ]
+    lines = _markdown_table(("Level", "Name", "Train", "Eval", "Group", "Top-1 (%)"), level_rows)
+    lines.append("")
+    lines += _markdown_table(("Metric", "Value (%)"), _summary_rows(metrics))
+    return "\n".join(lines) + "\n"
+
+
+def write_per_level_csv(metrics: Mapping[str, Any], path: str | Path) -> Path:
+    """Write :func:`per_level_rows` as CSV (columns ``PER_LEVEL_COLUMNS``).
+
+    Accuracies are written as fractions at full precision; an undefined accuracy is an empty
+    cell. Parent directories are created. Returns the path written.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=PER_LEVEL_COLUMNS)
+        writer.writeheader()
+        writer.writerows(per_level_rows(metrics))
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_png(figure: Figure, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out, format="png", dpi=PNG_DPI)
+    figure.clear()  # drop artists now; the figure is not registered anywhere else
+    return out
+
+
+def row_normalize(cm: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (fraction of the true class); all-zero rows stay zero."""
+    counts = np.asarray(cm, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def _annotate_counts(axes: Any, counts: np.ndarray, shades: np.ndarray, vmax: float) -> None:
+    """Write each cell's count, white on dark cells and black on light ones."""
+    font_size = 9 if len(counts) <= 10 else 7
+    for (row, col), count in np.ndenumerate(counts):
+        dark = vmax > 0 and shades[row, col] > 0.5 * vmax
+        axes.text(
+            col,
+            row,
+            f"{int(count)}",
+            ha="center",
+            va="center",
+            color="white" if dark else "black",
+            fontsize=font_size,
+        )
+
+
+def plot_confusion_matrix(
+    cm: Any,
+    class_names: Sequence[str],
+    path: str | Path,
+    *,
+    normalize: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Save a confusion-matrix heat map as PNG (150 dpi) and return the path.
+
+    Rows are true classes, columns predicted classes. With ``normalize`` the colours show the
+    row-normalised fraction of each true class (so rare classes are as visible as common ones);
+    otherwise raw counts. Cells are annotated with raw counts for up to
+    ``MAX_ANNOTATED_CLASSES`` classes.
+    """
+    counts = np.asarray(cm)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"cm must be square, got shape {counts.shape}")
+    if len(class_names) != len(counts):
+        raise ValueError(f"{len(counts)} classes but {len(class_names)} class names")
+    shades = row_normalize(counts) if normalize else counts.astype(np.float64)
+    vmax = 1.0 if normalize else float(max(shades.max(initial=0.0), 1.0))
+
+    side = max(5.0, 0.6 * len(counts) + 2.5)
+    figure = _new_figure(side + 1.0, side)
+    axes = figure.add_subplot()
+    image = axes.imshow(shades, cmap="Blues", vmin=0.0, vmax=vmax)
+    colorbar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    colorbar.set_label("fraction of true class" if normalize else "count")
+    if len(counts) <= MAX_ANNOTATED_CLASSES:
+        _annotate_counts(axes, counts, shades, vmax)
+
+    ticks = np.arange(len(counts))
+    axes.set_xticks(ticks, labels=list(class_names))
+    axes.set_yticks(ticks, labels=list(class_names))
+    axes.tick_params(axis="x", labelrotation=45)
+    for label in axes.get_xticklabels():
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
+    axes.set_xlabel("Predicted class")
+    axes.set_ylabel("True class")
+    if title:
+        axes.set_title(title)
+    return _save_png(figure, path)
+
+
+def history_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list, list]:
+    """(epochs, values) for the rows of ``history`` that hold a finite number under ``key``.
+
+    The epoch is the row's ``epoch`` entry, or its 1-based position when that is missing.
+    """
+    epochs, values = [], []
+    for position, row in enumerate(history, start=1):
+        value = row.get(key)
+        if value is None or not math.isfinite(float(value)):
+            continue
+        epochs.append(row.get("epoch", position))
+        values.append(float(value))
+    return epochs, values
+
+
+def _plot_series(
+    axes: Any, history: Sequence[Mapping[str, Any]], keys: Sequence[str], ylabel: str
+) -> None:
+    """Draw every key of ``keys`` that has data; say so on the axes when none has."""
+    drawn = 0
+    for key in keys:
+        epochs, values = history_series(history, key)
+        if epochs:
+            axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+            drawn += 1
+    if drawn:
+        axes.legend()
+    else:
+        axes.text(
+            0.5,
+            0.5,
+            f"no {' / '.join(keys)} recorded",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+        )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+
+
+def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Save loss and validation balanced accuracy per epoch as a two-panel PNG.
+
+    Left: ``train_loss`` (and ``val_loss`` when recorded). Right: ``val_balanced_accuracy``.
+    Rows lacking a key, or holding None/NaN there, are skipped for that curve; other keys in
+    the rows are ignored. Raises ValueError for an empty history.
+    """
+    if not history:
+        raise ValueError("history is empty: nothing to plot")
+    figure = _new_figure(11.0, 4.0)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    _plot_series(loss_axes, history, ("train_loss", "val_loss"), "loss")
+    _plot_series(accuracy_axes, history, ("val_balanced_accuracy",), "balanced accuracy")
+    return _save_png(figure, path)
