@@ -208,6 +208,11 @@ def evaluate(
     smiles_column: str = typer.Option(None, "--smiles-column"),
     value_column: str = typer.Option(None, "--value-column"),
     label_column: str = typer.Option(None, "--label-column"),
+    exclude_seen: bool = typer.Option(
+        False, "--exclude-seen",
+        help="Leave out molecules of the model's training and validation split (from its "
+        "split.json).",
+    ),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
     cache_dir: str = typer.Option(None, "--cache-dir"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -217,8 +222,8 @@ def evaluate(
 
     options = _data_options(data, smiles_column, value_column, label_column, "emission8", None)
     metrics = evaluate_run(
-        model, options, out=out, device=device.value, cache_dir=cache_dir, console=console,
-        progress=progress,
+        model, options, out=out, device=device.value, cache_dir=cache_dir,
+        exclude_seen=exclude_seen, console=console, progress=progress,
     )
     _print_summary(metrics, title=f"{Path(options.path).name} ({metrics['n']} molecules)")
     if out is not None:

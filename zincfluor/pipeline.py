@@ -302,6 +302,18 @@ def _write_reports(out: Path, fit: FitResult, valid_metrics, test_metrics, devic
     plot_training_curves(fit.history, out / "training_curves.png")
 
 
+def _seen_molecules(model: str | Path) -> set[str] | None:
+    """Canonical SMILES of the training and validation parts of a run folder, if recorded."""
+    model = Path(model)
+    split_file = (model if model.is_dir() else model.parent) / "split.json"
+    if not split_file.is_file():
+        return None
+    stored = json.loads(split_file.read_text())
+    if "train_smiles" not in stored:
+        return None
+    return set(stored["train_smiles"]) | set(stored.get("valid_smiles", []))
+
+
 def _cache_dir(cache_dir: str | None) -> Path | None:
     from zincfluor.chem import default_cache_dir
 
@@ -317,6 +329,7 @@ def evaluate_run(
     out: str | Path | None = None,
     device: str = "auto",
     cache_dir: str | None = None,
+    exclude_seen: bool = False,
     console=None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -325,20 +338,43 @@ def evaluate_run(
     The table is labelled with the model's own label scheme unless ``data.label_column`` gives
     the classes. Metrics that depend on training counts (tail top-k, head/medium/tail) use the
     model's training counts.
+
+    When the model's run folder holds its ``split.json``, molecules that the model was trained
+    or selected on (its training and validation parts) are counted and reported, since metrics
+    on them are no test; ``exclude_seen`` leaves them out. On the model's own data set that
+    leaves exactly its test split.
     """
     checkpoint = load_checkpoint(model)
     metadata = checkpoint["metadata"]
     scheme = LabelScheme.from_dict(metadata["label_scheme"])
     table = data.read(scheme)
     _log(console, table.summary())
+    rows = np.arange(len(table.smiles), dtype=np.int64)
+    seen = _seen_molecules(model)
+    if seen is not None:
+        is_seen = np.array([smiles in seen for smiles in table.smiles], dtype=bool)
+        _log(
+            console,
+            f"{int(is_seen.sum())} of {len(rows)} molecules were in this model's training or "
+            "validation split"
+            + ("; they are left out (--exclude-seen)" if exclude_seen else
+               "; metrics on them are not a test (use --exclude-seen to leave them out)"),
+        )
+        if exclude_seen:
+            rows = rows[~is_seen]
+    elif exclude_seen:
+        raise ValueError(
+            "--exclude-seen needs the model's split.json next to its checkpoint; it is missing"
+        )
+    if rows.size == 0:
+        raise ValueError("no molecules left to evaluate")
     featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
-    featurized = featurize_cached(
-        table.smiles, featurizer, _cache_dir(cache_dir), progress=progress
-    )
+    smiles = [table.smiles[i] for i in rows]
+    featurized = featurize_cached(smiles, featurizer, _cache_dir(cache_dir), progress=progress)
     for error in featurized.errors:
         _log(console, f"[yellow]left out[/yellow] {error}")
-    keep = np.array([i for i, g in enumerate(featurized.graphs) if g is not None], dtype=np.int64)
-    graphs = _attach_labels(featurized.graphs, table.labels, keep)
+    keep = np.array(featurized.valid_indices, dtype=np.int64)
+    graphs = _attach_labels(featurized.graphs, table.labels[rows], keep)
     torch_device = resolve_device(device)
     net = model_from_checkpoint(checkpoint).to(torch_device)
     probs, targets = predict_proba(net, _loader(graphs, 512, shuffle=False), torch_device)

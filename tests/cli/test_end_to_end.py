@@ -159,3 +159,20 @@ def test_errors_are_one_clear_line(tmp_path):
     assert result.exit_code == 1
     assert "no checkpoint" in result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_excluding_seen_molecules_reproduces_the_test_split(trained_run, tmp_path):
+    data, run, _ = trained_run
+    out = tmp_path / "eval_unseen"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(run), "--data", str(data), "--out", str(out),
+         "--exclude-seen", "--cache-dir", "none", "--no-progress", "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "were in this model's training or validation split" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    run_test = json.loads((run / "metrics.json").read_text())["test"]
+    assert metrics["n"] == run_test["n"]
+    assert metrics["confusion_matrix"] == run_test["confusion_matrix"]
+    assert metrics["balanced_accuracy"] == pytest.approx(run_test["balanced_accuracy"])
