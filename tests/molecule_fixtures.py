@@ -60,3 +60,21 @@ def write_deep4chem_csv(path: Path, per_level: int = 10, *, with_bad_rows: bool 
         writer.writerow(DEEP4CHEM_COLUMNS)
         writer.writerows(rows)
     return path
+
+
+def write_scaffold_csv(path: Path) -> Path:
+    """A Deep4Chem-layout CSV over 63 molecules on 19 scaffolds (for scaffold splits).
+
+    Emission values cycle through the eight emission8 levels.
+    """
+    from scaffold_molecules import scaffold_molecules
+
+    centres = [emission for _, emission in SERIES]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DEEP4CHEM_COLUMNS)
+        for tag, smiles in enumerate(scaffold_molecules(), start=1):
+            emission = centres[tag % len(centres)]
+            writer.writerow([tag, smiles, "O", emission - 50, emission] + ["NaN"] * 8 + ["test"])
+    return path

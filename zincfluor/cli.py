@@ -108,20 +108,32 @@ def train(
     method_param: list[str] = typer.Option(
         [], "--method-param", help="Method hyperparameter key=value (repeatable)."
     ),
-    epochs: int = typer.Option(100, "--epochs", min=1),
-    seed: int = typer.Option(0, "--seed"),
-    split: SplitKind = typer.Option(SplitKind.stratified, "--split"),
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Training epochs (paper: 100)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seeds the split, subsampling, initialisation and batch order."
+    ),
+    split: SplitKind = typer.Option(
+        SplitKind.stratified, "--split",
+        help="stratified keeps level proportions; scaffold keeps each Bemis-Murcko scaffold "
+        "in one part. 80/10/10.",
+    ),
     imbalance_ratio: float = typer.Option(
         None, "--imbalance-ratio", min=1.0,
         help="Subsample the training split to this imbalance ratio (pathological long tail).",
     ),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
-    batch_size: int = typer.Option(64, "--batch-size", min=2),
-    lr: float = typer.Option(0.01, "--lr"),
-    weight_decay: float = typer.Option(5e-3, "--weight-decay"),
-    hidden_dim: int = typer.Option(128, "--hidden-dim", min=1),
-    num_layers: int = typer.Option(6, "--num-layers", min=1),
-    featurizer: FeaturizerBackend = typer.Option(FeaturizerBackend.zincfluor, "--featurizer"),
+    device: DeviceChoice = typer.Option(
+        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", min=2, help="Molecules per batch."),
+    lr: float = typer.Option(0.01, "--lr", help="SGD learning rate, cosine-annealed."),
+    weight_decay: float = typer.Option(5e-3, "--weight-decay", help="SGD weight decay."),
+    hidden_dim: int = typer.Option(128, "--hidden-dim", min=1, help="GCN width."),
+    num_layers: int = typer.Option(6, "--num-layers", min=1, help="GCN layers (paper: 6)."),
+    featurizer: FeaturizerBackend = typer.Option(
+        FeaturizerBackend.zincfluor, "--featurizer",
+        help="Graph features: zincfluor's own, or deepchem's MolGraphConvFeaturizer "
+        "(needs zincfluor[deepchem]).",
+    ),
     smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a lab CSV."),
     value_column: str = typer.Option(
         None, "--value-column", help="Measured value column (labelled by --scheme)."

@@ -166,6 +166,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         imbalance_ratio=config.imbalance_ratio,
         usable=usable,
     )
+    _check_split(split)
     split.save(out / "split.json", smiles=table.smiles)
     num_classes = table.scheme.num_classes
     train_counts = class_counts(table.labels[split.train], num_classes)
@@ -252,6 +253,20 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     )
     _write_reports(out, fit, valid_metrics, test_metrics, device)
     return TrainRunResult(out, fit, valid_metrics, test_metrics, table, split, str(device))
+
+
+def _check_split(split: Split) -> None:
+    """Every part must hold molecules: training needs train, model choice valid, the report test."""
+    empty = [name for name, size in split.sizes().items() if size == 0]
+    if not empty:
+        return
+    hint = (
+        "a scaffold split puts whole scaffold sets into one part, so a small or "
+        "scaffold-poor table can leave a part empty; use more data or --split stratified"
+        if split.kind == "scaffold"
+        else "use more data"
+    )
+    raise ValueError(f"the {split.kind} split left the {' and '.join(empty)} part empty ({hint})")
 
 
 def _epoch_logger(console, epochs: int):

@@ -176,3 +176,55 @@ def test_evaluate_excluding_seen_molecules_reproduces_the_test_split(trained_run
     assert metrics["n"] == run_test["n"]
     assert metrics["confusion_matrix"] == run_test["confusion_matrix"]
     assert metrics["balanced_accuracy"] == pytest.approx(run_test["balanced_accuracy"])
+
+
+@pytest.mark.slow
+def test_train_with_deepchem_features_and_scaffold_split(tmp_path):
+    """The alternative featurizer trains on a scaffold split and is recorded in the checkpoint."""
+    from molecule_fixtures import write_scaffold_csv
+
+    data = write_scaffold_csv(tmp_path / "measurements.csv")
+    run = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--out", str(run), "--epochs", "1", "--featurizer",
+         "deepchem", "--split", "scaffold", "--hidden-dim", "8", "--cache-dir", "none",
+         "--workers", "1", "--no-progress", "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["metadata"]["featurizer"]["backend"] == "deepchem"
+    assert checkpoint["model_spec"]["backbone"]["in_dim"] == 30
+    split = json.loads((run / "split.json").read_text())
+    assert split["kind"] == "scaffold"
+    assert split["valid"] and split["test"]
+
+
+def test_deepchem_backend_leaves_out_what_it_cannot_featurize(tmp_path):
+    """DeepChem refuses single-atom molecules ('C', 'O', ...): they are named and left out."""
+    from molecule_fixtures import write_deep4chem_csv
+
+    data = write_deep4chem_csv(tmp_path / "measurements.csv")
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+         "--featurizer", "deepchem", "--hidden-dim", "8", "--cache-dir", "none", "--workers",
+         "1", "--no-progress", "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "left out" in result.output and "'C'" in result.output
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert "C" not in split["train_smiles"] + split["valid_smiles"] + split["test_smiles"]
+
+
+def test_a_split_with_an_empty_part_is_a_clear_error(tmp_path):
+    from molecule_fixtures import write_deep4chem_csv
+
+    data = write_deep4chem_csv(tmp_path / "measurements.csv")  # nearly all acyclic: 1 scaffold
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+         "--split", "scaffold", "--cache-dir", "none", "--no-progress"],
+    )
+    assert result.exit_code == 1
+    assert "scaffold split left" in result.output and "--split stratified" in result.output
