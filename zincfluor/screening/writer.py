@@ -57,7 +57,7 @@ def write_predictions(
         disable=not progress,
     ) as bar:
         task = bar.add_task("predicting", total=None)
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")  # plain lines for cut/awk/grep
         writer.writerow(prediction_columns(names, with_id=with_id))
         for chunk in _chunks(records, chunk_size):
             result = predictor.predict([record.smiles for record in chunk])
