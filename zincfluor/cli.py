@@ -144,7 +144,10 @@ def train(
     scheme: str = typer.Option(
         "emission8", "--scheme", help="Label scheme: a name, a JSON file, or edges '400,500,600'."
     ),
-    level_names: str = typer.Option(None, "--level-names", help="Names for inline edges: a,b,c"),
+    level_names: str = typer.Option(
+        None, "--level-names",
+        help="Level names a,b,c: for inline --scheme edges, or the classes of --label-column.",
+    ),
     cache_dir: str = typer.Option(
         None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
     ),

@@ -29,6 +29,7 @@ from zincfluor.data import (
     LabelScheme,
     MoleculeTable,
     Split,
+    categorical_scheme,
     class_counts,
     make_split,
     read_measurements,
@@ -67,6 +68,14 @@ class DataOptions:
     level_names: str | None = None
 
     def read(self, scheme: LabelScheme | None = None) -> MoleculeTable:
+        """Read the table; with ``label_column``, ``level_names`` names the given classes.
+
+        Given classes are whole numbers 0..K-1 or names. With ``level_names`` ("a,b,c") they
+        are exactly those K classes; without, whole numbers are read as levels of ``scheme``
+        (emission8 by default, ZincFluor-style colour levels) and names are sorted.
+        """
+        if scheme is None and self.label_column is not None and self.level_names:
+            scheme = categorical_scheme([n.strip() for n in self.level_names.split(",")])
         scheme = scheme or resolve_scheme(self.scheme, self.level_names)
         return read_measurements(
             self.path,
