@@ -71,8 +71,7 @@ def _fail(message: str) -> None:
 
 
 def _data_options(data, smiles_column, value_column, label_column, scheme, level_names):
-    from zincfluor.data import resolve_data_path
-    from zincfluor.pipeline import DataOptions
+    from zincfluor.data import DataOptions, resolve_data_path
 
     path = resolve_data_path(data)
     return DataOptions(

@@ -15,6 +15,7 @@ from zincfluor.data.labels import (
     categorical_scheme,
     resolve_scheme,
 )
+from zincfluor.data.options import DataOptions
 from zincfluor.data.sources import (
     DATA_DIR_ENV,
     DATASETS,
@@ -43,6 +44,7 @@ from zincfluor.data.stats import (
 from zincfluor.data.tables import BadRow, MoleculeTable, read_measurements
 
 __all__ = [
+    "DataOptions",
     "EMISSION8",
     "REGISTERED_SCHEMES",
     "LabelScheme",
