@@ -47,10 +47,6 @@ DATA_HELP = (
 )
 
 
-class UserError(Exception):
-    """An error caused by the input or options; shown as one line, without a traceback."""
-
-
 def friendly_errors(command):
     """Show library errors about the user's input as ``error: ...`` and exit with status 1."""
 
@@ -58,7 +54,7 @@ def friendly_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (FileNotFoundError, ValueError, KeyError, UserError) as error:
+        except (FileNotFoundError, ValueError, KeyError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             _fail(str(message))
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 
-from zincfluor.chem import FeaturizerConfig, featurize_cached
+from zincfluor.chem import FeaturizerConfig, default_cache_dir, featurize_cached
 from zincfluor.data import DataOptions, LabelScheme, MoleculeTable, Split, class_counts, make_split
 from zincfluor.methods import MethodContext, build_method
 from zincfluor.nn import build_classifier, gcn_spec
@@ -127,7 +127,8 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     )
     for error in featurized.errors:
         _log(console, f"[yellow]left out[/yellow] {error}")
-    usable = np.array([g is not None for g in featurized.graphs])
+    usable = np.zeros(len(table.smiles), dtype=bool)
+    usable[featurized.valid_indices] = True
     split = make_split(
         table,
         kind=config.split,
@@ -300,8 +301,7 @@ def _seen_molecules(model: str | Path) -> set[str] | None:
 
 
 def _cache_dir(cache_dir: str | None) -> Path | None:
-    from zincfluor.chem import default_cache_dir
-
+    """``--cache-dir``: a folder, "none" for no cache, or unset for the default cache."""
     if cache_dir == "none":
         return None
     return Path(cache_dir) if cache_dir else default_cache_dir()

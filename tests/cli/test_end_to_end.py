@@ -49,6 +49,8 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert len(metrics["history"]) == 2
     assert metrics["test"]["n"] > 0 and 0.0 <= metrics["test"]["balanced_accuracy"] <= 1.0
     assert "balanced accuracy" in output and "run folder" in output
+    # not a terminal: plain progress lines instead of a live bar
+    assert "epoch 1/2: loss" in output and "epoch 2/2: loss" in output
 
 
 def test_checkpoint_holds_everything_needed_to_predict(trained_run):
@@ -130,6 +132,13 @@ def test_evaluate_on_a_data_set(trained_run, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 80
     assert (out / "confusion_matrix.png").is_file()
+
+
+def test_version_names_the_packages_predictions_depend_on():
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    for package in ("zincfluor", "torch", "torch_geometric", "rdkit", "python"):
+        assert package in result.output
 
 
 def test_methods_lists_ce():
