@@ -10,8 +10,19 @@ from typer.testing import CliRunner
 from zincfluor.cli import app
 
 runner = CliRunner()
-COMMON = ["--epochs", "1", "--hidden-dim", "8", "--cache-dir", "none", "--workers", "1",
-          "--no-progress", "--device", "cpu"]
+COMMON = [
+    "--epochs",
+    "1",
+    "--hidden-dim",
+    "8",
+    "--cache-dir",
+    "none",
+    "--workers",
+    "1",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
 
 
 def _write_lab_csv(path, rows):
@@ -20,6 +31,10 @@ def _write_lab_csv(path, rows):
         writer.writerow(["compound", "SMILES", "Fluor Value", "lambda_em"])
         writer.writerows(rows)
     return path
+
+
+def _train(data, run, *options):
+    return runner.invoke(app, ["train", "--data", str(data), "--out", str(run), *options, *COMMON])
 
 
 def _lab_rows():
@@ -34,11 +49,15 @@ def _lab_rows():
 def test_train_on_given_classes_named_by_level_names(tmp_path):
     data = _write_lab_csv(tmp_path / "lab.csv", _lab_rows())
     run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--out", str(run), "--smiles-column", "SMILES",
-         "--label-column", "Fluor Value", "--level-names", "dim,weak,bright,brilliant",
-         *COMMON],
+    result = _train(
+        data,
+        run,
+        "--smiles-column",
+        "SMILES",
+        "--label-column",
+        "Fluor Value",
+        "--level-names",
+        "dim,weak,bright,brilliant",
     )
     assert result.exit_code == 0, result.output
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
@@ -51,11 +70,7 @@ def test_given_whole_number_classes_default_to_emission8_levels(tmp_path):
     """ZincFluor-style colour levels 0..7 need no names: they are emission8's levels."""
     data = _write_lab_csv(tmp_path / "lab.csv", _lab_rows())
     run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--out", str(run), "--smiles-column", "SMILES",
-         "--label-column", "Fluor Value", *COMMON],
-    )
+    result = _train(data, run, "--smiles-column", "SMILES", "--label-column", "Fluor Value")
     assert result.exit_code == 0, result.output
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     assert checkpoint["metadata"]["label_scheme"]["names"][0] == "ultraviolet"
@@ -65,11 +80,17 @@ def test_given_whole_number_classes_default_to_emission8_levels(tmp_path):
 def test_train_on_values_with_inline_scheme(tmp_path):
     data = _write_lab_csv(tmp_path / "lab.csv", _lab_rows())
     run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--out", str(run), "--smiles-column", "SMILES",
-         "--value-column", "lambda_em", "--scheme", "450,550,650",
-         "--level-names", "blue,green,orange,red", *COMMON],
+    result = _train(
+        data,
+        run,
+        "--smiles-column",
+        "SMILES",
+        "--value-column",
+        "lambda_em",
+        "--scheme",
+        "450,550,650",
+        "--level-names",
+        "blue,green,orange,red",
     )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
@@ -80,10 +101,8 @@ def test_train_on_values_with_inline_scheme(tmp_path):
 
 def test_missing_column_names_the_available_ones(tmp_path):
     data = _write_lab_csv(tmp_path / "lab.csv", _lab_rows())
-    result = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--smiles-column",
-         "smiles_typo", "--label-column", "Fluor Value", *COMMON],
+    result = _train(
+        data, tmp_path / "run", "--smiles-column", "smiles_typo", "--label-column", "Fluor Value"
     )
     assert result.exit_code == 1
     assert "smiles_typo" in result.output and "SMILES" in result.output
@@ -94,10 +113,7 @@ def test_train_with_imbalance_ratio_subsamples_only_the_training_split(tmp_path)
 
     data = write_deep4chem_csv(tmp_path / "measurements.csv", per_level=20)
     run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--out", str(run), "--imbalance-ratio", "16", *COMMON],
-    )
+    result = _train(data, run, "--imbalance-ratio", "16")
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     counts = np.array(config["resolved"]["train_class_counts"])
