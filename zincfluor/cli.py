@@ -260,6 +260,9 @@ def predict(
     counts = write_predictions(
         predictor, input, out, smiles_column=smiles_column, progress=progress and input != "-"
     )
+    if counts["rows"] == 0:
+        out.unlink(missing_ok=True)
+        _fail(f"{'standard input' if input == '-' else input} holds no molecules; nothing written")
     out_console.print(
         f"{counts['rows']} rows -> {out} ({counts['ok']} predicted, {counts['invalid']} invalid)"
     )

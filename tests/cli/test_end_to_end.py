@@ -154,6 +154,17 @@ def test_data_stats_prints_counts_and_t(deep4chem_fixture):
     assert "T =" in result.output and "imbalance ratio" in result.output
 
 
+def test_predict_on_an_empty_file_is_an_error_not_an_empty_result(trained_run, tmp_path):
+    _, run, _ = trained_run
+    source = tmp_path / "empty.smi"
+    source.write_text("")
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(app, ["predict", "--model", str(run), str(source), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "holds no molecules" in result.output
+    assert not out.exists()
+
+
 def test_errors_are_one_clear_line(tmp_path):
     result = runner.invoke(
         app, ["predict", "--model", str(tmp_path), "x.smi", "--out", str(tmp_path / "o.csv")]

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
 from zincfluor.data.stats import class_counts
 
 if TYPE_CHECKING:
@@ -204,9 +204,12 @@ def stratified_split(
 
 def murcko_scaffold(smiles: str) -> str:
     """Bemis-Murcko scaffold SMILES without chirality (``""`` for an acyclic molecule)."""
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise ValueError(f"cannot compute the scaffold of invalid SMILES {smiles!r}")
+    try:
+        mol = parse_smiles(smiles, max_length=None, max_heavy_atoms=None)
+    except InvalidMoleculeError as error:
+        raise ValueError(
+            f"cannot compute the scaffold of invalid SMILES {smiles!r} ({error.reason})"
+        ) from None
     return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
 
 

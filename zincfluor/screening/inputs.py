@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdkit import Chem
+from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
 
 __all__ = [
     "InputRecord",
@@ -44,7 +45,7 @@ def detect_smiles_column(header: list[str], sample_rows: list[list[str]]) -> str
     best, best_hits = None, 0
     for index, name in enumerate(header):
         values = [row[index] for row in sample_rows if index < len(row) and row[index].strip()]
-        hits = sum(Chem.MolFromSmiles(v) is not None for v in values[:20])
+        hits = sum(_parses(v) for v in values[:20])
         numeric = sum(_is_number(v) for v in values[:20])
         if hits > best_hits and hits > numeric:
             best, best_hits = name, hits
@@ -53,6 +54,14 @@ def detect_smiles_column(header: list[str], sample_rows: list[list[str]]) -> str
             f"no SMILES column found among {header}; name it with --smiles-column"
         )
     return best
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_smiles(text)
+    except InvalidMoleculeError:
+        return False
+    return True
 
 
 def _is_number(text: str) -> bool:
@@ -120,22 +129,15 @@ def _read_csv(first, handle, source, smiles_column) -> Iterator[InputRecord]:
     if smiles_column not in header:
         raise ValueError(f"column {smiles_column!r} not in the input; columns are {header}")
     index = header.index(smiles_column)
-    rows = iter(sample)
     row_number = 1
-    for row in _chain(rows, reader):
+    for row in itertools.chain(sample, reader):
         row_number += 1
         yield InputRecord(row_number, row[index] if index < len(row) else "")
 
 
-def _chain(first, second):
-    yield from first
-    yield from second
-
-
 def _read_smi(first: str, handle) -> Iterator[InputRecord]:
     row_number = 0
-    lines = _chain([first], handle)
-    for line in lines:
+    for line in itertools.chain([first], handle):
         row_number += 1
         parts = line.strip().split(maxsplit=1)
         if row_number == 1 and parts and parts[0].lower() == "smiles":
