@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from zincfluor.commands.common import (
+    DeviceChoice,
+    console,
+    fail,
+    friendly_errors,
+    out_console,
+)
 
 app = typer.Typer(
     help="Find rare fluorescent molecules: train, evaluate and apply long-tailed GNN classifiers.",
@@ -20,9 +26,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect and download measurement data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-console = Console(stderr=True)
-out_console = Console()
 
 
 class SplitKind(StrEnum):
@@ -35,35 +38,13 @@ class FeaturizerBackend(StrEnum):
     deepchem = "deepchem"
 
 
-class DeviceChoice(StrEnum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
 DATA_HELP = (
     "Measurement CSV (or a folder holding deep4chem/). Default: $ZINCFLUOR_DATA_DIR, "
     "else ../shared/data."
 )
 
 
-def friendly_errors(command):
-    """Show library errors about the user's input as ``error: ...`` and exit with status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (FileNotFoundError, ValueError, KeyError) as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            _fail(str(message))
-
-    return wrapper
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/bold red] {message}")
-    raise typer.Exit(code=1)
+_fail = fail
 
 
 def _data_options(data, smiles_column, value_column, label_column, scheme, level_names):
@@ -346,6 +327,13 @@ def version() -> None:
 
     for package, value in package_versions().items():
         out_console.print(f"{package} {value}")
+
+
+def _register_commands() -> None:
+    """Add the commands that live in :mod:`zincfluor.commands` modules."""
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry
