@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 venv: $(VENV)/.installed
 
 lint: venv
-	$(BIN)/ruff check zincfluor api tests bench
+	$(BIN)/ruff check zincfluor tests bench $(wildcard api migrations)
 
 test: venv lint
 	$(BIN)/python -m pytest -q
