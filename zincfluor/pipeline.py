@@ -28,6 +28,7 @@ from zincfluor.chem import FeaturizerConfig, default_cache_dir, featurize_cached
 from zincfluor.data import DataOptions, LabelScheme, MoleculeTable, Split, class_counts, make_split
 from zincfluor.methods import MethodContext, build_method
 from zincfluor.nn import build_classifier, gcn_spec
+from zincfluor.nn.graph_augment import GraphAugment
 from zincfluor.train.checkpoint import (
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -65,6 +66,8 @@ class TrainRunConfig:
     dropout: float = 0.1
     pooling: str = "mean"
     projection_dim: int | None = 128
+    edge_drop: float = 0.2  # contrastive methods' graph views: bond drop probability
+    feature_mask: float = 0.2  # ... and atom-feature column mask probability (per molecule)
     batch_size: int = 64
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     device: str = "auto"
@@ -154,6 +157,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         class_counts=torch.as_tensor(train_counts, dtype=torch.float32),
         num_epochs=config.trainer.epochs,
         steps_per_epoch=len(train_loader),
+        augment=GraphAugment(config.edge_drop, config.feature_mask),
     )
     method = build_method(config.method, context, **config.method_hparams)
     spec = gcn_spec(
@@ -247,10 +251,15 @@ def _epoch_logger(console, epochs: int):
     every = max(1, epochs // 10)
 
     def log(row: dict[str, float]) -> None:
+        score = row.get("val_balanced_accuracy")
+        valid = f", val bal-acc {100 * score:.1f}%" if score is not None else ""
+        if row.get("stage") == 2:  # classifier re-training of two-stage methods: every epoch
+            console.print(
+                f"stage 2, epoch {int(row['stage_epoch'])}: loss {row['train_loss']:.4f}{valid}"
+            )
+            return
         epoch = int(row["epoch"])
         if epoch % every == 0 or epoch == epochs:
-            score = row.get("val_balanced_accuracy")
-            valid = f", val bal-acc {100 * score:.1f}%" if score is not None else ""
             console.print(
                 f"epoch {epoch}/{epochs}: loss {row['train_loss']:.4f}{valid} "
                 f"({row['epoch_seconds']:.1f} s)"
@@ -271,6 +280,8 @@ def _write_reports(out: Path, fit: FitResult, valid_metrics, test_metrics, devic
         "valid_balanced_accuracy_at_best": fit.best_score,
         "seconds": fit.seconds,
         "seconds_per_epoch": fit.seconds_per_epoch,
+        "stage1_best_epoch": fit.stage1_best_epoch,
+        "stage1_valid_balanced_accuracy": fit.stage1_best_score,
         "device": str(device),
         "valid": valid_metrics,
         "test": test_metrics,

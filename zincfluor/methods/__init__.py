@@ -1,9 +1,29 @@
 """Long-tail methods, one module each, looked up by name in :data:`METHODS`."""
 
-from zincfluor.methods import cross_entropy  # noqa: F401  (registers "ce")
-from zincfluor.methods.base import METHODS, LongTailMethod, LossOutput, MethodContext
+from zincfluor.methods import (
+    bcl,  # noqa: F401  (registers "bcl")
+    bscl_sor,  # noqa: F401  (registers "bscl-sor")
+    cross_entropy,  # noqa: F401  (registers "ce")
+    drw,  # noqa: F401  (registers "ce-drw")
+    kps,  # noqa: F401  (registers "kps")
+    ldam,  # noqa: F401  (registers "ldam-drw")
+    logit_adjustment,  # noqa: F401  ("balanced-softmax", "logit-adjust")
+    logit_retargeting,  # noqa: F401  (registers "los", "lort")
+    model_rebalancing,  # noqa: F401  (registers "more")
+    rcl,  # noqa: F401  (registers "rcl", "bcl-rcl")
+    reb_supcon,  # noqa: F401  (registers "reb-supcon")
+)
+from zincfluor.methods.base import (
+    METHODS,
+    LongTailMethod,
+    LossOutput,
+    MethodContext,
+    Stage2Config,
+)
 
-__all__ = ["METHODS", "LongTailMethod", "LossOutput", "MethodContext", "build_method"]
+__all__ = [
+    "METHODS", "LongTailMethod", "LossOutput", "MethodContext", "Stage2Config", "build_method",
+]
 
 
 def build_method(name: str, context: MethodContext, **hparams) -> LongTailMethod:

@@ -8,6 +8,11 @@ A method knows nothing of the data's modality. The Trainer calls, in order::
         method.on_epoch_start(epoch)           # schedules (DRW, warm-ups, ...)
         for inputs, targets in loader:
             out = method.training_loss(model, inputs, targets)
+        method.on_validation_end(epoch, confusion)  # after each validation: confusion [true, pred]
+    # best stage-1 state restored; then, only if method.stage2 is not None (LORT, LOS):
+    #   freeze everything but model.head; cache model.features(x) of the training set once
+    for epoch in range(method.stage2.epochs):   # fresh SGD on model.head, cosine over stage 2
+        out = method.stage2_loss(model.head(features), targets)
     model = method.finalize(model)              # e.g. merge low-rank parts back into weights
 
 Methods are ``nn.Module`` so that they may own trainable parameters (prototypes, class centres)
@@ -21,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from zincfluor.registry import ClassRegistry
 
-__all__ = ["LossOutput", "MethodContext", "LongTailMethod", "METHODS"]
+__all__ = ["LossOutput", "MethodContext", "LongTailMethod", "METHODS", "Stage2Config"]
 
 
 @dataclass
@@ -63,6 +69,29 @@ class LossOutput:
     parts: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+@dataclass
+class Stage2Config:
+    """Classifier re-training after stage 1 (decoupled training: LORT, LOS, cRT-like methods).
+
+    The backbone is frozen (no gradient, eval mode), its training features are computed once,
+    and only ``model.head`` is trained on them for ``epochs`` epochs with a fresh SGD
+    (``lr``, ``momentum``, ``weight_decay``; cosine annealing over the stage-2 epochs).
+    ``batch_size`` None means the training loader's batch size.
+    """
+
+    epochs: int = 20
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError("stage-2 epochs must be at least 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError("stage-2 batch_size must be at least 1 (or None)")
+
+
 class LongTailMethod(nn.Module):
     """Base class of the registered methods; subclasses implement :meth:`training_loss`.
 
@@ -72,6 +101,8 @@ class LongTailMethod(nn.Module):
 
     summary: ClassVar[str] = ""
     registry_name: ClassVar[str]
+    stage2: Stage2Config | None = None
+    """Set (per class or per instance) to re-train the classifier head after stage 1."""
 
     def __init__(self, context: MethodContext):
         super().__init__()
@@ -105,6 +136,21 @@ class LongTailMethod(nn.Module):
 
     def training_loss(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> LossOutput:
         raise NotImplementedError
+
+    def on_validation_end(self, epoch: int, confusion: np.ndarray) -> None:
+        """Called by the Trainer after each stage-1 validation.
+
+        ``epoch`` is 0-based, as in :meth:`on_epoch_start`; ``confusion`` is the validation
+        confusion matrix, rows true classes and columns predictions (integer counts, C x C).
+        Not called during stage 2.
+        """
+
+    def stage2_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> LossOutput:
+        """Loss of the stage-2 classifier re-training on ``model.head(features)``.
+
+        Needed only when :attr:`stage2` is set.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sets stage2 but has no stage2_loss")
 
     def finalize(self, model: nn.Module) -> nn.Module:
         return model

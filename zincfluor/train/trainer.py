@@ -7,6 +7,14 @@ itself the input (PyG batches). It knows nothing of chemistry or pixels.
 Model selection uses the validation split only: the state with the best validation balanced
 accuracy (earliest epoch on ties) is kept and restored at the end. The test split never enters
 here; the caller evaluates it once, after :meth:`Trainer.fit`.
+
+Methods with a ``stage2`` (:class:`~zincfluor.methods.base.Stage2Config`) get a second stage
+after the best stage-1 state is restored: classifier re-training on frozen features. Everything
+but ``model.head`` is frozen (``requires_grad`` False, eval mode, so batch norm statistics and
+dropout are fixed); the features ``model.features(x)`` of the training and validation sets are
+computed once; ``model.head`` alone is trained on them with a fresh SGD and cosine annealing
+over the stage-2 epochs, validated after each, and its best stage-2 state is kept. Stage-2
+history rows carry ``"stage": 2`` and continue the epoch numbering after stage 1.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 
-from zincfluor.methods.base import LongTailMethod
+from zincfluor.methods.base import LongTailMethod, Stage2Config
 from zincfluor.train.metrics import balanced_accuracy, confusion_matrix
 
 __all__ = ["TrainerConfig", "Trainer", "FitResult", "unpack_batch", "move_to_device"]
@@ -69,13 +77,21 @@ class TrainerConfig:
 
 @dataclass
 class FitResult:
-    """What :meth:`Trainer.fit` found: the chosen epoch and the per-epoch history."""
+    """What :meth:`Trainer.fit` found: the chosen epoch and the per-epoch history.
+
+    ``best_epoch``/``best_score`` describe the returned model: with a stage 2 they are the
+    chosen stage-2 epoch (numbered after the stage-1 epochs) and its validation score, and
+    ``stage1_best_epoch``/``stage1_best_score`` keep the stage-1 choice. ``seconds_per_epoch``
+    averages the stage-1 epochs only.
+    """
 
     best_epoch: int
     best_score: float
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     seconds_per_epoch: float = 0.0
+    stage1_best_epoch: int | None = None
+    stage1_best_score: float | None = None
 
 
 def unpack_batch(batch: Any) -> tuple[Any, torch.Tensor]:
@@ -167,13 +183,16 @@ class Trainer:
         return predict_proba(self.model, loader, self.device)
 
     def fit(self, train_loader: Iterable, valid_loader: Iterable) -> FitResult:
-        """Train for ``config.epochs`` epochs, keeping the state with the best validation score."""
+        """Train for ``config.epochs`` epochs, keeping the state with the best validation score;
+        then run the method's stage 2, if it has one."""
         config = self.config
+        stage2 = self.method.stage2
         best_score, best_epoch, best_state = -math.inf, -1, None
         history: list[dict[str, float]] = []
         start = time.perf_counter()
+        total = config.epochs + (stage2.epochs if stage2 is not None else 0)
         with _progress_bar(self.progress) as bar:
-            task = bar.add_task("training", total=config.epochs, status="")
+            task = bar.add_task("training", total=total, status="")
             for epoch in range(config.epochs):
                 lr = self._set_lr(epoch)
                 self.method.on_epoch_start(epoch)
@@ -190,12 +209,23 @@ class Trainer:
                     if score > best_score:
                         best_score, best_epoch = score, epoch + 1
                         best_state = copy.deepcopy(self.model.state_dict())
+                    self.method.on_validation_end(epoch, cm)
                 history.append(row)
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(row)
                 bar.update(task, advance=1, status=_status(row, best_score, best_epoch))
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
+            if best_state is not None:
+                self.model.load_state_dict(best_state)
+            stage1_epochs = len(history)
+            stage1 = (best_epoch, best_score)
+            if stage2 is not None:
+
+                def advance(row: dict[str, float], best: float, at: int) -> None:
+                    bar.update(task, advance=1, status=_status(row, best, at))
+
+                best_epoch, best_score = self._fit_stage2(
+                    stage2, train_loader, valid_loader, history, advance
+                )
         self.model = self.method.finalize(self.model)
         seconds = time.perf_counter() - start
         return FitResult(
@@ -203,9 +233,112 @@ class Trainer:
             best_score=best_score,
             history=history,
             seconds=seconds,
-            seconds_per_epoch=float(np.mean([r["epoch_seconds"] for r in history])),
+            seconds_per_epoch=float(np.mean([r["epoch_seconds"] for r in history[:stage1_epochs]])),
+            stage1_best_epoch=stage1[0] if stage2 is not None else None,
+            stage1_best_score=stage1[1] if stage2 is not None else None,
         )
 
+    # ------------------------------------------------------------------ stage 2
+
+    @torch.no_grad()
+    def _cached_features(self, loader: Iterable) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``model.features`` (model in eval mode) and targets of every sample of ``loader``,
+        on the device, plus the size of the first batch."""
+        self.model.eval()
+        features, targets = [], []
+        for batch in loader:
+            inputs, y = unpack_batch(move_to_device(batch, self.device))
+            features.append(self.model.features(inputs).detach())
+            targets.append(y)
+        if not features:
+            raise ValueError("the loader yielded no batch")
+        return torch.cat(features), torch.cat(targets), int(targets[0].shape[0])
+
+    def _fit_stage2(
+        self,
+        stage2: Stage2Config,
+        train_loader: Iterable,
+        valid_loader: Iterable,
+        history: list[dict[str, float]],
+        advance: Callable[[dict[str, float], float, int], None],
+    ) -> tuple[int, float]:
+        """Re-train ``model.head`` on frozen, cached features; returns the chosen (epoch, score)
+        and leaves the head at its best stage-2 state."""
+        model, head = self.model, getattr(self.model, "head", None)
+        if not isinstance(head, nn.Module):
+            raise TypeError("stage 2 needs a model with a `head` module")
+        requires_grad = [(p, p.requires_grad) for p in model.parameters()]
+        for p, _ in requires_grad:
+            p.requires_grad_(False)
+        head_params = list(head.parameters())
+        for p in head_params:
+            p.requires_grad_(True)
+        try:
+            feature_start = time.perf_counter()
+            train_x, train_y, first_batch = self._cached_features(train_loader)
+            valid_x, valid_y, _ = self._cached_features(valid_loader)
+            feature_seconds = time.perf_counter() - feature_start
+            batch_size = stage2.batch_size or getattr(train_loader, "batch_size", None)
+            batch_size = int(batch_size or first_batch)
+            optimizer = torch.optim.SGD(
+                head_params, lr=stage2.lr, momentum=stage2.momentum,
+                weight_decay=stage2.weight_decay,
+            )
+            num_classes = None
+            best_score, best_epoch, best_state = -math.inf, -1, None
+            n = train_x.shape[0]
+            for epoch in range(stage2.epochs):
+                epoch_start = time.perf_counter()
+                lr = stage2.lr * 0.5 * (1 + math.cos(math.pi * epoch / stage2.epochs))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                model.eval()
+                head.train()
+                order = torch.randperm(n).to(self.device)
+                totals: dict[str, torch.Tensor] = {}
+                n_batches = 0
+                for begin in range(0, n, batch_size):
+                    index = order[begin:begin + batch_size]
+                    out = self.method.stage2_loss(head(train_x[index]), train_y[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    out.loss.backward()
+                    if self.config.grad_clip:
+                        nn.utils.clip_grad_norm_(head_params, self.config.grad_clip)
+                    optimizer.step()
+                    for name, value in {"loss": out.loss.detach(), **out.parts}.items():
+                        totals[name] = totals.get(name, 0.0) + value
+                    n_batches += 1
+                row: dict[str, float] = {
+                    "epoch": self.config.epochs + epoch + 1,
+                    "stage": 2,
+                    "stage_epoch": epoch + 1,
+                    "lr": lr,
+                }
+                row.update({f"train_{k}": float(v) / n_batches for k, v in totals.items()})
+                head.eval()
+                with torch.no_grad():
+                    logits = torch.cat([head(chunk) for chunk in valid_x.split(4096)])
+                num_classes = num_classes or logits.shape[1]
+                predictions = logits.argmax(1).cpu().numpy()
+                cm = confusion_matrix(valid_y.cpu().numpy(), predictions, num_classes)
+                row["val_top1"] = float(np.trace(cm) / max(1, cm.sum()))
+                row["val_balanced_accuracy"] = score = balanced_accuracy(cm)
+                if score > best_score:
+                    best_score, best_epoch = score, row["epoch"]
+                    best_state = copy.deepcopy(head.state_dict())
+                row["epoch_seconds"] = time.perf_counter() - epoch_start
+                if epoch == 0:
+                    row["feature_seconds"] = feature_seconds
+                history.append(row)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(row)
+                advance(row, best_score, best_epoch)
+        finally:
+            for p, flag in requires_grad:
+                p.requires_grad_(flag)
+        if best_state is not None:
+            head.load_state_dict(best_state)
+        return int(best_epoch), float(best_score)
 
 @torch.no_grad()
 def predict_proba(

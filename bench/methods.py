@@ -1,0 +1,368 @@
+"""Train every long-tail method on Deep4Chem emission8 and write the comparison tables.
+
+Each (setting, method, seed) is one ``zincfluor train`` run in its own folder under
+``--runs-dir``; a run whose ``metrics.json`` exists is finished and skipped, so the grid can be
+spread over sessions, CPU cores and GPU machines and resumed at any time. ``--report`` (the
+default after training) aggregates every finished run into ``docs/results.md``: mean ± std over
+seeds of per-level Top-1, Tail Top-6/4/2 (accuracy on the 6/4/2 levels with the fewest training
+molecules), balanced accuracy, macro-F1 and ECE, with time per epoch and device.
+
+The seed of a run seeds its split (and the long-tail subsampling), initialisation and batch
+order, exactly as ``zincfluor train --seed`` does, so every method sees the same splits for the
+same seed, and the spread over seeds includes the split's.
+
+Examples::
+
+    python bench/methods.py --settings natural --methods ce,bscl-sor --seeds 0,1,2
+    python bench/methods.py --jobs 2            # two runs at a time, one thread each
+    python bench/methods.py --report-only       # rebuild docs/results.md from finished runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A training split: the natural one or a long-tail subsample of it."""
+
+    name: str
+    imbalance_ratio: float | None
+    title: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("natural", None, "natural stratified split (80/10/10)"),
+        Setting("ir1100", 1100.0, "pathological split, imbalance ratio 1100 (T = 149.75)"),
+        Setting("ir100", 100.0, "long-tailed split, imbalance ratio 100 (T = 13.61)"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """A row of the comparison: a registered method with fixed hyperparameters."""
+
+    name: str
+    method: str
+    hparams: dict = field(default_factory=dict, hash=False)
+    ablation: bool = False
+
+
+CONFIGS: dict[str, MethodConfig] = {
+    c.name: c
+    for c in (
+        MethodConfig("ce", "ce"),
+        MethodConfig("balanced-softmax", "balanced-softmax"),
+        MethodConfig("logit-adjust", "logit-adjust"),
+        MethodConfig("ce-drw", "ce-drw"),
+        MethodConfig("ldam-drw", "ldam-drw"),
+        MethodConfig("bcl", "bcl"),
+        MethodConfig("kps", "kps"),
+        MethodConfig("lort", "lort"),
+        MethodConfig("los", "los", ablation=True),
+        MethodConfig("rcl", "rcl"),
+        MethodConfig("bcl-rcl", "bcl-rcl"),
+        MethodConfig("more", "more"),
+        MethodConfig("reb-supcon", "reb-supcon"),
+        MethodConfig("bscl-sor", "bscl-sor", ablation=True),
+        MethodConfig("bscl-sor--no-bscl", "bscl-sor", {"no_bscl": True}, ablation=True),
+        MethodConfig("bscl-sor--no-sor", "bscl-sor", {"no_sor": True}, ablation=True),
+    )
+}
+
+PAPER_TABLE2 = {
+    # Tail Top-2 on ZincFluor, Table 2 of the seed paper (the only figures quoted in our issue).
+    "ce": 36.70,
+    "bcl": 59.57,
+    "bscl-sor": 66.84,
+}
+
+
+def run_dir(runs_dir: Path, setting: str, config: str, seed: int) -> Path:
+    return runs_dir / setting / config / f"seed{seed}"
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / "metrics.json").is_file()
+
+
+def train_command(
+    args: argparse.Namespace, setting: Setting, config: MethodConfig, seed: int, out: Path
+) -> list[str]:
+    """The ``zincfluor train`` command line of one run (printed in the tables, so reproducible)."""
+    command = [
+        "zincfluor", "train",
+        "--data", str(args.data),
+        "--method", config.method,
+        "--epochs", str(args.epochs),
+        "--seed", str(seed),
+        "--device", args.device,
+        "--out", str(out),
+        "--no-progress",
+    ]
+    if setting.imbalance_ratio is not None:
+        command += ["--imbalance-ratio", f"{setting.imbalance_ratio:g}"]
+    for key, value in config.hparams.items():
+        command += ["--method-param", f"{key}={json.dumps(value)}"]
+    return command
+
+
+def run_one(command: list[str], out: Path, threads: int) -> tuple[Path, int, float]:
+    """Run one training as a subprocess; its log goes to ``out/train.log``."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    executable = [sys.executable, "-m", "zincfluor"] + command[1:]
+    start = time.perf_counter()
+    with open(out / "train.log", "w") as log:
+        code = subprocess.call(executable, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    return out, code, time.perf_counter() - start
+
+
+def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
+    """Train every unfinished run; returns the number of failed runs."""
+    todo = []
+    for setting in settings:
+        for config in configs:
+            for seed in seeds:
+                out = run_dir(args.runs_dir, setting.name, config.name, seed)
+                if is_finished(out):
+                    continue
+                todo.append(train_command(args, setting, config, seed, out))
+    total = len(todo)
+    print(f"{total} runs to train ({args.jobs} at a time, {args.threads} thread(s) each)")
+    failures = 0
+    threads = args.threads
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, cmd, Path(cmd[cmd.index("--out") + 1]), threads)
+                   for cmd in todo]
+        for done, future in enumerate(futures, 1):
+            out, code, seconds = future.result()
+            status = "ok" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"
+            failures += code != 0
+            print(f"[{done}/{total}] {out.relative_to(args.runs_dir)}: {status} in {seconds:.0f} s",
+                  flush=True)
+    return failures
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def load_runs(runs_dir: Path, setting: str, config: str) -> list[dict]:
+    folder = runs_dir / setting / config
+    runs = []
+    for metrics_path in sorted(folder.glob("seed*/metrics.json")):
+        metrics = json.loads(metrics_path.read_text())
+        run_config = json.loads((metrics_path.parent / "config.json").read_text())
+        runs.append({"metrics": metrics, "config": run_config})
+    return runs
+
+
+def mean_std(values: Iterable[float | None]) -> str:
+    """``mean ± std`` in percent over seeds (sample std, ddof=1); ``n/a`` if any is missing."""
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return "n/a"
+    array = 100 * np.asarray(values, dtype=float)
+    if len(array) == 1:
+        return f"{array[0]:.2f}"
+    return f"{array.mean():.2f} ± {array.std(ddof=1):.2f}"
+
+
+HEADLINE = [
+    ("Tail Top-6", "tail_top_6"),
+    ("Tail Top-4", "tail_top_4"),
+    ("Tail Top-2", "tail_top_2"),
+    ("bal. acc.", "balanced_accuracy"),
+    ("macro-F1", "macro_f1"),
+    ("Top-1", "top1"),
+    ("ECE", "ece"),
+]
+
+
+def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
+    """The headline and per-level tables of one setting, in markdown."""
+    rows_headline, rows_levels, level_names, counts = [], [], None, None
+    for config in configs:
+        runs = load_runs(runs_dir, setting.name, config.name)
+        if not runs:
+            continue
+        tests = [r["metrics"]["test"] for r in runs]
+        level_names = tests[0]["class_names"]
+        counts = tests[0]["train_counts"]
+        epoch_s = np.mean([r["metrics"]["seconds_per_epoch"] for r in runs])
+        device = runs[0]["metrics"]["device"]
+        seeds = ",".join(str(r["config"]["seed"]) for r in runs)
+        rows_headline.append(
+            [config.name, str(len(runs))]
+            + [mean_std(t[key] for t in tests) for _, key in HEADLINE]
+            + [f"{epoch_s:.2f}", device, seeds]
+        )
+        rows_levels.append(
+            [config.name]
+            + [mean_std(t["per_level_top1"][i] for t in tests) for i in range(len(level_names))]
+        )
+    if not rows_headline:
+        return f"### {setting.title}\n\nNo finished runs yet.\n"
+    header = ["method", "seeds"] + [h for h, _ in HEADLINE] + ["s/epoch", "device", "seed ids"]
+    text = [f"### {setting.title}", ""]
+    text.append(f"Training molecules per level (seed {runs[0]['config']['seed']}): "
+                + ", ".join(f"{n} {c}" for n, c in zip(level_names, counts, strict=True)) + ".")
+    text += ["", _markdown(header, rows_headline), "", "Per-level test Top-1 (%):", ""]
+    text.append(_markdown(["method"] + list(level_names), rows_levels))
+    return "\n".join(text) + "\n"
+
+
+def ablation_table(runs_dir: Path, setting: Setting) -> str:
+    rows = []
+    names = {
+        "los": "los (stage-2 label over-smoothing; the paper's base)",
+        "bscl-sor--no-bscl": "CPO + SOR (`--no-bscl`)",
+        "bscl-sor--no-sor": "CPO + B-SCL (`--no-sor`)",
+        "bscl-sor": "CPO + B-SCL + SOR (full)",
+    }
+    for key, title in names.items():
+        runs = load_runs(runs_dir, setting.name, key)
+        if not runs:
+            continue
+        tests = [r["metrics"]["test"] for r in runs]
+        rows.append([title, str(len(runs))] + [mean_std(t[k] for t in tests) for _, k in HEADLINE])
+    if not rows:
+        return ""
+    header = ["variant", "seeds"] + [h for h, _ in HEADLINE]
+    return f"#### Ablation, {setting.title}\n\n" + _markdown(header, rows) + "\n"
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(args: argparse.Namespace, settings, configs) -> str:
+    """Write ``args.results`` from every finished run and return its text."""
+    methods_flag = ",".join(c.name for c in configs)
+    parts = [
+        "# Results: long-tail methods on Deep4Chem emission8",
+        "",
+        f"Generated by `bench/methods.py` on {dt.date.today().isoformat()} "
+        f"({platform.machine()}, {os.cpu_count()} CPU cores visible) from the runs in "
+        f"`{_display(args.runs_dir)}`. Test metrics in percent, mean ± sample std over seeds; the "
+        "model of each run is the epoch with the best *validation* balanced accuracy (the test "
+        "split is looked at once, after training). Tail Top-k is the accuracy on the k levels "
+        "with the fewest training molecules; ECE uses 15 bins.",
+        "",
+        "Reproduce a table (finished runs are reused; add `--jobs 2` on two cores):",
+        "",
+        "```bash",
+    ]
+    for setting in settings:
+        parts.append(
+            f".venv/bin/python bench/methods.py --settings {setting.name} --seeds "
+            f"{','.join(map(str, args.seeds))} --epochs {args.epochs} --methods {methods_flag}"
+        )
+    parts += ["```", ""]
+    for setting in settings:
+        parts.append(setting_tables(args.runs_dir, setting, configs))
+        ablation = ablation_table(args.runs_dir, setting)
+        if ablation:
+            parts.append(ablation)
+    parts.append(paper_comparison(args.runs_dir))
+    text = "\n".join(parts)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(text)
+    return text
+
+
+def paper_comparison(runs_dir: Path) -> str:
+    """Our Tail Top-2 at IR 1100 beside the seed paper's ZincFluor Table 2."""
+    rows = []
+    for name, paper in PAPER_TABLE2.items():
+        runs = load_runs(runs_dir, "ir1100", name)
+        ours = mean_std(r["metrics"]["test"]["tail_top_2"] for r in runs) if runs else "not run"
+        rows.append([name, f"{paper:.2f}", ours, str(len(runs))])
+    return (
+        "### Beside the seed paper (ZincFluor, Table 2, Tail Top-2)\n\n"
+        "The paper trains on ZincFluor (T ≈ 137.5); ours is Deep4Chem at imbalance ratio 1100 "
+        "(T = 149.75), a related but different data set, so only the ordering is comparable.\n\n"
+        + _markdown(["method", "paper Tail Top-2", "ours Tail Top-2 (IR 1100)", "seeds"], rows)
+        + "\n"
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_data = Path(os.environ.get("ZINCFLUOR_DATA_DIR", ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", type=Path,
+                        default=default_data / "deep4chem" / "DB_for_chromophore_deep4chem.csv")
+    parser.add_argument("--methods", default=",".join(CONFIGS),
+                        help=f"comma list of: {', '.join(CONFIGS)}")
+    parser.add_argument("--settings", default="natural,ir1100",
+                        help=f"comma list of: {', '.join(SETTINGS)}")
+    parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per run (default: cores / jobs)")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "methods")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the report")
+    parser.add_argument("--no-report", action="store_true", help="train only")
+    args = parser.parse_args(argv)
+    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    return args
+
+
+def select(names: str, table: dict, what: str) -> list:
+    chosen = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in table:
+            raise SystemExit(f"unknown {what} {name!r}; choose from: {', '.join(table)}")
+        chosen.append(table[name])
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = select(args.settings, SETTINGS, "setting")
+    configs = select(args.methods, CONFIGS, "method")
+    failures = 0
+    if not args.report_only:
+        if not args.data.is_file():
+            raise SystemExit(f"data file {args.data} not found (set --data or ZINCFLUOR_DATA_DIR)")
+        failures = train_grid(args, settings, configs, args.seeds)
+    if not args.no_report:
+        write_report(args, settings, configs)
+        print(f"wrote {args.results}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

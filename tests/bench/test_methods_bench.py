@@ -1,0 +1,86 @@
+"""bench/methods.py: the grid's command lines, resuming, and the aggregated tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_methods", ROOT / "bench" / "methods.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_run(folder: Path, seed: int, tail2: float, per_level: list[float]) -> None:
+    folder.mkdir(parents=True)
+    test = {
+        "top1": 0.5, "balanced_accuracy": 0.4, "macro_f1": 0.3, "ece": 0.1,
+        "tail_top_2": tail2, "tail_top_4": 0.2, "tail_top_6": 0.25,
+        "per_level_top1": per_level, "class_names": ["a", "b"], "train_counts": [10, 1],
+    }
+    metrics = {"test": test, "seconds_per_epoch": 2.0, "device": "cpu"}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "config.json").write_text(json.dumps({"seed": seed}))
+
+
+def test_every_config_names_a_registered_method(bench):
+    from zincfluor.methods import METHODS
+
+    missing = {c.method for c in bench.CONFIGS.values()} - set(METHODS)
+    assert not missing, f"bench configs name unregistered methods: {missing}"
+
+
+def test_command_carries_setting_and_hparams(bench, tmp_path):
+    args = bench.parse_args(["--epochs", "7", "--data", str(tmp_path / "d.csv")])
+    config = bench.CONFIGS["bscl-sor--no-sor"]
+    command = bench.train_command(args, bench.SETTINGS["ir1100"], config, 2, tmp_path / "o")
+    assert command[:2] == ["zincfluor", "train"]
+    assert command[command.index("--imbalance-ratio") + 1] == "1100"
+    assert command[command.index("--seed") + 1] == "2"
+    assert command[command.index("--epochs") + 1] == "7"
+    assert "no_sor=true" in command
+    natural = bench.train_command(args, bench.SETTINGS["natural"], config, 0, tmp_path / "o")
+    assert "--imbalance-ratio" not in natural
+
+
+def test_mean_std_uses_sample_std_in_percent(bench):
+    assert bench.mean_std([0.1, 0.2, 0.3]) == "20.00 ± 10.00"
+    assert bench.mean_std([0.5]) == "50.00"
+    assert bench.mean_std([0.5, None]) == "n/a"
+
+
+def test_finished_runs_are_skipped_and_reported(bench, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _fake_run(runs / "natural" / "ce" / "seed0", 0, 0.30, [0.9, 0.1])
+    _fake_run(runs / "natural" / "ce" / "seed1", 1, 0.50, [0.7, 0.3])
+    data = tmp_path / "d.csv"
+    data.write_text("x")
+    started = []
+
+    def fake_run_one(command, out, threads):
+        started.append(out)
+        return out, 0, 1.0
+
+    monkeypatch.setattr(bench, "run_one", fake_run_one)
+    args = bench.parse_args([
+        "--runs-dir", str(runs), "--results", str(tmp_path / "results.md"), "--data", str(data),
+        "--settings", "natural", "--methods", "ce", "--seeds", "0,1,2",
+    ])
+    natural, ce = [bench.SETTINGS["natural"]], [bench.CONFIGS["ce"]]
+    assert bench.train_grid(args, natural, ce, args.seeds) == 0
+    assert started == [runs / "natural" / "ce" / "seed2"]
+    text = bench.write_report(args, natural, ce)
+    row = next(line for line in text.splitlines() if line.startswith("| ce |"))
+    assert "| 2 |" in row and "40.00 ± 14.14" in row  # tail top-2 of 0.3 and 0.5
+    assert "80.00 ± 14.14" in text  # per-level top-1 of level a
+    assert "No finished runs" not in text
