@@ -1,0 +1,201 @@
+"""The service's tables (SQLAlchemy 2 declarative ORM); the schema itself is made by migrations.
+
+One prediction per (molecule, model) pair is ever stored; screens refer to molecules through
+their items, so a molecule screened a thousand times is predicted once per model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "ApiKey",
+    "Model",
+    "Molecule",
+    "Prediction",
+    "Screen",
+    "ScreenItem",
+    "ScreenChunk",
+    "utcnow",
+    "SCREEN_STATUSES",
+    "CHUNK_STATUSES",
+]
+
+SCREEN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+CHUNK_STATUSES = ("pending", "running", "done", "failed")
+
+# BIGINT keys on PostgreSQL; plain INTEGER (the rowid alias, which autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as naive UTC on every backend, returned timezone-aware (UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=dt.UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ApiKey(Base):
+    """An API key: only the SHA-256 of the key is kept, and a short prefix to recognise it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Model(Base):
+    """A served model: one checkpoint (by content hash) with one choice of rare target levels."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    checkpoint_sha256: Mapped[str] = mapped_column(String(64))
+    level_names: Mapped[list] = mapped_column(JSON)
+    target_levels: Mapped[list] = mapped_column(JSON)
+    card: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Molecule(Base):
+    """A distinct molecule, identified by its standard InChIKey."""
+
+    __tablename__ = "molecules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inchikey: Mapped[str] = mapped_column(String(27), unique=True)
+    canonical_smiles: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Prediction(Base):
+    """A model's level probabilities for a molecule; never computed twice."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("molecule_id", "model_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    molecule_id: Mapped[int] = mapped_column(ForeignKey("molecules.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    probabilities: Mapped[list] = mapped_column(JSON)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    rare_score: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Screen(Base):
+    """A library screening job owned by one API key."""
+
+    __tablename__ = "screens"
+    __table_args__ = (Index(None, "owner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    name: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScreenItem(Base):
+    """One input row of a screen; ``level``/``rare_score`` copy its prediction for ranking."""
+
+    __tablename__ = "screen_items"
+    __table_args__ = (
+        UniqueConstraint("screen_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    input_smiles: Mapped[str] = mapped_column(Text)
+    input_id: Mapped[str | None] = mapped_column(Text)
+    molecule_id: Mapped[int | None] = mapped_column(ForeignKey("molecules.id"))
+    level: Mapped[int | None] = mapped_column(SmallInteger)
+    rare_score: Mapped[float | None] = mapped_column(Double)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScreenChunk(Base):
+    """A contiguous range ``[start, stop)`` of a screen's items, the unit workers claim."""
+
+    __tablename__ = "screen_chunks"
+    __table_args__ = (
+        Index(None, "screen_id", "start"),
+        Index(None, "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    screen_id: Mapped[str] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"))
+    start: Mapped[int] = mapped_column(Integer)
+    stop: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Results ranked by rare score walk this index: (screen, score high to low, input order).
+Index(
+    "ix_screen_items_rank",
+    ScreenItem.screen_id,
+    ScreenItem.rare_score.desc(),
+    ScreenItem.position,
+)

@@ -1,0 +1,356 @@
+"""Screens: submit a library (JSON list or uploaded file), follow it, page or download results.
+
+A key sees only its own screens: another key's screen answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api import store
+from api.db import session_scope
+from api.deps import AppState, Caller, get_state, require_key
+from api.errors import APIError
+from api.orm import Model, Screen
+from api.routes._shared import check_smiles_list, row_result
+from api.schemas import (
+    ErrorOut,
+    ResultsPage,
+    ScreenCounts,
+    ScreenCreated,
+    ScreenList,
+    ScreenOut,
+    SmilesRequest,
+)
+
+router = APIRouter(prefix="/v1/screens", tags=["screens"])
+
+UPLOAD_SUFFIXES = (".smi", ".smiles", ".txt", ".csv", ".tsv")
+ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/SmilesRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "A .smi/.txt (SMILES [id] per line) or .csv "
+                                                "library."},
+                        "smiles_column": {"type": "string",
+                                          "description": "SMILES column of a CSV "
+                                                         "(detected when left out)."},
+                        "name": {"type": "string", "description": "A label for the screen."},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def screen_out(screen: Screen) -> ScreenOut:
+    return ScreenOut(
+        id=screen.id,
+        name=screen.name,
+        status=screen.status,
+        model_id=screen.model_id,
+        counts=ScreenCounts(total=screen.total, done=screen.done, invalid=screen.invalid),
+        progress=round(screen.done / screen.total, 6) if screen.total else 0.0,
+        created_at=screen.created_at,
+        started_at=screen.started_at,
+        finished_at=screen.finished_at,
+        updated_at=screen.updated_at,
+        error=screen.error,
+    )
+
+
+def _own_screen(session, screen_id: str, caller: Caller) -> Screen:
+    screen = store.get_screen(session, screen_id, owner_id=caller.key_id)
+    if screen is None:
+        raise APIError(404, f"no screen {screen_id!r} among this key's screens", "not_found")
+    return screen
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ScreenCreated,
+    responses={**ERRORS, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+    openapi_extra=CREATE_BODY,
+    summary="Submit a library to screen (JSON or an uploaded .smi/.csv/.txt file)",
+)
+async def create_screen(
+    request: Request,
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
+) -> ScreenCreated:
+    """Queue a screen and answer ``202 {"id": ...}`` at once; follow it with
+    ``GET /v1/screens/{id}``. Send ``{"smiles": [...], "ids": [...]}`` as JSON, or a
+    multipart form with the library as ``file``."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise APIError(422, "file: send the library as a form field named 'file'")
+            column = form.get("smiles_column")
+            name = form.get("name")
+            return await run_in_threadpool(
+                _create_from_upload, state, caller, upload,
+                column if isinstance(column, str) and column else None,
+                name if isinstance(name, str) and name else upload.filename,
+            )
+        finally:
+            await form.close()
+    if content_type.startswith("application/json"):
+        raw = await request.body()
+        return await run_in_threadpool(_create_from_json, state, caller, raw)
+    raise APIError(415, "send JSON (application/json) or a file upload (multipart/form-data)")
+
+
+def _create_from_json(state: AppState, caller: Caller, raw: bytes) -> ScreenCreated:
+    try:
+        body = SmilesRequest.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise APIError(422, f"{where}: {first.get('msg')}", "validation_error") from None
+    settings = state.settings
+    check_smiles_list(body.smiles, body.ids, max_count=settings.max_screen_molecules,
+                      max_length=settings.max_smiles_length)
+    ids = body.ids or [None] * len(body.smiles)
+    return _create(state, caller, zip(body.smiles, ids, strict=True), body.name)
+
+
+def _create_from_upload(state: AppState, caller: Caller, upload: UploadFile,
+                        smiles_column: str | None, name: str | None) -> ScreenCreated:
+    from zincfluor.screening.inputs import read_molecule_inputs
+
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise APIError(415, f"unsupported file type {suffix or '(none)'!r}: upload a "
+                       f"{', '.join(UPLOAD_SUFFIXES)} file", "unsupported_media_type")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        upload.file.seek(0)
+        shutil.copyfileobj(upload.file, copy, 1 << 20)
+        copy.flush()
+        records = ((r.smiles, r.id) for r in read_molecule_inputs(copy.name,
+                                                                   smiles_column=smiles_column))
+        try:
+            return _create(state, caller, records, name)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise APIError(422, f"file: cannot read it as {suffix} text ({error})") from None
+        except ValueError as error:  # e.g. no SMILES column found
+            raise APIError(422, f"file: {error}") from None
+
+
+def _create(state: AppState, caller: Caller, records, name: str | None) -> ScreenCreated:
+    settings = state.settings
+    try:
+        with session_scope(state.sessions) as session:
+            screen = store.create_screen(
+                session, owner_id=caller.key_id, model_id=state.served.model_id, name=name,
+                records=records, chunk_size=settings.chunk_size,
+                max_molecules=settings.max_screen_molecules,
+            )
+            return ScreenCreated(id=screen.id, status=screen.status, total=screen.total)
+    except store.LimitExceeded as error:
+        raise APIError(413, str(error), "too_many_molecules") from None
+    except store.EmptyInput as error:
+        raise APIError(422, str(error), "validation_error") from None
+
+
+# --- follow ------------------------------------------------------------------------------------
+
+
+@router.get("", response_model=ScreenList, responses=ERRORS, summary="This key's screens")
+def list_screens(
+    caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+) -> ScreenList:
+    """The caller's screens, newest first."""
+    with session_scope(state.sessions) as session:
+        return ScreenList(screens=[screen_out(s) for s in store.list_screens(session,
+                                                                            caller.key_id)])
+
+
+@router.get("/{screen_id}", response_model=ScreenOut, responses=ERRORS,
+            summary="A screen's status and progress")
+def get_screen(
+    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+) -> ScreenOut:
+    with session_scope(state.sessions) as session:
+        return screen_out(_own_screen(session, screen_id, caller))
+
+
+@router.delete("/{screen_id}", status_code=204, responses=ERRORS,
+               summary="Cancel (if queued or running) and delete a screen")
+def delete_screen(
+    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+) -> Response:
+    """Workers drop the screen's remaining chunks; stored predictions stay for reuse."""
+    with session_scope(state.sessions) as session:
+        _own_screen(session, screen_id, caller)
+        store.cancel_screen(session, screen_id)
+    with session_scope(state.sessions) as session:
+        store.delete_screen(session, screen_id)
+    return Response(status_code=204)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+def _encode_cursor(order: str, filters: list, key: tuple) -> str:
+    raw = json.dumps({"o": order, "f": filters, "k": list(key)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str, filters: list) -> tuple:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key = tuple(data["k"])
+        valid = data["o"] == order and data["f"] == filters and (
+            (order == "rare" and len(key) == 2 and isinstance(key[0], float | int)
+             and isinstance(key[1], int))
+            or (order == "input" and len(key) == 1 and isinstance(key[0], int))
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise APIError(422, "cursor: not a cursor of this query (pass next_cursor back with the "
+                       "same order, level and min_score)", "invalid_cursor")
+    return key
+
+
+@router.get(
+    "/{screen_id}/results",
+    response_model=ResultsPage,
+    responses=ERRORS,
+    summary="A page of results, by rare score or in input order",
+)
+def results(
+    screen_id: str,
+    order: Literal["rare", "input"] = Query(
+        "rare", description="rare: predicted molecules, highest rare score first; "
+        "input: every item in input order (pending and invalid ones too)."),
+    level: str | None = Query(None, description="Only molecules predicted at this level."),
+    min_score: float | None = Query(None, ge=0.0, le=1.0,
+                                    description="Only molecules with at least this rare score."),
+    limit: int = Query(100, ge=1, le=1000),
+    cursor: str | None = Query(None, description="next_cursor of the previous page."),
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
+) -> ResultsPage:
+    """Keyset pagination: walking the cursors visits every matching row exactly once."""
+    if min_score is not None and not math.isfinite(min_score):
+        raise APIError(422, "min_score: must be a number from 0 to 1")
+    with session_scope(state.sessions) as session:
+        screen = _own_screen(session, screen_id, caller)
+        names = _level_names(session, screen)
+        level_index = None
+        if level is not None:
+            lookup = {name.lower(): i for i, name in enumerate(names)}
+            if level.lower() not in lookup:
+                raise APIError(422, f"level: unknown level {level!r}; levels are "
+                               f"{', '.join(names)}")
+            level_index = lookup[level.lower()]
+        filters = [level_index, min_score]
+        after = _decode_cursor(cursor, order, filters) if cursor else None
+        rows = store.result_rows(session, screen, order=order, level=level_index,
+                                 min_score=min_score, limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        key = (last.rare_score, last.position) if order == "rare" else (last.position,)
+        next_cursor = _encode_cursor(order, filters, key)
+    return ResultsPage(
+        screen_id=screen.id, status=screen.status, order=order,
+        results=[row_result(row, names) for row in rows], next_cursor=next_cursor,
+    )
+
+
+def _level_names(session, screen: Screen) -> list[str]:
+    """The level names of the model that screened ``screen`` (not necessarily the served one)."""
+    return list(session.get(Model, screen.model_id).level_names)
+
+
+@router.get(
+    "/{screen_id}/results.csv",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    response_class=StreamingResponse,
+    summary="Every item of a screen as CSV, in input order (streamed)",
+)
+def results_csv(
+    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+) -> StreamingResponse:
+    """Columns: index, id, smiles, status, canonical_smiles, inchikey, level, rare_score,
+    prob_<level>..., error. Invalid and not yet processed items are included."""
+    with session_scope(state.sessions) as session:
+        screen = _own_screen(session, screen_id, caller)
+        names = _level_names(session, screen)
+    return StreamingResponse(
+        _csv_lines(state, screen, names),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="screen-{screen.id}.csv"'},
+    )
+
+
+def _csv_lines(state: AppState, screen: Screen, names: list[str],
+               page: int = 2000) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(["index", "id", "smiles", "status", "canonical_smiles", "inchikey", "level",
+                     "rare_score", *[f"prob_{name}" for name in names], "error"])
+    yield flush()
+    after = None
+    while True:
+        with session_scope(state.sessions) as session:
+            rows = store.result_rows(session, screen, order="input", limit=page, after=after)
+        for row in rows:
+            ok = row.status == "ok"
+            writer.writerow([
+                row.position, row.input_id or "", row.input_smiles, row.status,
+                row.canonical_smiles or "", row.inchikey or "",
+                names[row.level] if ok else "",
+                repr(row.rare_score) if ok else "",
+                *([f"{p:.6f}" for p in row.probabilities] if ok else [""] * len(names)),
+                row.error or "",
+            ])
+        if rows:
+            yield flush()
+        if len(rows) < page:
+            return
+        after = (rows[-1].position,)

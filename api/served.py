@@ -1,0 +1,284 @@
+"""The served model and the prediction pipeline shared by ``/v1/predictions`` and workers.
+
+Each SMILES is parsed once (RDKit): that gives the canonical SMILES, the InChIKey and the graph.
+Molecules the database already knows for this model are not predicted again; only new graphs
+go through the network, under a lock, so one model can serve many threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from api import store
+from api.settings import Settings
+
+__all__ = ["ServedModel", "Identified", "Outcome"]
+
+INCHIKEY_ERROR = "RDKit could not make an InChIKey for this molecule"
+
+
+@dataclass
+class Identified:
+    """What RDKit makes of a list of SMILES: per input a key or an error, and the graphs.
+
+    ``keys[i]`` is the InChIKey of input ``i`` (``None`` when invalid, with ``errors[i]`` set);
+    ``graph_of[key]`` is the index of that molecule's first graph in ``prepared.graphs``.
+    """
+
+    keys: list[str | None]
+    errors: list[str | None]
+    canonical: dict[str, str]
+    graph_of: dict[str, int]
+    prepared: object
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer for one input: a stored prediction, or why there is none."""
+
+    prediction: store.StoredPrediction | None
+    error: str | None
+
+
+def _card_dict(card) -> dict | None:
+    if card is None:
+        return None
+    if hasattr(card, "to_dict"):
+        return _jsonable(card.to_dict())
+    return _jsonable(dataclasses.asdict(card))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _load_card(model_dir: Path):
+    from zincfluor.screening.card import load_model_card
+
+    return load_model_card(model_dir if model_dir.is_dir() else model_dir.parent)
+
+
+class ServedModel:
+    """A loaded :class:`~zincfluor.screening.Predictor` with its identity and rare levels.
+
+    Parameters
+    ----------
+    predictor : the loaded predictor
+    name : display name (the card's, else the model folder's)
+    checkpoint_sha256 : content hash of the checkpoint (part of the model's identity)
+    target_indices : indices of the rare levels the rare score adds up
+    card : the model card as a dict, if the folder has one
+    max_smiles_length, max_heavy_atoms : service limits (at most the model's own)
+    """
+
+    def __init__(
+        self,
+        predictor,
+        *,
+        name: str,
+        checkpoint_sha256: str,
+        target_indices: Sequence[int],
+        card: dict | None = None,
+        max_smiles_length: int | None = None,
+        max_heavy_atoms: int | None = None,
+    ):
+        self.predictor = predictor
+        self.name = name
+        self.checkpoint_sha256 = checkpoint_sha256
+        self.target_indices = list(target_indices)
+        self.card = card
+        config = predictor.featurizer_config
+        self.featurizer_config = dataclasses.replace(
+            config,
+            max_smiles_length=min(config.max_smiles_length, max_smiles_length or 10**9),
+            max_heavy_atoms=min(config.max_heavy_atoms, max_heavy_atoms or 10**9),
+        )
+        self.model_id: int | None = None
+        self._lock = threading.Lock()
+        self.molecules_predicted = 0
+        self.forward_calls = 0
+
+    @classmethod
+    def load(cls, settings: Settings, predictor=None) -> ServedModel:
+        """Load the model folder of ``settings`` (its checkpoint with ``weights_only=True``).
+
+        ``predictor``: that folder's predictor, already loaded (skips loading it again).
+        """
+        from zincfluor.screening import Predictor
+        from zincfluor.screening.card import file_sha256
+        from zincfluor.screening.rare import resolve_target_levels
+        from zincfluor.train.checkpoint import resolve_checkpoint_path
+
+        model_dir = Path(settings.model_path)
+        checkpoint = resolve_checkpoint_path(model_dir)
+        if predictor is None:
+            predictor = Predictor.load(model_dir, device=settings.device,
+                                       batch_size=settings.batch_size)
+        card = _load_card(model_dir)
+        card_levels = getattr(card, "target_levels", None) if card is not None else None
+        target = resolve_target_levels(
+            predictor.level_names, predictor.class_counts,
+            list(settings.target_levels) or None, card_levels,
+        )
+        folder = model_dir if model_dir.is_dir() else model_dir.parent
+        return cls(
+            predictor,
+            name=getattr(card, "name", None) or folder.name,
+            checkpoint_sha256=file_sha256(checkpoint),
+            target_indices=target,
+            card=_card_dict(card),
+            max_smiles_length=settings.max_smiles_length,
+            max_heavy_atoms=settings.max_heavy_atoms,
+        )
+
+    # --- identity -----------------------------------------------------------------------------
+
+    @property
+    def level_names(self) -> list[str]:
+        return self.predictor.level_names
+
+    @property
+    def target_levels(self) -> list[str]:
+        return [self.level_names[i] for i in self.target_indices]
+
+    @property
+    def key(self) -> str:
+        """Checkpoint hash plus rare levels: a stored rare score depends on both."""
+        return f"{self.checkpoint_sha256}:{','.join(self.target_levels)}"
+
+    def register(self, session) -> int:
+        """Find or create this model's row; remembers and returns its id."""
+        row = store.register_model(
+            session, key=self.key, name=self.name, checkpoint_sha256=self.checkpoint_sha256,
+            level_names=self.level_names, target_levels=self.target_levels, card=self.card,
+        )
+        self.model_id = row.id
+        return row.id
+
+    def describe(self) -> dict:
+        """What ``GET /v1/models`` shows of this model."""
+        checkpoint = self.predictor.checkpoint
+        return {
+            "id": self.model_id,
+            "name": self.name,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "levels": self.level_names,
+            "target_levels": self.target_levels,
+            "class_counts": list(self.predictor.class_counts),
+            "method": checkpoint.get("method", {}).get("name"),
+            "created": checkpoint.get("created"),
+            "versions": checkpoint.get("versions", {}),
+            "card": self.card,
+        }
+
+    # --- pipeline -----------------------------------------------------------------------------
+
+    def identify(self, smiles: Sequence[str]) -> Identified:
+        """Parse every SMILES once: InChIKey, canonical SMILES and graph, or the reason why not."""
+        from zincfluor.screening.predictor import prepare_molecules
+
+        prepared = prepare_molecules(list(smiles), self.featurizer_config, inchikey=True)
+        keys: list[str | None] = [None] * prepared.n
+        errors: list[str | None] = [None] * prepared.n
+        for position, reason in prepared.failures:
+            errors[position] = reason
+        canonical: dict[str, str] = {}
+        graph_of: dict[str, int] = {}
+        for k, position in enumerate(prepared.positions.tolist()):
+            key = prepared.inchikey[k]
+            if not key:
+                errors[position] = INCHIKEY_ERROR
+                continue
+            keys[position] = key
+            if key not in graph_of:
+                graph_of[key] = k
+                canonical[key] = prepared.canonical[k]
+        return Identified(keys, errors, canonical, graph_of, prepared)
+
+    def predict_new(
+        self, identified: Identified, known: dict[str, store.StoredPrediction]
+    ) -> list[store.NewPrediction]:
+        """Predict the molecules of ``identified`` missing from ``known`` (each once)."""
+        from zincfluor.screening.rare import rare_scores
+
+        missing = [key for key in identified.graph_of if key not in known]
+        if not missing:
+            return []
+        graphs = _take(identified.prepared.graphs, [identified.graph_of[k] for k in missing])
+        probs = self.probabilities(graphs)
+        scores = rare_scores(probs, self.target_indices)
+        levels = probs.argmax(axis=1)
+        return [
+            store.NewPrediction(
+                inchikey=key,
+                canonical_smiles=identified.canonical[key],
+                probabilities=[round(float(p), 6) for p in probs[i]],
+                level=int(levels[i]),
+                rare_score=float(scores[i]),
+            )
+            for i, key in enumerate(missing)
+        ]
+
+    def probabilities(self, graphs) -> np.ndarray:
+        """Level probabilities of packed graphs; one forward pass at a time."""
+        with self._lock:
+            self.forward_calls += 1
+            self.molecules_predicted += len(graphs)
+            return self.predictor.probabilities(graphs)
+
+    def evaluate(self, sessions, smiles: Sequence[str]) -> list[Outcome]:
+        """Predictions for ``smiles`` (input order), storing the new ones; reuses stored ones.
+
+        ``sessions`` is a session factory: the lookup and the store are short transactions of
+        their own, and no transaction stays open while the network runs.
+        """
+        from api.db import session_scope
+
+        identified = self.identify(smiles)
+        with session_scope(sessions) as session:
+            known = store.known_predictions(session, self.model_id, identified.graph_of)
+        new = self.predict_new(identified, known)
+        if new:
+            with session_scope(sessions) as session:
+                known.update(store.store_predictions(session, self.model_id, new))
+        return [
+            Outcome(known[key], None) if key is not None else Outcome(None, error)
+            for key, error in zip(identified.keys, identified.errors, strict=True)
+        ]
+
+
+def _take(graphs, indices: list[int]):
+    """The packed graphs at ``indices`` (all of them when that is every graph, in order)."""
+    from zincfluor.chem.packing import PackedGraphs
+
+    if indices == list(range(len(graphs))):
+        return graphs
+    atom_bounds = np.concatenate([[0], np.cumsum(graphs.atom_counts)])
+    edge_bounds = np.concatenate([[0], np.cumsum(graphs.edge_counts)])
+    atoms = np.concatenate(
+        [np.arange(atom_bounds[i], atom_bounds[i + 1]) for i in indices]
+    ).astype(np.int64)
+    edges = np.concatenate(
+        [np.arange(edge_bounds[i], edge_bounds[i + 1]) for i in indices]
+    ).astype(np.int64)
+    return PackedGraphs(
+        graphs.x[atoms],
+        graphs.edge_index[:, edges],
+        graphs.edge_attr[edges],
+        graphs.atom_counts[indices],
+        graphs.edge_counts[indices],
+    )

@@ -1,0 +1,403 @@
+"""Queries of the service's database: keys, models, molecules and predictions, screens, results.
+
+Everything here takes a :class:`~sqlalchemy.orm.Session` and leaves committing to the caller.
+Bulk writes go through Core ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL
+spell it the same), so two writers storing the same molecule never store it twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from api import auth
+from api.orm import ApiKey, Model, Molecule, Prediction, Screen, ScreenChunk, ScreenItem, utcnow
+
+__all__ = [
+    "LimitExceeded",
+    "EmptyInput",
+    "NewPrediction",
+    "StoredPrediction",
+    "ResultRow",
+    "create_api_key",
+    "find_api_key",
+    "list_api_keys",
+    "revoke_api_key",
+    "register_model",
+    "known_predictions",
+    "store_predictions",
+    "create_screen",
+    "list_screens",
+    "get_screen",
+    "delete_screen",
+    "result_rows",
+    "molecule_predictions",
+]
+
+BATCH = 500
+"""Rows per ``IN (...)`` list and per multi-row insert."""
+
+
+class LimitExceeded(ValueError):
+    """An input is larger than a configured limit."""
+
+
+class EmptyInput(ValueError):
+    """An input holds no molecule."""
+
+
+def insert_ignoring_conflicts(session: Session, table, index_elements: Sequence[str]):
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported backends
+        raise NotImplementedError(f"unsupported database {dialect!r}")
+    return insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+def _batches(items: Iterable, size: int = BATCH) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+def create_api_key(session: Session, name: str) -> tuple[ApiKey, str]:
+    """Store a new key named ``name``; returns the row and the key itself (shown once)."""
+    if not name.strip():
+        raise ValueError("an API key needs a name")
+    key = auth.new_key()
+    row = ApiKey(name=name.strip(), prefix=auth.display_prefix(key), key_hash=auth.hash_key(key))
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def find_api_key(session: Session, key: str) -> ApiKey | None:
+    """The row of ``key`` (revoked or not), or ``None`` for an unknown key."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == auth.hash_key(key)))
+    if row is None or not auth.hashes_match(row.key_hash, key):
+        return None
+    return row
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, ident: str) -> ApiKey:
+    """Revoke the key whose id, prefix or name is ``ident`` (it must match exactly one key)."""
+    clauses = [ApiKey.prefix == ident, ApiKey.name == ident]
+    if ident.isdigit():
+        clauses.append(ApiKey.id == int(ident))
+    rows = list(session.scalars(select(ApiKey).where(or_(*clauses))))
+    if not rows:
+        raise KeyError(f"no API key with id, prefix or name {ident!r}")
+    if len(rows) > 1:
+        raise ValueError(f"{len(rows)} keys match {ident!r}; give the id instead")
+    row = rows[0]
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+def register_model(
+    session: Session,
+    *,
+    key: str,
+    name: str,
+    checkpoint_sha256: str,
+    level_names: list[str],
+    target_levels: list[str],
+    card: dict | None,
+) -> Model:
+    """The row of the model identified by ``key``, created on first use (race-free)."""
+    session.execute(
+        insert_ignoring_conflicts(session, Model.__table__, ["key"]).values(
+            key=key,
+            name=name,
+            checkpoint_sha256=checkpoint_sha256,
+            level_names=level_names,
+            target_levels=target_levels,
+            card=card,
+            created_at=utcnow(),
+        )
+    )
+    row = session.scalar(select(Model).where(Model.key == key))
+    if row.name != name or row.card != card:
+        row.name, row.card = name, card
+    return row
+
+
+# --- molecules and predictions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    """A prediction computed for a molecule the database did not know for this model."""
+
+    inchikey: str
+    canonical_smiles: str
+    probabilities: list[float]
+    level: int
+    rare_score: float
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    molecule_id: int
+    inchikey: str
+    canonical_smiles: str
+    probabilities: list[float]
+    level: int
+    rare_score: float
+
+
+def known_predictions(
+    session: Session, model_id: int, inchikeys: Iterable[str]
+) -> dict[str, StoredPrediction]:
+    """The stored predictions of ``model_id`` for those of ``inchikeys`` it has, by InChIKey."""
+    found: dict[str, StoredPrediction] = {}
+    query = select(
+        Molecule.id, Molecule.inchikey, Molecule.canonical_smiles,
+        Prediction.probabilities, Prediction.level, Prediction.rare_score,
+    ).join(Prediction, and_(Prediction.molecule_id == Molecule.id, Prediction.model_id == model_id))
+    for batch in _batches(sorted(set(inchikeys))):
+        for row in session.execute(query.where(Molecule.inchikey.in_(batch))):
+            found[row.inchikey] = StoredPrediction(*row)
+    return found
+
+
+def store_predictions(
+    session: Session, model_id: int, new: Sequence[NewPrediction]
+) -> dict[str, StoredPrediction]:
+    """Store ``new`` (molecules and predictions, each at most once) and return what is stored.
+
+    A molecule or prediction another writer stored meanwhile is kept as it is: the returned
+    predictions are the stored ones, whoever stored them.
+    """
+    if not new:
+        return {}
+    # one row per molecule, in InChIKey order: concurrent writers take row locks in the same
+    # order on PostgreSQL, so they can wait for each other but never deadlock
+    new = sorted({p.inchikey: p for p in new}.values(), key=lambda p: p.inchikey)
+    now = utcnow()
+    for batch in _batches(new):
+        session.execute(
+            insert_ignoring_conflicts(session, Molecule.__table__, ["inchikey"]),
+            [{"inchikey": p.inchikey, "canonical_smiles": p.canonical_smiles, "created_at": now}
+             for p in batch],
+        )
+    ids: dict[str, int] = {}
+    for batch in _batches([p.inchikey for p in new]):
+        rows = session.execute(
+            select(Molecule.inchikey, Molecule.id).where(Molecule.inchikey.in_(batch))
+        )
+        ids.update((key, ident) for key, ident in rows)
+    for batch in _batches(new):
+        session.execute(
+            insert_ignoring_conflicts(session, Prediction.__table__, ["molecule_id", "model_id"]),
+            [{"molecule_id": ids[p.inchikey], "model_id": model_id,
+              "probabilities": p.probabilities, "level": p.level, "rare_score": p.rare_score,
+              "created_at": now} for p in batch],
+        )
+    return known_predictions(session, model_id, ids)
+
+
+def molecule_predictions(session: Session, inchikey: str) -> tuple[Molecule, list] | None:
+    """A molecule and every stored ``(Prediction, Model)`` of it, or ``None`` when unknown."""
+    molecule = session.scalar(select(Molecule).where(Molecule.inchikey == inchikey))
+    if molecule is None:
+        return None
+    rows = session.execute(
+        select(Prediction, Model)
+        .join(Model, Model.id == Prediction.model_id)
+        .where(Prediction.molecule_id == molecule.id)
+        .order_by(Model.id)
+    ).tuples()
+    return molecule, list(rows)
+
+
+# --- screens ----------------------------------------------------------------------------------
+
+
+def new_screen_id() -> str:
+    return uuid.uuid4().hex
+
+
+def create_screen(
+    session: Session,
+    *,
+    owner_id: int,
+    model_id: int,
+    name: str | None,
+    records: Iterable[tuple[str, str | None]],
+    chunk_size: int,
+    max_molecules: int,
+) -> Screen:
+    """A queued screen over ``records`` (``(smiles, id)`` pairs, in input order), with its items
+    and chunks. Raises :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput`
+    when there is nothing to screen; the caller's transaction makes it all-or-nothing.
+    """
+    now = utcnow()
+    screen = Screen(
+        id=new_screen_id(), owner_id=owner_id, model_id=model_id, name=name, status="queued",
+        total=0, done=0, invalid=0, created_at=now, updated_at=now,
+    )
+    session.add(screen)
+    session.flush()
+    total = 0
+    for batch in _batches(records, 5000):
+        if total + len(batch) > max_molecules:
+            raise LimitExceeded(
+                f"a screen holds at most {max_molecules} molecules; this input has more"
+            )
+        session.execute(
+            ScreenItem.__table__.insert(),
+            [{"screen_id": screen.id, "position": total + i, "input_smiles": smiles,
+              "input_id": ident} for i, (smiles, ident) in enumerate(batch)],
+        )
+        total += len(batch)
+    if total == 0:
+        raise EmptyInput("the input holds no molecules")
+    screen.total = total
+    session.execute(
+        ScreenChunk.__table__.insert(),
+        [{"screen_id": screen.id, "start": start, "stop": min(start + chunk_size, total),
+          "status": "pending", "attempts": 0, "updated_at": now}
+         for start in range(0, total, chunk_size)],
+    )
+    return screen
+
+
+def list_screens(session: Session, owner_id: int, limit: int = 1000) -> list[Screen]:
+    """The owner's screens, newest first."""
+    query = (
+        select(Screen).where(Screen.owner_id == owner_id)
+        .order_by(Screen.created_at.desc(), Screen.id).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def get_screen(session: Session, screen_id: str, owner_id: int | None = None) -> Screen | None:
+    """The screen ``screen_id``; ``None`` when it does not exist or belongs to someone else."""
+    query = select(Screen).where(Screen.id == screen_id)
+    if owner_id is not None:
+        query = query.where(Screen.owner_id == owner_id)
+    return session.scalar(query)
+
+
+def cancel_screen(session: Session, screen_id: str) -> None:
+    """Mark a queued or running screen cancelled (workers drop its chunks)."""
+    session.execute(
+        update(Screen)
+        .where(Screen.id == screen_id, Screen.status.in_(("queued", "running")))
+        .values(status="cancelled", finished_at=utcnow(), updated_at=utcnow())
+    )
+
+
+def delete_screen(session: Session, screen_id: str) -> None:
+    """Delete a screen with its items and chunks (its molecules and predictions stay)."""
+    session.execute(delete(ScreenChunk).where(ScreenChunk.screen_id == screen_id))
+    session.execute(delete(ScreenItem).where(ScreenItem.screen_id == screen_id))
+    session.execute(delete(Screen).where(Screen.id == screen_id))
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One screen item with its prediction, if it has one."""
+
+    position: int
+    input_smiles: str
+    input_id: str | None
+    error: str | None
+    molecule_id: int | None
+    level: int | None
+    rare_score: float | None
+    inchikey: str | None
+    canonical_smiles: str | None
+    probabilities: list[float] | None
+
+    @property
+    def status(self) -> str:
+        if self.molecule_id is not None:
+            return "ok"
+        return "invalid" if self.error is not None else "pending"
+
+
+def _result_query(screen_id: str, model_id: int):
+    return (
+        select(
+            ScreenItem.position, ScreenItem.input_smiles, ScreenItem.input_id, ScreenItem.error,
+            ScreenItem.molecule_id, ScreenItem.level, ScreenItem.rare_score,
+            Molecule.inchikey, Molecule.canonical_smiles, Prediction.probabilities,
+        )
+        .outerjoin(Molecule, Molecule.id == ScreenItem.molecule_id)
+        .outerjoin(
+            Prediction,
+            and_(Prediction.molecule_id == ScreenItem.molecule_id, Prediction.model_id == model_id),
+        )
+        .where(ScreenItem.screen_id == screen_id)
+    )
+
+
+def result_rows(
+    session: Session,
+    screen: Screen,
+    *,
+    order: str = "rare",
+    level: int | None = None,
+    min_score: float | None = None,
+    limit: int = 100,
+    after: tuple | None = None,
+) -> list[ResultRow]:
+    """One page of a screen's results (keyset pagination: ``after`` is the last row's key).
+
+    ``order="rare"``: predicted items only, highest rare score first, ties in input order; the
+    key is ``(rare_score, position)``. ``order="input"``: every item in input order (pending
+    and invalid ones too); the key is ``(position,)``. ``level`` and ``min_score`` keep only
+    predicted items of that level / with at least that score.
+    """
+    query = _result_query(screen.id, screen.model_id)
+    if level is not None:
+        query = query.where(ScreenItem.level == level)
+    if min_score is not None:
+        query = query.where(ScreenItem.rare_score >= min_score)
+    if order == "rare":
+        query = query.where(ScreenItem.rare_score.is_not(None))
+        if after is not None:
+            score, position = after
+            query = query.where(or_(
+                ScreenItem.rare_score < score,
+                and_(ScreenItem.rare_score == score, ScreenItem.position > position),
+            ))
+        query = query.order_by(ScreenItem.rare_score.desc(), ScreenItem.position)
+    elif order == "input":
+        if after is not None:
+            query = query.where(ScreenItem.position > after[0])
+        query = query.order_by(ScreenItem.position)
+    else:
+        raise ValueError(f"unknown order {order!r}")
+    return [ResultRow(*row) for row in session.execute(query.limit(limit))]
+
+
+def count_items(session: Session, screen_id: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(ScreenItem).where(ScreenItem.screen_id == screen_id)
+    )
