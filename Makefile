@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    train the default model on Deep4Chem and predict the demo molecules
+#   make run    serve the shipped model (models/emission8-default) over REST on embedded SQLite
 #   make test   lint and run every test
+# Also: make train (train the cross-entropy baseline on Deep4Chem into runs/ce), make bench.
 # Both create .venv and install what they need. Users elsewhere: `make test CONSTRAINTS=`
 # lets pip pick your own torch build instead of the pinned CPU wheel.
 
@@ -12,8 +13,10 @@ BIN = $(VENV)/bin
 DATA ?= $(or $(ZINCFLUOR_DATA_DIR),../shared/data)/deep4chem/DB_for_chromophore_deep4chem.csv
 RUN_DIR ?= runs/ce
 EPOCHS ?= 100
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: run test lint venv clean bench
+.PHONY: run train test lint venv clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +37,11 @@ test: venv lint
 $(RUN_DIR)/checkpoint.pt: | venv
 	$(BIN)/zincfluor train --data $(DATA) --epochs $(EPOCHS) --out $(RUN_DIR)
 
-run: venv $(RUN_DIR)/checkpoint.pt
+run: venv
+	@echo "API keys: $(BIN)/zincfluor apikey create --name YOU (in another terminal); docs: http://$(HOST):$(PORT)/docs"
+	$(BIN)/zincfluor serve --host $(HOST) --port $(PORT)
+
+train: venv $(RUN_DIR)/checkpoint.pt
 	$(BIN)/zincfluor predict --model $(RUN_DIR) examples/demo.smi --out $(RUN_DIR)/demo_predictions.csv
 	@echo "Predictions written to $(RUN_DIR)/demo_predictions.csv"
 

@@ -206,8 +206,9 @@ def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
         if not runs:
             continue
         tests = [r["metrics"]["test"] for r in runs]
-        level_names = tests[0]["class_names"]
-        counts = tests[0]["train_counts"]
+        if counts is None:
+            level_names, counts = tests[0]["class_names"], tests[0]["train_counts"]
+            counts_seed = runs[0]["config"]["seed"]
         epoch_s = np.mean([r["metrics"]["seconds_per_epoch"] for r in runs])
         device = runs[0]["metrics"]["device"]
         seeds = ",".join(str(r["config"]["seed"]) for r in runs)
@@ -218,13 +219,13 @@ def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
         )
         rows_levels.append(
             [config.name]
-            + [mean_std(t["per_level_top1"][i] for t in tests) for i in range(len(level_names))]
+            + [mean_std(t["per_level_top1"][name] for t in tests) for name in level_names]
         )
     if not rows_headline:
         return f"### {setting.title}\n\nNo finished runs yet.\n"
     header = ["method", "seeds"] + [h for h, _ in HEADLINE] + ["s/epoch", "device", "seed ids"]
     text = [f"### {setting.title}", ""]
-    text.append(f"Training molecules per level (seed {runs[0]['config']['seed']}): "
+    text.append(f"Training molecules per level (seed {counts_seed}): "
                 + ", ".join(f"{n} {c}" for n, c in zip(level_names, counts, strict=True)) + ".")
     text += ["", _markdown(header, rows_headline), "", "Per-level test Top-1 (%):", ""]
     text.append(_markdown(["method"] + list(level_names), rows_levels))

@@ -21,7 +21,7 @@ def bench():
     return module
 
 
-def _fake_run(folder: Path, seed: int, tail2: float, per_level: list[float]) -> None:
+def _fake_run(folder: Path, seed: int, tail2: float, per_level: dict[str, float]) -> None:
     folder.mkdir(parents=True)
     test = {
         "top1": 0.5, "balanced_accuracy": 0.4, "macro_f1": 0.3, "ece": 0.1,
@@ -61,8 +61,8 @@ def test_mean_std_uses_sample_std_in_percent(bench):
 
 def test_finished_runs_are_skipped_and_reported(bench, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
-    _fake_run(runs / "natural" / "ce" / "seed0", 0, 0.30, [0.9, 0.1])
-    _fake_run(runs / "natural" / "ce" / "seed1", 1, 0.50, [0.7, 0.3])
+    _fake_run(runs / "natural" / "ce" / "seed0", 0, 0.30, {"a": 0.9, "b": 0.1})
+    _fake_run(runs / "natural" / "ce" / "seed1", 1, 0.50, {"a": 0.7, "b": 0.3})
     data = tmp_path / "d.csv"
     data.write_text("x")
     started = []
