@@ -105,6 +105,16 @@ def train(
     weight_decay: float = typer.Option(5e-3, "--weight-decay", help="SGD weight decay."),
     hidden_dim: int = typer.Option(128, "--hidden-dim", min=1, help="GCN width."),
     num_layers: int = typer.Option(6, "--num-layers", min=1, help="GCN layers (paper: 6)."),
+    edge_drop: float = typer.Option(
+        0.2, "--edge-drop", min=0.0, max=1.0,
+        help="Contrastive methods' second view of a molecule: probability of dropping each "
+        "bond (both directions together).",
+    ),
+    feature_mask: float = typer.Option(
+        0.2, "--feature-mask", min=0.0, max=1.0,
+        help="Contrastive methods' second view: probability of zeroing each atom-feature "
+        "column, drawn per molecule.",
+    ),
     featurizer: FeaturizerBackend = typer.Option(
         FeaturizerBackend.zincfluor, "--featurizer",
         help="Graph features: zincfluor's own, or deepchem's MolGraphConvFeaturizer "
@@ -146,6 +156,8 @@ def train(
         featurizer=featurizer.value,
         hidden_dim=hidden_dim,
         num_layers=num_layers,
+        edge_drop=edge_drop,
+        feature_mask=feature_mask,
         batch_size=batch_size,
         trainer=TrainerConfig(epochs=epochs, lr=lr, weight_decay=weight_decay),
         device=device.value,
@@ -225,7 +237,11 @@ def evaluate(
 @friendly_errors
 def predict(
     input: str = typer.Argument(..., help="Molecules: .csv, .smi/.txt, or - for standard input."),
-    model: Path = typer.Option(..., "--model", help="Run folder or checkpoint.pt."),
+    model: Path = typer.Option(
+        None, "--model",
+        help="Model folder, run folder or checkpoint.pt. Default: $ZINCFLUOR_MODEL, else the "
+        "shipped models/emission8-default.",
+    ),
     out: Path = typer.Option(..., "--out", help="CSV to write (one row per input row)."),
     smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a CSV."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
@@ -237,7 +253,11 @@ def predict(
 
     if input != "-" and not Path(input).is_file():
         _fail(f"input file {input} does not exist")
-    predictor = Predictor.load(model, device=device.value, batch_size=batch_size)
+    from zincfluor.screening.card import resolve_model_path
+
+    predictor = Predictor.load(
+        resolve_model_path(model), device=device.value, batch_size=batch_size
+    )
     counts = write_predictions(
         predictor, input, out, smiles_column=smiles_column, progress=progress and input != "-"
     )
@@ -331,6 +351,13 @@ def version() -> None:
 
 def _register_commands() -> None:
     """Add the commands that live in :mod:`zincfluor.commands` modules."""
+    from zincfluor.commands import model as model_command
+    from zincfluor.commands import screen as screen_command
+    from zincfluor.commands import service as service_command
+
+    screen_command.register(app)
+    model_command.register(app)
+    service_command.register(app)
 
 
 _register_commands()

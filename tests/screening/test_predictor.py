@@ -40,7 +40,8 @@ def test_round_trip_gives_identical_predictions(checkpoint_path):
     graphs = featurize_many(["CCO", "c1ccccc1C(=O)O", "CN(C)c1ccc(C=Cc2ccccc2)cc1"]).graphs
     with torch.no_grad():
         expected = torch.softmax(model(Batch.from_data_list(graphs)), dim=1).numpy()
-    np.testing.assert_array_equal(result.probs[[0, 1, 4]], expected)
+    # the fast inference path equals the module's forward up to float rounding
+    np.testing.assert_allclose(result.probs[[0, 1, 4]], expected, rtol=1e-5, atol=1e-6)
     again = Predictor.load(path, device="cpu").predict(SMILES)
     np.testing.assert_array_equal(again.probs[[0, 1, 4]], result.probs[[0, 1, 4]])
 
@@ -66,3 +67,29 @@ def test_checkpoint_loads_with_weights_only_and_rejects_other_files(checkpoint_p
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(ValueError, match="not a zincfluor checkpoint"):
         load_checkpoint(other)
+
+
+def test_inchikey_comes_from_the_same_molecule(checkpoint_path):
+    from rdkit import Chem
+
+    path, _ = checkpoint_path
+    predictor = Predictor.load(path, device="cpu")
+    assert predictor.predict(SMILES).inchikey is None
+    result = predictor.predict(SMILES, inchikey=True)
+    for i in (0, 1, 4):
+        assert result.inchikey[i] == Chem.MolToInchiKey(Chem.MolFromSmiles(SMILES[i]))
+        assert result.canonical[i] == Chem.MolToSmiles(Chem.MolFromSmiles(SMILES[i]))
+    assert result.inchikey[2] is None and result.inchikey[3] is None
+    assert result.inchikey[0] == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"  # ethanol
+
+
+def test_fast_path_matches_per_molecule_graphs_at_any_batch_size(checkpoint_path):
+    path, model = checkpoint_path
+    smiles = [f"{'C' * n}N(C)c1ccc(C=Cc2ccc(O)cc2)cc1" for n in range(1, 40)] + ["C1CC"]
+    graphs = [g for g in featurize_many(smiles).graphs if g is not None]
+    with torch.no_grad():
+        expected = torch.softmax(model(Batch.from_data_list(graphs)), dim=1).numpy()
+    for batch_size in (7, 256):
+        result = Predictor.load(path, device="cpu", batch_size=batch_size).predict(smiles)
+        np.testing.assert_allclose(result.probs[:-1], expected, rtol=1e-5, atol=1e-6)
+        assert np.isnan(result.probs[-1]).all()

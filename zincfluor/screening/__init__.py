@@ -1,7 +1,8 @@
-"""Screening: load a checkpoint, stream SMILES in, probabilities out."""
+"""Screening: load a model, stream SMILES in, probabilities and ranked libraries out."""
 
 from zincfluor.screening.inputs import InputRecord, read_molecule_inputs
 from zincfluor.screening.predictor import PredictionBatch, Predictor
+from zincfluor.screening.rare import rare_scores, resolve_target_levels
 from zincfluor.screening.writer import prediction_columns, write_predictions
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "PredictionBatch",
     "Predictor",
     "prediction_columns",
+    "rare_scores",
     "read_molecule_inputs",
+    "resolve_target_levels",
     "write_predictions",
 ]

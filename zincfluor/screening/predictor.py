@@ -2,25 +2,33 @@
 
 Invalid molecules never stop a batch: their row gets a status saying what is wrong and NaN
 probabilities, and every other row is predicted as usual.
+
+Each SMILES is parsed exactly once: the same RDKit molecule gives the graph features, the
+canonical SMILES and (on request) the InChIKey. The graphs of a batch go to the network as one
+concatenated batch built straight from the packed feature arrays (no per-molecule ``Data``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch_geometric.data import Batch
+from rdkit import Chem
 
-from zincfluor.chem import FeaturizerConfig, featurize_many
-from zincfluor.chem.smiles import canonical_smiles
+from zincfluor.chem import FeaturizerConfig
+from zincfluor.chem.encoding import GraphEncoder
+from zincfluor.chem.featurizer import make_featurizer
+from zincfluor.chem.packing import PackedGraphs
+from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
 from zincfluor.data import LabelScheme
+from zincfluor.screening.fastgcn import fast_forward
 from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
 from zincfluor.train.seeding import resolve_device
 
-__all__ = ["Predictor", "PredictionBatch"]
+__all__ = ["Predictor", "PredictionBatch", "PreparedMolecules", "prepare_molecules"]
 
 
 @dataclass
@@ -28,13 +36,15 @@ class PredictionBatch:
     """Predictions for a list of inputs, aligned with it.
 
     ``status`` is "ok" or "invalid: <reason>"; ``probs`` is [n, C] with NaN rows where invalid;
-    ``levels`` is -1 where invalid.
+    ``levels`` is -1 where invalid; ``inchikey`` is ``None`` unless asked for, else one key per
+    input (``None`` where invalid or where RDKit cannot make one).
     """
 
     smiles: list[str]
     canonical: list[str | None]
     status: list[str]
     probs: np.ndarray
+    inchikey: list[str | None] | None = None
 
     @property
     def levels(self) -> np.ndarray:
@@ -46,6 +56,131 @@ class PredictionBatch:
     @property
     def ok(self) -> np.ndarray:
         return np.array([s == "ok" for s in self.status], dtype=bool)
+
+
+@dataclass
+class PreparedMolecules:
+    """What RDKit makes of a list of SMILES, ready for the network (picklable, numpy only).
+
+    Attributes
+    ----------
+    n : number of inputs
+    graphs : packed graphs of the valid inputs, in input order
+    positions : int64 input position of each graph
+    canonical : canonical SMILES of each graph (aligned with ``positions``)
+    inchikey : InChIKey of each graph, or ``None`` when not asked for
+    failures : ``(position, reason)`` of every invalid input
+    """
+
+    n: int
+    graphs: PackedGraphs
+    positions: np.ndarray
+    canonical: list[str]
+    inchikey: list[str | None] | None = None
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    def status(self) -> list[str]:
+        status = ["ok"] * self.n
+        for position, reason in self.failures:
+            status[position] = f"invalid: {reason}"
+        return status
+
+
+def _inchikey(mol: Chem.Mol) -> str | None:
+    try:
+        key = Chem.MolToInchiKey(mol)
+    except Exception:  # noqa: BLE001 - InChI refuses some valid RDKit molecules
+        return None
+    return key or None
+
+
+def prepare_molecules(
+    smiles: Sequence[object],
+    config: FeaturizerConfig,
+    *,
+    canonical: bool = True,
+    inchikey: bool = False,
+) -> PreparedMolecules:
+    """Parse each SMILES once and derive graph features, canonical SMILES and InChIKey from it."""
+    featurizer = _featurizer(config)
+    mols, texts, positions, failures = [], [], [], []
+    max_length, max_atoms = config.max_smiles_length, config.max_heavy_atoms
+    for position, text in enumerate(smiles):
+        try:
+            mol = parse_smiles(text, max_length=max_length, max_heavy_atoms=max_atoms)
+        except InvalidMoleculeError as error:
+            failures.append((position, error.reason))
+            continue
+        mols.append(mol)
+        texts.append(text)
+        positions.append(position)
+
+    if config.backend == "zincfluor":
+        graphs = featurizer.encode_many(mols, texts)
+    else:  # deepchem works from SMILES one at a time and may refuse more molecules
+        graphs, mols, positions, failures = _deepchem_pack(featurizer, mols, texts, positions,
+                                                           failures)
+    names = [Chem.MolToSmiles(mol) for mol in mols] if canonical else []
+    keys = [_inchikey(mol) for mol in mols] if inchikey else None
+    return PreparedMolecules(
+        len(smiles), graphs, np.asarray(positions, np.int64), names, keys, failures
+    )
+
+
+def _deepchem_pack(featurizer, mols, texts, positions, failures):
+    packed = featurizer.pack(texts)
+    kept = set(packed.positions)
+    extra = [(positions[k], reason) for k, reason in packed.failures]
+    mols = [mol for k, mol in enumerate(mols) if k in kept]
+    positions = [p for k, p in enumerate(positions) if k in kept]
+    return packed.graphs, mols, positions, sorted(failures + extra)
+
+
+_FEATURIZERS: dict = {}
+
+
+def _featurizer(config: FeaturizerConfig):
+    """The zincfluor backend's encoder (fed parsed molecules) or the deepchem featurizer."""
+    if config not in _FEATURIZERS:
+        backend = GraphEncoder(config) if config.backend == "zincfluor" else make_featurizer(config)
+        _FEATURIZERS[config] = backend
+    return _FEATURIZERS[config]
+
+
+class _GraphBatch:
+    """The concatenated batch the GCN reads (``x``, ``edge_index``, ``batch``, ``num_graphs``)."""
+
+    def __init__(self, graphs: PackedGraphs):
+        counts = torch.from_numpy(graphs.atom_counts)
+        edge_counts = torch.from_numpy(graphs.edge_counts)
+        self.num_graphs = len(graphs)
+        starts = torch.cumsum(counts, 0) - counts
+        self.x = torch.from_numpy(graphs.x)
+        self.edge_index = torch.from_numpy(graphs.edge_index) + torch.repeat_interleave(
+            starts, edge_counts
+        )
+        self.edge_attr = torch.from_numpy(graphs.edge_attr)
+        self.batch = torch.repeat_interleave(torch.arange(self.num_graphs), counts)
+        self.ptr = torch.cat([starts, counts.sum().reshape(1)])
+
+    def to(self, device):
+        for name in ("x", "edge_index", "edge_attr", "batch", "ptr"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+
+def _slice_graphs(graphs: PackedGraphs, start: int, stop: int) -> PackedGraphs:
+    atom_bounds = np.concatenate([[0], np.cumsum(graphs.atom_counts)])
+    edge_bounds = np.concatenate([[0], np.cumsum(graphs.edge_counts)])
+    a0, a1 = atom_bounds[start], atom_bounds[stop]
+    e0, e1 = edge_bounds[start], edge_bounds[stop]
+    return PackedGraphs(
+        graphs.x[a0:a1],
+        graphs.edge_index[:, e0:e1],
+        graphs.edge_attr[e0:e1],
+        graphs.atom_counts[start:stop],
+        graphs.edge_counts[start:stop],
+    )
 
 
 class Predictor:
@@ -67,6 +202,7 @@ class Predictor:
         self.featurizer_config = FeaturizerConfig.from_dict(metadata["featurizer"])
         self.device = resolve_device(device)
         self.model = model_from_checkpoint(checkpoint).to(self.device)
+        self._forward = fast_forward(self.model)
         self.batch_size = batch_size
         self.class_counts = list(checkpoint["class_counts"])
 
@@ -79,25 +215,41 @@ class Predictor:
     def level_names(self) -> list[str]:
         return list(self.scheme.names)
 
-    def predict(self, smiles: Sequence[str]) -> PredictionBatch:
-        """Probabilities for each SMILES in ``smiles`` (invalid ones flagged, not dropped)."""
-        n = len(smiles)
-        probs = np.full((n, self.scheme.num_classes), np.nan, dtype=np.float32)
-        canonical: list[str | None] = [None] * n
-        status = ["ok"] * n
-        featurized = featurize_many(list(smiles), self.featurizer_config, n_jobs=1)
-        for error in featurized.errors:
-            status[error.index] = f"invalid: {error.reason}"
-        rows = featurized.valid_indices
-        graphs = [featurized.graphs[i] for i in rows]
-        for i in rows:
-            canonical[i] = canonical_smiles(smiles[i], max_length=None, max_heavy_atoms=None)
-        for start in range(0, len(graphs), self.batch_size):
-            batch = Batch.from_data_list(graphs[start : start + self.batch_size])
-            probs[rows[start : start + self.batch_size]] = self._probabilities(batch)
-        return PredictionBatch(list(smiles), canonical, status, probs)
+    def predict(self, smiles: Sequence[str], *, inchikey: bool = False) -> PredictionBatch:
+        """Probabilities for each SMILES in ``smiles`` (invalid ones flagged, not dropped).
 
-    @torch.no_grad()
-    def _probabilities(self, batch: Batch) -> np.ndarray:
-        logits = self.model(batch.to(self.device))
+        With ``inchikey=True`` the result also carries each valid molecule's InChIKey, computed
+        from the same parsed molecule as its features and canonical SMILES.
+        """
+        prepared = prepare_molecules(smiles, self.featurizer_config, inchikey=inchikey)
+        probs = self.predict_prepared(prepared)
+        canonical: list[str | None] = [None] * prepared.n
+        keys: list[str | None] | None = [None] * prepared.n if inchikey else None
+        for k, position in enumerate(prepared.positions.tolist()):
+            canonical[position] = prepared.canonical[k]
+            if keys is not None:
+                keys[position] = prepared.inchikey[k]
+        return PredictionBatch(list(smiles), canonical, prepared.status(), probs, keys)
+
+    def predict_prepared(self, prepared: PreparedMolecules) -> np.ndarray:
+        """[n, C] probabilities of prepared molecules, NaN rows for the invalid inputs."""
+        probs = np.full((prepared.n, self.scheme.num_classes), np.nan, dtype=np.float32)
+        if len(prepared.positions):
+            probs[prepared.positions] = self.probabilities(prepared.graphs)
+        return probs
+
+    def probabilities(self, graphs: PackedGraphs) -> np.ndarray:
+        """[len(graphs), C] probabilities of packed graphs, ``batch_size`` graphs per pass."""
+        out = np.empty((len(graphs), self.scheme.num_classes), np.float32)
+        for start in range(0, len(graphs), self.batch_size):
+            stop = min(start + self.batch_size, len(graphs))
+            part = graphs if (start, stop) == (0, len(graphs)) else _slice_graphs(
+                graphs, start, stop
+            )
+            out[start:stop] = self._probabilities(_GraphBatch(part))
+        return out
+
+    @torch.inference_mode()
+    def _probabilities(self, batch) -> np.ndarray:
+        logits = self._forward(batch.to(self.device))
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

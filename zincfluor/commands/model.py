@@ -1,0 +1,109 @@
+"""``zincfluor model ship|show``: package a trained run as a model folder with a model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from zincfluor.commands.common import fail, friendly_errors, out_console
+
+__all__ = ["register", "model_app"]
+
+model_app = typer.Typer(
+    help="Ship a trained run as a model folder (checkpoint + model card) and inspect it.",
+    no_args_is_help=True,
+)
+
+
+@model_app.command("ship")
+@friendly_errors
+def ship(
+    run_dir: Path = typer.Argument(..., help="Training run folder (or its checkpoint.pt)."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write."),
+    name: str = typer.Option(..., "--name", help="Model name for the card."),
+    description: str = typer.Option("", "--description", help="One or two sentences."),
+    target_levels: str = typer.Option(
+        None, "--target-levels",
+        help="Levels a screen ranks by, e.g. red,far-red (default: the 3 least-trained).",
+    ),
+    command: str = typer.Option(
+        None, "--command",
+        help="How the model was made (default: the train command rebuilt from config.json).",
+    ),
+) -> None:
+    """Copy a run's checkpoint into OUT with card.json and a README.md model card."""
+    from zincfluor.commands.screen import split_names
+    from zincfluor.screening.card import ship_model
+
+    if not run_dir.exists():
+        fail(f"run folder {run_dir} does not exist")
+    card = ship_model(
+        run_dir, out, name=name, description=description, command=command,
+        target_levels=split_names(target_levels),
+    )
+    out_console.print(
+        f"shipped {card.name} -> {out} (target levels {', '.join(card.target_levels)}; "
+        f"checkpoint sha256 {card.checkpoint_sha256[:12]}...)"
+    )
+
+
+@model_app.command("show")
+@friendly_errors
+def show(
+    model: Path = typer.Argument(
+        None, help="Model folder (default: $ZINCFLUOR_MODEL, else models/emission8-default)."
+    ),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the sha256."),
+) -> None:
+    """Print a model folder's card: data, split, method, test metrics."""
+    from zincfluor.screening.card import (
+        CHECKPOINT_NAME,
+        file_sha256,
+        load_model_card,
+        resolve_model_path,
+    )
+
+    folder = resolve_model_path(model)
+    card = load_model_card(folder)
+    if card is None:
+        fail(f"{folder} has no card.json; make one with `zincfluor model ship RUN_DIR --out DIR "
+             "--name NAME`")
+    table = Table(title=card.name, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    metrics = card.test_metrics
+    rows = [
+        ("description", card.description),
+        ("levels", ", ".join(card.level_names)),
+        ("target levels", ", ".join(card.target_levels)),
+        ("training molecules", ", ".join(map(str, card.train_class_counts))),
+        ("data", f"{card.data.get('name')} ({card.data.get('licence')})"),
+        ("split", f"{card.split.get('kind')}, seed {card.split.get('seed')}, "
+                  f"sizes {card.split.get('sizes')}"),
+        ("method", f"{card.method} {card.method_hparams or ''}".strip()),
+        ("test balanced accuracy", _pct(metrics.get("balanced_accuracy"))),
+        ("test top-1", _pct(metrics.get("top1"))),
+        ("test macro-F1", _pct(metrics.get("macro_f1"))),
+        ("test tail top-2", _pct(metrics.get("tail_top_2"))),
+        ("created", card.created),
+        ("command", card.command),
+    ]
+    if verify:
+        path = folder / CHECKPOINT_NAME
+        ok = path.is_file() and file_sha256(path) == card.checkpoint_sha256
+        rows.append(("checkpoint sha256", "matches" if ok else "[red]MISMATCH or missing[/red]"))
+    for field, value in rows:
+        table.add_row(field, str(value))
+    out_console.print(table)
+    if verify and not ok:
+        raise typer.Exit(code=1)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(model_app, name="model")
