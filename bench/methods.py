@@ -2,7 +2,11 @@
 
 Each (setting, method, seed) is one ``zincfluor train`` run in its own folder under
 ``--runs-dir``; a run whose ``metrics.json`` exists is finished and skipped, so the grid can be
-spread over sessions, CPU cores and GPU machines and resumed at any time. ``--report`` (the
+spread over sessions, CPU cores and GPU machines and resumed at any time. Run folders are large
+(checkpoints, plots) and not committed, so each finished run is also summarised in
+``--archive`` (``docs/results/runs/<setting>/<method>/seed<k>.json``: its config, validation and
+test metrics and timings, a few kB), which is committed; an archived run counts as finished
+too. ``--report`` (the
 default after training) aggregates every finished run into ``docs/results.md``: mean ± std over
 seeds of per-level Top-1, Tail Top-6/4/2 (accuracy on the 6/4/2 levels with the fewest training
 molecules), balanced accuracy, macro-F1 and ECE, with time per epoch and device.
@@ -101,8 +105,39 @@ def run_dir(runs_dir: Path, setting: str, config: str, seed: int) -> Path:
     return runs_dir / setting / config / f"seed{seed}"
 
 
-def is_finished(folder: Path) -> bool:
-    return (folder / "metrics.json").is_file()
+def archive_path(archive: Path, setting: str, config: str, seed: int) -> Path:
+    return archive / setting / config / f"seed{seed}.json"
+
+
+def is_finished(folder: Path, archived: Path | None = None) -> bool:
+    return (folder / "metrics.json").is_file() or (archived is not None and archived.is_file())
+
+
+def summarise_run(folder: Path) -> dict:
+    """What the tables need from a run folder (no per-epoch history, no confusion plots)."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    keep = ("best_epoch", "valid_balanced_accuracy_at_best", "seconds", "seconds_per_epoch",
+            "device", "stage1_best_epoch", "stage1_valid_balanced_accuracy")
+    summary = {key: metrics.get(key) for key in keep}
+    summary["test"] = metrics["test"]
+    summary["valid"] = metrics["valid"]
+    return {"metrics": summary, "config": config}
+
+
+def archive_finished(runs_dir: Path, archive: Path) -> int:
+    """Write the summary of every finished run folder not archived yet; returns how many."""
+    written = 0
+    for metrics_path in sorted(runs_dir.glob("*/*/seed*/metrics.json")):
+        folder = metrics_path.parent
+        setting, config, seed = folder.parts[-3], folder.parts[-2], folder.name
+        target = archive / setting / config / f"{seed}.json"
+        if target.is_file() and target.stat().st_mtime >= metrics_path.stat().st_mtime:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(summarise_run(folder), indent=1, allow_nan=False) + "\n")
+        written += 1
+    return written
 
 
 def train_command(
@@ -144,7 +179,7 @@ def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
         for config in configs:
             for seed in seeds:
                 out = run_dir(args.runs_dir, setting.name, config.name, seed)
-                if is_finished(out):
+                if is_finished(out, archive_path(args.archive, setting.name, config.name, seed)):
                     continue
                 todo.append(train_command(args, setting, config, seed, out))
     total = len(todo)
@@ -156,6 +191,8 @@ def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
                    for cmd in todo]
         for done, future in enumerate(futures, 1):
             out, code, seconds = future.result()
+            if code == 0:
+                archive_finished(args.runs_dir, args.archive)
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"
             failures += code != 0
             print(f"[{done}/{total}] {out.relative_to(args.runs_dir)}: {status} in {seconds:.0f} s",
@@ -166,14 +203,18 @@ def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
 # ----------------------------------------------------------------------------- aggregation
 
 
+ARCHIVE: Path | None = None  # set by main(): the committed summaries of finished runs
+
+
 def load_runs(runs_dir: Path, setting: str, config: str) -> list[dict]:
-    folder = runs_dir / setting / config
-    runs = []
-    for metrics_path in sorted(folder.glob("seed*/metrics.json")):
-        metrics = json.loads(metrics_path.read_text())
-        run_config = json.loads((metrics_path.parent / "config.json").read_text())
-        runs.append({"metrics": metrics, "config": run_config})
-    return runs
+    """Every finished seed of one grid cell: run folders first, else their archived summary."""
+    runs: dict[str, dict] = {}
+    if ARCHIVE is not None:
+        for path in sorted((ARCHIVE / setting / config).glob("seed*.json")):
+            runs[path.stem] = json.loads(path.read_text())
+    for metrics_path in sorted((runs_dir / setting / config).glob("seed*/metrics.json")):
+        runs[metrics_path.parent.name] = summarise_run(metrics_path.parent)
+    return [runs[key] for key in sorted(runs, key=lambda name: int(name[4:]))]
 
 
 def mean_std(values: Iterable[float | None]) -> str:
@@ -333,6 +374,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch threads per run (default: cores / jobs)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "methods")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--archive", type=Path, default=ROOT / "docs" / "results" / "runs",
+                        help="committed summaries of finished runs (resume across machines)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report")
     parser.add_argument("--no-report", action="store_true", help="train only")
     args = parser.parse_args(argv)
@@ -354,11 +397,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = select(args.settings, SETTINGS, "setting")
     configs = select(args.methods, CONFIGS, "method")
+    global ARCHIVE
+    ARCHIVE = args.archive
     failures = 0
     if not args.report_only:
         if not args.data.is_file():
             raise SystemExit(f"data file {args.data} not found (set --data or ZINCFLUOR_DATA_DIR)")
         failures = train_grid(args, settings, configs, args.seeds)
+    written = archive_finished(args.runs_dir, args.archive)
+    if written:
+        print(f"archived {written} finished run(s) in {args.archive}")
     if not args.no_report:
         write_report(args, settings, configs)
         print(f"wrote {args.results}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def _fake_run(folder: Path, seed: int, tail2: float, per_level: dict[str, float]
         "tail_top_2": tail2, "tail_top_4": 0.2, "tail_top_6": 0.25,
         "per_level_top1": per_level, "class_names": ["a", "b"], "train_counts": [10, 1],
     }
-    metrics = {"test": test, "seconds_per_epoch": 2.0, "device": "cpu"}
+    metrics = {"test": test, "valid": test, "seconds_per_epoch": 2.0, "device": "cpu",
+               "history": [{"epoch": 1}]}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder / "config.json").write_text(json.dumps({"seed": seed}))
 
@@ -74,6 +76,7 @@ def test_finished_runs_are_skipped_and_reported(bench, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "run_one", fake_run_one)
     args = bench.parse_args([
         "--runs-dir", str(runs), "--results", str(tmp_path / "results.md"), "--data", str(data),
+        "--archive", str(tmp_path / "archive"),
         "--settings", "natural", "--methods", "ce", "--seeds", "0,1,2",
     ])
     natural, ce = [bench.SETTINGS["natural"]], [bench.CONFIGS["ce"]]
@@ -84,3 +87,18 @@ def test_finished_runs_are_skipped_and_reported(bench, tmp_path, monkeypatch):
     assert "| 2 |" in row and "40.00 ± 14.14" in row  # tail top-2 of 0.3 and 0.5
     assert "80.00 ± 14.14" in text  # per-level top-1 of level a
     assert "No finished runs" not in text
+
+
+def test_archived_runs_count_as_finished_and_are_reported(bench, tmp_path, monkeypatch):
+    runs, archive = tmp_path / "runs", tmp_path / "archive"
+    _fake_run(runs / "ir1100" / "bcl" / "seed0", 0, 0.25, {"a": 0.5, "b": 0.5})
+    assert bench.archive_finished(runs, archive) == 1
+    assert bench.archive_finished(runs, archive) == 0  # up to date: nothing rewritten
+    summary = json.loads((archive / "ir1100" / "bcl" / "seed0.json").read_text())
+    assert "history" not in summary["metrics"] and summary["config"]["seed"] == 0
+    shutil.rmtree(runs)  # a new machine: the run folders are gone, the archive is committed
+    assert bench.is_finished(runs / "ir1100" / "bcl" / "seed0", archive / "ir1100" / "bcl" /
+                             "seed0.json")
+    monkeypatch.setattr(bench, "ARCHIVE", archive)
+    loaded = bench.load_runs(runs, "ir1100", "bcl")
+    assert [r["metrics"]["test"]["tail_top_2"] for r in loaded] == [0.25]
