@@ -328,6 +328,9 @@ def write_report(args: argparse.Namespace, settings, configs) -> str:
         if ablation:
             parts.append(ablation)
     parts.append(paper_comparison(args.runs_dir))
+    notes = args.archive.parent / "notes.md"
+    if notes.is_file():  # the hand-written reading of the tables, kept beside the archive
+        parts.append(notes.read_text())
     text = "\n".join(parts)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)
