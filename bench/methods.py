@@ -90,6 +90,7 @@ CONFIGS: dict[str, MethodConfig] = {
         MethodConfig("bscl-sor", "bscl-sor", ablation=True),
         MethodConfig("bscl-sor--no-bscl", "bscl-sor", {"no_bscl": True}, ablation=True),
         MethodConfig("bscl-sor--no-sor", "bscl-sor", {"no_sor": True}, ablation=True),
+        MethodConfig("bscl-sor--la", "bscl-sor", {"logit_adjust_tau": 1.0}, ablation=True),
     )
 }
 
@@ -280,6 +281,7 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
         "bscl-sor--no-bscl": "CPO + SOR (`--no-bscl`)",
         "bscl-sor--no-sor": "CPO + B-SCL (`--no-sor`)",
         "bscl-sor": "CPO + B-SCL + SOR (full)",
+        "bscl-sor--la": "full, CE terms logit-adjusted (`logit_adjust_tau=1`, our variant)",
     }
     for key, title in names.items():
         runs = load_runs(runs_dir, setting.name, key)

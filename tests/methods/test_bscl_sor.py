@@ -154,7 +154,7 @@ def test_hparams_are_recorded():
     method = build_method("bscl-sor", _context(), no_sor=True, gamma=0.5)
     assert method.hparams == {
         "temperature": 0.1, "gamma": 0.5, "lambda_bsc": 1.0, "lambda_sor": 1.0,
-        "tau_sor": 1.0, "no_bscl": False, "no_sor": True,
+        "tau_sor": 1.0, "no_bscl": False, "no_sor": True, "logit_adjust_tau": 0.0,
     }
 
 
@@ -200,3 +200,21 @@ def test_cli_help_describes_the_view_options():
 
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "--edge-drop" in result.output and "--feature-mask" in result.output
+
+
+def test_logit_adjusted_ce_terms_add_tau_log_prior():
+    """With logit_adjust_tau = τ the CE terms are CE(logits + τ·log π, y); 0 is plain CE."""
+    x, y = _data()
+    counts = torch.tensor(COUNTS)
+    log_pi = torch.log(counts / counts.sum())
+    for tau in (0.0, 1.5):
+        method = build_method("bscl-sor", _context(), logit_adjust_tau=tau, no_bscl=True,
+                              no_sor=True)
+        model = _model()
+        out = method.training_loss(model, x, y)
+        h = model.features(x)
+        expected = F.cross_entropy(model.head(h) + tau * log_pi, y)
+        expected_aug = F.cross_entropy(model.head(model.features(_view(x))) + tau * log_pi, y)
+        assert torch.allclose(out.parts["ce"], expected.detach(), atol=1e-6)
+        assert torch.allclose(out.loss, (expected + expected_aug).detach(), atol=1e-6)
+    assert method.hparams["logit_adjust_tau"] == 1.5

@@ -39,6 +39,13 @@ total as specified (and as the issue gives it) is the plain sum of the terms, i.
 A model spec without a projection head gets the default one
 (:func:`~zincfluor.methods.contrastive.with_projection`; not with ``no_bscl``, which needs none).
 
+Logit adjustment of the CE terms (``logit_adjust_tau``, default 0 = plain CE as the method is
+specified): with τ > 0 both CE terms become CE(g(f(·)) + τ · log π, y), π_c = N_c / Σ N, the
+classifier correction BCL uses. B-SCL's class weights act on the contrastive term only, so with
+plain CE the classifier itself is trained on the raw imbalance; on Deep4Chem at imbalance ratio
+1100 the plain form never predicted the two rarest levels (docs/results.md). The switch exists to
+measure that reading against the specified one, not to replace it.
+
 Ablations (hyperparameters): ``no_bscl`` leaves out B-SCL (CPO + SOR over the two CE terms);
 ``no_sor`` leaves out SOR (CPO + B-SCL); with both only CPO remains. The loss parts logged are
 the terms exactly as they enter the sum: ``ce``, ``ce_aug``, ``bsc`` (λ_BSC included) and
@@ -57,6 +64,7 @@ from zincfluor.methods.contrastive import (
     two_view_features,
     with_projection,
 )
+from zincfluor.methods.logit_adjustment import log_prior
 
 __all__ = ["BSCLSOR", "balanced_class_weights", "smooth_objective_regulariser"]
 
@@ -86,6 +94,7 @@ class BSCLSOR(LongTailMethod):
     lambda_bsc, lambda_sor : λ_BSC and λ_SOR
     tau_sor : τ_SOR, the temperature of the soft maximum
     no_bscl, no_sor : ablation switches (see the module docstring)
+    logit_adjust_tau : τ of the logit adjustment of both CE terms (0: plain CE)
     """
 
     summary = "BSCL-SOR: CE on two graph views + balanced SupCon + smooth objective regulariser"
@@ -100,6 +109,7 @@ class BSCLSOR(LongTailMethod):
         tau_sor: float = 1.0,
         no_bscl: bool = False,
         no_sor: bool = False,
+        logit_adjust_tau: float = 0.0,
     ):
         super().__init__(context)
         if temperature <= 0 or tau_sor <= 0:
@@ -112,11 +122,13 @@ class BSCLSOR(LongTailMethod):
         self.tau_sor = float(tau_sor)
         self.no_bscl = bool(no_bscl)
         self.no_sor = bool(no_sor)
+        self.logit_adjust_tau = float(logit_adjust_tau)
         self.register_buffer("class_weights", balanced_class_weights(self.class_counts, gamma))
+        self.register_buffer("logit_offset", self.logit_adjust_tau * log_prior(self.class_counts))
         self.save_hparams(
             temperature=self.temperature, gamma=self.gamma, lambda_bsc=self.lambda_bsc,
             lambda_sor=self.lambda_sor, tau_sor=self.tau_sor, no_bscl=self.no_bscl,
-            no_sor=self.no_sor,
+            no_sor=self.no_sor, logit_adjust_tau=self.logit_adjust_tau,
         )
 
     def adjust_model_spec(self, spec: dict) -> dict:
@@ -124,8 +136,8 @@ class BSCLSOR(LongTailMethod):
 
     def training_loss(self, model, inputs, targets: torch.Tensor) -> LossOutput:
         h, h_aug = two_view_features(model, inputs, self.augment)
-        ce = F.cross_entropy(model.head(h), targets)
-        ce_aug = F.cross_entropy(model.head(h_aug), targets)
+        ce = F.cross_entropy(model.head(h) + self.logit_offset, targets)
+        ce_aug = F.cross_entropy(model.head(h_aug) + self.logit_offset, targets)
         terms = {"ce": ce, "ce_aug": ce_aug}
         if not self.no_bscl:
             z = torch.cat([model.project(h), model.project(h_aug)])
