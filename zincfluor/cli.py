@@ -354,10 +354,12 @@ def _register_commands() -> None:
     from zincfluor.commands import model as model_command
     from zincfluor.commands import screen as screen_command
     from zincfluor.commands import service as service_command
+    from zincfluor.commands import vision as vision_command
 
     screen_command.register(app)
     model_command.register(app)
     service_command.register(app)
+    vision_command.register(app)
 
 
 _register_commands()

@@ -16,9 +16,11 @@ No pickled classes, so ``torch.load(path, weights_only=True)`` is safe on files 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +44,29 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the packages a prediction depends on (recorded in every checkpoint)."""
-    import rdkit
-    import torch_geometric
+    """Versions of the packages a prediction depends on (recorded in every checkpoint).
 
+    A package that is not imported yet is read from its installed metadata, so recording
+    versions never imports RDKit into an image run.
+    """
     import zincfluor
 
     return {
         "zincfluor": zincfluor.__version__,
         "torch": str(torch.__version__),
-        "torch_geometric": str(torch_geometric.__version__),
-        "rdkit": str(rdkit.__version__),
+        "torch_geometric": _version("torch_geometric", "torch-geometric"),
+        "rdkit": _version("rdkit", "rdkit"),
         "python": platform.python_version(),
     }
+
+
+def _version(module: str, distribution: str) -> str:
+    if module in sys.modules:
+        return str(getattr(sys.modules[module], "__version__", "unknown"))
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def save_checkpoint(
