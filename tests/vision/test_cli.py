@@ -25,6 +25,7 @@ def test_stats_with_data(cifar10_zip):
                                  "--data-root", str(cifar10_zip)])
     assert result.exit_code == 0, result.output
     assert "truck" in result.output and "valid" in result.output
+    assert "long-tailed" in result.output  # the counts before the validation hold-out
 
 
 def test_train_missing_data_is_friendly(tmp_path):

@@ -97,10 +97,12 @@ def stats(
     )
     parts = {"train": splits.train, "valid": splits.valid, "test": splits.test}
     counts = {k: v.class_counts() for k, v in parts.items()}
+    # the long-tailed training set as LDAM-DRW builds it, before the validation hold-out
+    counts = {"long-tailed": counts["train"] + counts["valid"], **counts}
     table = Table(title=title)
     table.add_column("class", justify="right")
     table.add_column("name")
-    for part in parts:
+    for part in counts:
         table.add_column(part, justify="right")
     for i, class_name in enumerate(splits.class_names):
         table.add_row(str(i), class_name, *(str(int(c[i])) for c in counts.values()))
