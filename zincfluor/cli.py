@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +15,7 @@ from zincfluor.commands.common import (
     fail,
     friendly_errors,
     out_console,
+    parse_method_params,
 )
 
 app = typer.Typer(
@@ -59,20 +59,6 @@ def _data_options(data, smiles_column, value_column, label_column, scheme, level
         scheme=scheme,
         level_names=level_names,
     )
-
-
-def _parse_hparams(values: list[str]) -> dict:
-    """``--method-param key=value`` pairs; values are parsed as JSON when they can be."""
-    hparams = {}
-    for item in values:
-        if "=" not in item:
-            _fail(f"--method-param expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            hparams[key.strip().replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
-            hparams[key.strip().replace("-", "_")] = raw
-    return hparams
 
 
 @app.command()
@@ -149,7 +135,7 @@ def train(
         data=options,
         out=str(out),
         method=method,
-        method_hparams=_parse_hparams(method_param),
+        method_hparams=parse_method_params(method_param),
         split=split.value,
         seed=seed,
         imbalance_ratio=imbalance_ratio,

@@ -37,10 +37,11 @@ from zincfluor.train.checkpoint import (
 )
 from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
 from zincfluor.train.report import (
+    epoch_logger,
     per_level_markdown,
     plot_confusion_matrix,
-    plot_training_curves,
     write_per_level_csv,
+    write_run_reports,
 )
 from zincfluor.train.seeding import resolve_device, seed_everything
 from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
@@ -191,7 +192,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     live = progress and (console is None or console.is_terminal)
     trainer = Trainer(
         model, method, config.trainer, device=device, progress=live,
-        on_epoch_end=_epoch_logger(console, config.trainer.epochs),
+        on_epoch_end=epoch_logger(console, config.trainer.epochs),
     )
     fit = trainer.fit(train_loader, valid_loader)
     model = trainer.model
@@ -226,7 +227,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "test_metrics": _headline(test_metrics),
         },
     )
-    _write_reports(out, fit, valid_metrics, test_metrics, device)
+    write_run_reports(out, fit, valid_metrics, test_metrics, device)
     return TrainRunResult(out, fit, valid_metrics, test_metrics, table, split, str(device))
 
 
@@ -244,59 +245,10 @@ def _check_split(split: Split) -> None:
     raise ValueError(f"the {split.kind} split left the {' and '.join(empty)} part empty ({hint})")
 
 
-def _epoch_logger(console, epochs: int):
-    """Plain progress lines where no live progress bar can show (logs, CI): about 10 a run."""
-    if console is None or console.is_terminal:
-        return None
-    every = max(1, epochs // 10)
-
-    def log(row: dict[str, float]) -> None:
-        score = row.get("val_balanced_accuracy")
-        valid = f", val bal-acc {100 * score:.1f}%" if score is not None else ""
-        if row.get("stage") == 2:  # classifier re-training of two-stage methods: every epoch
-            console.print(
-                f"stage 2, epoch {int(row['stage_epoch'])}: loss {row['train_loss']:.4f}{valid}"
-            )
-            return
-        epoch = int(row["epoch"])
-        if epoch % every == 0 or epoch == epochs:
-            console.print(
-                f"epoch {epoch}/{epochs}: loss {row['train_loss']:.4f}{valid} "
-                f"({row['epoch_seconds']:.1f} s)"
-            )
-
-    return log
-
-
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("top1", "balanced_accuracy", "macro_f1", "tail_top_2", "tail_top_4", "tail_top_6",
             "ece")
     return {k: metrics.get(k) for k in keys}
-
-
-def _write_reports(out: Path, fit: FitResult, valid_metrics, test_metrics, device) -> None:
-    metrics = {
-        "best_epoch": fit.best_epoch,
-        "valid_balanced_accuracy_at_best": fit.best_score,
-        "seconds": fit.seconds,
-        "seconds_per_epoch": fit.seconds_per_epoch,
-        "stage1_best_epoch": fit.stage1_best_epoch,
-        "stage1_valid_balanced_accuracy": fit.stage1_best_score,
-        "device": str(device),
-        "valid": valid_metrics,
-        "test": test_metrics,
-        "history": fit.history,
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    (out / "per_level.md").write_text(per_level_markdown(test_metrics))
-    write_per_level_csv(test_metrics, out / "per_level.csv")
-    plot_confusion_matrix(
-        np.asarray(test_metrics["confusion_matrix"]),
-        test_metrics["class_names"],
-        out / "confusion_matrix.png",
-        title="test split",
-    )
-    plot_training_curves(fit.history, out / "training_curves.png")
 
 
 def _seen_molecules(model: str | Path) -> set[str] | None:

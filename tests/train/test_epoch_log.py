@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from zincfluor.pipeline import _epoch_logger
+from zincfluor.train.report import epoch_logger as _epoch_logger
 
 
 def _lines(rows, epochs):

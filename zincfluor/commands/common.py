@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
 from enum import StrEnum
 
 import typer
 from rich.console import Console
 
-__all__ = ["console", "out_console", "friendly_errors", "fail", "DeviceChoice"]
+__all__ = [
+    "console", "out_console", "friendly_errors", "fail", "DeviceChoice", "parse_method_params",
+]
 
 console = Console(stderr=True)
 out_console = Console()
@@ -38,3 +41,17 @@ def friendly_errors(command):
             fail(str(message))
 
     return wrapper
+
+
+def parse_method_params(values: list[str]) -> dict:
+    """``--method-param key=value`` pairs; values are parsed as JSON when they can be."""
+    hparams = {}
+    for item in values:
+        if "=" not in item:
+            fail(f"--method-param expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            hparams[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            hparams[key.strip().replace("-", "_")] = raw
+    return hparams

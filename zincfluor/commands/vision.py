@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from zincfluor.commands.common import DeviceChoice, console, fail, friendly_errors, out_console
+from zincfluor.commands.common import (
+    DeviceChoice,
+    console,
+    fail,
+    friendly_errors,
+    out_console,
+    parse_method_params,
+)
 
 __all__ = ["register", "vision_app"]
 
@@ -44,19 +50,6 @@ class Scheduler(StrEnum):
 class GroupRule(StrEnum):
     thresholds = "thresholds"
     thirds = "thirds"
-
-
-def _parse_hparams(values: list[str]) -> dict:
-    hparams = {}
-    for item in values:
-        if "=" not in item:
-            fail(f"--method-param expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            hparams[key.strip().replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
-            hparams[key.strip().replace("-", "_")] = raw
-    return hparams
 
 
 @vision_app.command("stats")
@@ -174,7 +167,7 @@ def train(
         out=str(out),
         imbalance_ratio=imbalance_ratio,
         method=method,
-        method_hparams=_parse_hparams(method_param),
+        method_hparams=parse_method_params(method_param),
         arch=arch.value,
         stem=stem,
         weights=str(weights) if weights else None,

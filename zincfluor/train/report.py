@@ -9,6 +9,7 @@ Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas an
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,8 @@ from zincfluor.train.metrics import GROUP_NAMES, format_metric
 
 __all__ = [
     "PER_LEVEL_COLUMNS",
+    "epoch_logger",
+    "write_run_reports",
     "history_series",
     "per_level_markdown",
     "per_level_rows",
@@ -280,3 +283,61 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | Path)
     _plot_series(loss_axes, history, ("train_loss", "val_loss"), "loss")
     _plot_series(accuracy_axes, history, ("val_balanced_accuracy",), "balanced accuracy")
     return _save_png(figure, path)
+
+
+def write_run_reports(
+    out: Path, fit: Any, valid_metrics: dict, test_metrics: dict, device: Any, *,
+    table_stem: str = "per_level", extra: dict[str, Any] | None = None,
+) -> None:
+    """A run folder's reports, the same for molecules and images: ``metrics.json`` (the chosen
+    epoch, timings, validation and test metrics, per-epoch history, plus ``extra``), the
+    per-class table as ``<table_stem>.md``/``.csv``, and the confusion-matrix and training-curve
+    PNGs. ``fit`` is the Trainer's :class:`~zincfluor.train.trainer.FitResult`."""
+    metrics = {
+        "best_epoch": fit.best_epoch,
+        "valid_balanced_accuracy_at_best": fit.best_score,
+        "seconds": fit.seconds,
+        "seconds_per_epoch": fit.seconds_per_epoch,
+        "stage1_best_epoch": fit.stage1_best_epoch,
+        "stage1_valid_balanced_accuracy": fit.stage1_best_score,
+        "device": str(device),
+        **(extra or {}),
+        "valid": valid_metrics,
+        "test": test_metrics,
+        "history": fit.history,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
+    (out / f"{table_stem}.md").write_text(per_level_markdown(test_metrics))
+    write_per_level_csv(test_metrics, out / f"{table_stem}.csv")
+    plot_confusion_matrix(
+        np.asarray(test_metrics["confusion_matrix"]),
+        test_metrics["class_names"],
+        out / "confusion_matrix.png",
+        title="test split",
+    )
+    plot_training_curves(fit.history, out / "training_curves.png")
+
+
+def epoch_logger(console, epochs: int):
+    """Plain progress lines where no live progress bar can show (logs, CI): about 10 a run,
+    and every stage-2 epoch of two-stage methods. ``None`` on a terminal or without a console."""
+    if console is None or console.is_terminal:
+        return None
+    every = max(1, epochs // 10)
+
+    def log(row: dict[str, float]) -> None:
+        score = row.get("val_balanced_accuracy")
+        valid = f", val bal-acc {100 * score:.1f}%" if score is not None else ""
+        if row.get("stage") == 2:  # classifier re-training of two-stage methods: every epoch
+            console.print(
+                f"stage 2, epoch {int(row['stage_epoch'])}: loss {row['train_loss']:.4f}{valid}"
+            )
+            return
+        epoch = int(row["epoch"])
+        if epoch % every == 0 or epoch == epochs:
+            console.print(
+                f"epoch {epoch}/{epochs}: loss {row['train_loss']:.4f}{valid} "
+                f"({row['epoch_seconds']:.1f} s)"
+            )
+
+    return log

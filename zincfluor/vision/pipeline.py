@@ -37,12 +37,7 @@ from zincfluor.train.metrics import (
     group_accuracy,
     thirds_groups,
 )
-from zincfluor.train.report import (
-    per_level_markdown,
-    plot_confusion_matrix,
-    plot_training_curves,
-    write_per_level_csv,
-)
+from zincfluor.train.report import epoch_logger, write_run_reports
 from zincfluor.train.seeding import resolve_device, seed_everything
 from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
 from zincfluor.vision import resnet  # noqa: F401  (registers the backbones)
@@ -248,7 +243,7 @@ def vision_train_run(
     trainer = Trainer(
         model, method, config.trainer, device=device,
         progress=progress and (console is None or console.is_terminal),
-        on_epoch_end=_epoch_logger(console, config.trainer.epochs),
+        on_epoch_end=epoch_logger(console, config.trainer.epochs),
     )
     fit = trainer.fit(train_loader, valid_loader)
     model = trainer.model
@@ -258,6 +253,7 @@ def vision_train_run(
     test_probs, test_targets = predict_proba(model, test_loader, device)  # the one test look
     test_metrics = _metrics(test_probs, test_targets, train_counts, names, config)
 
+    test_accuracy = {k: test_metrics[k] for k in ("head", "medium", "tail", "all")}
     save_checkpoint(
         out / CHECKPOINT_NAME,
         model=model,
@@ -275,48 +271,9 @@ def vision_train_run(
             "seed": config.seed,
             "best_epoch": fit.best_epoch,
             "valid_balanced_accuracy": fit.best_score,
-            "test_metrics": {k: test_metrics[k] for k in ("head", "medium", "tail", "all")},
+            "test_metrics": test_accuracy,
         },
     )
-    _write_reports(out, fit, valid_metrics, test_metrics, device)
+    write_run_reports(out, fit, valid_metrics, test_metrics, device, table_stem="per_class",
+                      extra={"test_accuracy": test_accuracy})
     return VisionRunResult(out, fit, valid_metrics, test_metrics, splits, str(device))
-
-
-def _epoch_logger(console, epochs: int):
-    if console is None or console.is_terminal:
-        return None
-    every = max(1, epochs // 10)
-
-    def log(row: dict[str, float]) -> None:
-        score = row.get("val_balanced_accuracy")
-        valid = f", val bal-acc {100 * score:.1f}%" if score is not None else ""
-        epoch = int(row["epoch"])
-        if row.get("stage") == 2 or epoch % every == 0 or epoch == epochs:
-            console.print(f"epoch {epoch}: loss {row['train_loss']:.4f}{valid} "
-                          f"({row['epoch_seconds']:.1f} s)")
-
-    return log
-
-
-def _write_reports(out: Path, fit: FitResult, valid_metrics, test_metrics, device) -> None:
-    metrics = {
-        "best_epoch": fit.best_epoch,
-        "valid_balanced_accuracy_at_best": fit.best_score,
-        "seconds": fit.seconds,
-        "seconds_per_epoch": fit.seconds_per_epoch,
-        "stage1_best_epoch": fit.stage1_best_epoch,
-        "stage1_valid_balanced_accuracy": fit.stage1_best_score,
-        "device": str(device),
-        "test_accuracy": {k: test_metrics[k] for k in ("head", "medium", "tail", "all")},
-        "valid": valid_metrics,
-        "test": test_metrics,
-        "history": fit.history,
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    (out / "per_class.md").write_text(per_level_markdown(test_metrics))
-    write_per_level_csv(test_metrics, out / "per_class.csv")
-    plot_confusion_matrix(
-        np.asarray(test_metrics["confusion_matrix"]), test_metrics["class_names"],
-        out / "confusion_matrix.png", title="test split",
-    )
-    plot_training_curves(fit.history, out / "training_curves.png")
