@@ -22,14 +22,17 @@ def bench():
     return module
 
 
-def _fake_run(folder: Path, seed: int, tail2: float, per_level: dict[str, float]) -> None:
+def _fake_run(
+    folder: Path, seed: int, tail2: float, per_level: dict[str, float], valid_bal: float = 0.4
+) -> None:
     folder.mkdir(parents=True)
     test = {
         "top1": 0.5, "balanced_accuracy": 0.4, "macro_f1": 0.3, "ece": 0.1,
         "tail_top_2": tail2, "tail_top_4": 0.2, "tail_top_6": 0.25,
         "per_level_top1": per_level, "class_names": ["a", "b"], "train_counts": [10, 1],
     }
-    metrics = {"test": test, "valid": test, "seconds_per_epoch": 2.0, "device": "cpu",
+    valid = dict(test, balanced_accuracy=valid_bal)
+    metrics = {"test": test, "valid": valid, "seconds_per_epoch": 2.0, "device": "cpu",
                "history": [{"epoch": 1}]}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder / "config.json").write_text(json.dumps({"seed": seed}))
@@ -102,3 +105,25 @@ def test_archived_runs_count_as_finished_and_are_reported(bench, tmp_path, monke
     monkeypatch.setattr(bench, "ARCHIVE", archive)
     loaded = bench.load_runs(runs, "ir1100", "bcl")
     assert [r["metrics"]["test"]["tail_top_2"] for r in loaded] == [0.25]
+
+
+def test_tuning_family_row_is_chosen_on_validation_not_test(bench, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    level = {"a": 0.5, "b": 0.5}
+    # τ = 2 is best on validation but worst on test; τ = 0.5 is the reverse
+    for seed in (0, 1):
+        _fake_run(runs / "ir1100" / "logit-adjust--tau0.5" / f"seed{seed}", seed, 0.9, level, 0.2)
+        _fake_run(runs / "ir1100" / "logit-adjust--tau2" / f"seed{seed}", seed, 0.1, level, 0.6)
+        _fake_run(runs / "ir1100" / "balanced-softmax" / f"seed{seed}", seed, 0.5, level, 0.4)
+    monkeypatch.setattr(bench, "ARCHIVE", None)
+    setting = bench.SETTINGS["ir1100"]
+    configs = list(bench.CONFIGS.values())
+    rows = dict(bench.table_rows(runs, setting, configs))
+    assert "balanced-softmax" in rows
+    chosen = next(name for name in rows if name.startswith("logit-adjust"))
+    assert "τ = 2" in chosen and "chosen on validation" in chosen
+    assert [r["metrics"]["test"]["tail_top_2"] for r in rows[chosen]] == [0.1, 0.1]
+    table = bench.tuning_table(runs, setting, configs)
+    marked = [line for line in table.splitlines() if line.endswith("| chosen |")]
+    assert len(marked) == 1 and "τ = 2" in marked[0]
+    assert "τ = 1 (= balanced-softmax)" in table and "| 60.00 ± 0.00 |" in table
