@@ -418,6 +418,9 @@ def write_report(args: argparse.Namespace, settings, configs) -> str:
     notes = args.archive.parent / "notes.md"
     if notes.is_file():  # the hand-written reading of the tables, kept beside the archive
         parts.append(notes.read_text())
+    vision = args.archive.parent / "vision.md"
+    if vision.is_file():  # the CIFAR-10-LT section, written by bench/vision.py
+        parts.append(vision.read_text())
     text = "\n".join(parts)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)

@@ -85,7 +85,9 @@ def test_finished_runs_are_skipped_and_reported(bench, tmp_path, monkeypatch):
     natural, ce = [bench.SETTINGS["natural"]], [bench.CONFIGS["ce"]]
     assert bench.train_grid(args, natural, ce, args.seeds) == 0
     assert started == [runs / "natural" / "ce" / "seed2"]
+    (tmp_path / "vision.md").write_text("## Images: CIFAR-10-LT\n")  # from bench/vision.py
     text = bench.write_report(args, natural, ce)
+    assert text.rstrip().endswith("## Images: CIFAR-10-LT")
     row = next(line for line in text.splitlines() if line.startswith("| ce |"))
     assert "| 2 |" in row and "40.00 ± 14.14" in row  # tail top-2 of 0.3 and 0.5
     assert "80.00 ± 14.14" in text  # per-level top-1 of level a
