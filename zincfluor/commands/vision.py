@@ -1,4 +1,5 @@
-"""``zincfluor vision stats|train``: long-tailed CIFAR with the shared long-tail methods."""
+"""``zincfluor vision stats|train``: long-tailed CIFAR and Places with the shared long-tail
+methods."""
 
 from __future__ import annotations
 
@@ -20,19 +21,33 @@ from zincfluor.commands.common import (
 __all__ = ["register", "vision_app"]
 
 vision_app = typer.Typer(
-    help="Long-tailed image classification (CIFAR-10-LT, CIFAR-100-LT) with ResNets.",
+    help="Long-tailed image classification (CIFAR-10/100-LT, Places-LT) with ResNets.",
     no_args_is_help=True,
 )
 
 DATA_ROOT_HELP = (
     "CIFAR data: the python-pickle folder (cifar-10-batches-py / cifar-100-python) or its "
-    "parent, or an image folder train/<class>/*.jpg + test/<class>/*.jpg as a folder or a .zip."
+    "parent, or an image folder train/<class>/*.jpg + test/<class>/*.jpg as a folder or a .zip. "
+    "Places-LT: the folder with Places_LT_train.txt, Places_LT_val.txt, Places_LT_test.txt "
+    "(or with a Places_LT/ folder holding them) and optionally categories_places365.txt."
+)
+IMAGE_ROOT_HELP = (
+    "Places-LT only: the folder the list paths are resolved in ('/a/airfield/1.jpg' -> "
+    "IMAGE_ROOT/a/airfield/1.jpg); default: the data root."
+)
+CLASS_SEED_HELP = (
+    "places-lt-10/50/100: seeds the draw of the kept classes (besides the most and the least "
+    "frequent); fixed across --seed so that seeds compare the same classes."
 )
 
 
 class VisionDataset(StrEnum):
     cifar10_lt = "cifar10-lt"
     cifar100_lt = "cifar100-lt"
+    places_lt = "places-lt"
+    places_lt_10 = "places-lt-10"
+    places_lt_50 = "places-lt-50"
+    places_lt_100 = "places-lt-100"
 
 
 class Arch(StrEnum):
@@ -56,23 +71,34 @@ class GroupRule(StrEnum):
 @friendly_errors
 def stats(
     dataset: VisionDataset = typer.Option(VisionDataset.cifar10_lt, "--dataset"),
-    imbalance_ratio: float = typer.Option(100.0, "--imbalance-ratio", min=1.0),
+    imbalance_ratio: float = typer.Option(
+        None, "--imbalance-ratio", min=1.0, help="CIFAR-LT only (default 100)."
+    ),
     data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
     valid_fraction: float = typer.Option(
-        0.1, "--valid-fraction", min=0.0, max=0.9,
-        help="Stratified share of the long-tailed training set held out for validation.",
+        None, "--valid-fraction", min=0.0, max=0.9,
+        help="CIFAR-LT only (default 0.1): stratified share of the long-tailed training set "
+        "held out for validation.",
     ),
     seed: int = typer.Option(0, "--seed"),
+    class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
 ) -> None:
     """Per-class image counts of the train / valid / test splits.
 
-    Without --data-root only the long-tail formula's training counts (before the validation
-    hold-out) are printed.
+    CIFAR-LT without --data-root: only the long-tail formula's training counts (before the
+    validation hold-out). Places-LT: read from the list files (no image is opened).
     """
     from zincfluor.vision.datasets import DATASETS, load_long_tailed, long_tail_counts
-    from zincfluor.vision.pipeline import VISION_DATASETS
+    from zincfluor.vision.pipeline import CIFAR_DATASETS, VISION_DATASETS
 
-    name = VISION_DATASETS[dataset.value][0]
+    if VISION_DATASETS[dataset.value].family == "places":
+        if imbalance_ratio is not None or valid_fraction is not None:
+            fail("--imbalance-ratio and --valid-fraction apply to CIFAR-LT only")
+        _places_stats(dataset.value, data_root, class_seed)
+        return
+    imbalance_ratio = 100.0 if imbalance_ratio is None else imbalance_ratio
+    valid_fraction = 0.1 if valid_fraction is None else valid_fraction
+    name = CIFAR_DATASETS[dataset.value][0]
     num_classes, n_max = DATASETS[name]
     title = f"{dataset.value}, imbalance ratio {imbalance_ratio:g}"
     if data_root is None:
@@ -107,36 +133,88 @@ def stats(
     )
 
 
+def _places_stats(name: str, data_root: Path | None, class_seed: int) -> None:
+    from zincfluor.train.metrics import class_groups
+    from zincfluor.vision.places import PLACES_VARIANTS, load_places_lt
+
+    if data_root is None:
+        fail(f"{name} stats need --data-root: the folder with the Places_LT_*.txt lists")
+    splits = load_places_lt(data_root, num_classes=PLACES_VARIANTS[name], class_seed=class_seed)
+    counts = {
+        "train": splits.train.class_counts(),
+        "val": splits.valid.class_counts(),
+        "test": splits.test.class_counts(),
+    }
+    groups = class_groups(counts["train"])
+    table = Table(title=f"{name}: {len(splits.class_names)} classes, imbalance ratio "
+                        f"{splits.imbalance_ratio:g}")
+    table.add_column("class", justify="right")
+    table.add_column("name")
+    table.add_column("label", justify="right")
+    for part in counts:
+        table.add_column(part, justify="right")
+    table.add_column("group")
+    for i, class_name in enumerate(splits.class_names):
+        table.add_row(str(i), class_name, str(splits.original_labels[i]),
+                      *(str(int(c[i])) for c in counts.values()), groups[i])
+    table.add_row("total", "", "", *(str(int(c.sum())) for c in counts.values()), "")
+    out_console.print(table)
+    sizes = {g: groups.count(g) for g in ("head", "medium", "tail")}
+    out_console.print(
+        f"head (>100 training images) {sizes['head']} classes, medium (20-100) "
+        f"{sizes['medium']}, tail (<20) {sizes['tail']}; label: the class's label in the lists"
+    )
+
+
 @vision_app.command("train")
 @friendly_errors
 def train(
     dataset: VisionDataset = typer.Option(..., "--dataset"),
     data_root: Path = typer.Option(..., "--data-root", help=DATA_ROOT_HELP),
     out: Path = typer.Option(..., "--out", help="Run folder to write (created if missing)."),
-    imbalance_ratio: float = typer.Option(100.0, "--imbalance-ratio", min=1.0),
+    image_root: Path = typer.Option(None, "--image-root", help=IMAGE_ROOT_HELP),
+    imbalance_ratio: float = typer.Option(
+        None, "--imbalance-ratio", min=1.0, help="CIFAR-LT only (default 100)."
+    ),
     method: str = typer.Option("ce", "--method", help="Long-tail method; see `zincfluor methods`."),
     method_param: list[str] = typer.Option(
         [], "--method-param", help="Method hyperparameter key=value (repeatable)."
     ),
-    arch: Arch = typer.Option(Arch.resnet32, "--arch", help="Backbone."),
+    arch: Arch = typer.Option(
+        None, "--arch", help="Backbone (default: resnet32 for CIFAR, resnet18 for Places)."
+    ),
     stem: str = typer.Option(
         None, "--stem", help="resnet18/34/50 only: imagenet (7x7 + max-pool) or cifar (3x3)."
     ),
     weights: Path = typer.Option(
         None, "--weights", help="resnet18/34/50 only: local state dict to start from."
     ),
-    epochs: int = typer.Option(200, "--epochs", min=1, help="Training epochs (paper: 200)."),
+    image_size: int = typer.Option(
+        None, "--image-size", min=8,
+        help="Places-LT only: training/evaluation crop size (default 224; CIFAR is 32).",
+    ),
+    epochs: int = typer.Option(
+        None, "--epochs", min=1, help="Training epochs (default: CIFAR 200, Places 30)."
+    ),
     batch_size: int = typer.Option(128, "--batch-size", min=2),
-    lr: float = typer.Option(0.1, "--lr", help="SGD learning rate."),
-    weight_decay: float = typer.Option(2e-4, "--weight-decay"),
-    warmup_epochs: int = typer.Option(5, "--warmup-epochs", min=0),
+    lr: float = typer.Option(
+        None, "--lr", help="SGD learning rate (default: CIFAR 0.1, Places 0.05)."
+    ),
+    weight_decay: float = typer.Option(
+        None, "--weight-decay", help="Default: CIFAR 2e-4, Places 5e-4."
+    ),
+    warmup_epochs: int = typer.Option(
+        None, "--warmup-epochs", min=0, help="Linear warm-up epochs (default 5, < epochs)."
+    ),
     scheduler: Scheduler = typer.Option(
-        Scheduler.step, "--scheduler",
-        help="step: x0.1 at 80% and 90% of the epochs (160, 180 of 200); cosine: annealing.",
+        None, "--scheduler",
+        help="step: x0.1 at 80% and 90% of the epochs (160, 180 of 200; the CIFAR default); "
+        "cosine: annealing (the Places default).",
     ),
     valid_fraction: float = typer.Option(
-        0.1, "--valid-fraction", min=0.0, max=0.9,
-        help="Stratified share of the long-tailed training set held out for model choice.",
+        None, "--valid-fraction", min=0.0, max=0.9,
+        help="CIFAR-LT only (default 0.1): stratified share of the long-tailed training set "
+        "held out for model choice. Places-LT validates on Places_LT_val.txt.",
     ),
     groups: GroupRule = typer.Option(
         GroupRule.thresholds, "--groups",
@@ -147,20 +225,33 @@ def train(
         help="Smoke runs: keep at most this many images per class in every split.",
     ),
     projection_dim: int = typer.Option(128, "--projection-dim", min=0, help="0: no projection."),
+    workers: int = typer.Option(
+        None, "--workers", min=0,
+        help="Places-LT only: image decoding processes (default min(8, CPUs); 0: in the main "
+        "process). CIFAR sits on the device and ignores it.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seeds subsampling, hold-out, init, batch order."),
+    class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Train a ResNet on long-tailed CIFAR and write a run folder."""
-    from zincfluor.train.seeding import resolve_device
-    from zincfluor.vision.pipeline import VisionRunConfig, cifar_trainer_config, vision_train_run
+    """Train a ResNet on long-tailed CIFAR or Places and write a run folder."""
+    import dataclasses
 
-    if warmup_epochs >= epochs:
-        warmup_epochs = max(0, epochs - 1)
-    trainer = cifar_trainer_config(
-        epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
-        scheduler=scheduler.value,
-    )
+    from zincfluor.train.seeding import resolve_device
+    from zincfluor.vision.pipeline import VisionRunConfig, trainer_config_for, vision_train_run
+
+    overrides = {
+        key: value
+        for key, value in (("lr", lr), ("weight_decay", weight_decay),
+                           ("scheduler", scheduler.value if scheduler else None))
+        if value is not None
+    }
+    trainer = trainer_config_for(dataset.value, epochs, **overrides)
+    if warmup_epochs is not None:
+        trainer = dataclasses.replace(
+            trainer, warmup_epochs=min(warmup_epochs, max(0, trainer.epochs - 1))
+        )
     config = VisionRunConfig(
         dataset=dataset.value,
         data_root=str(data_root),
@@ -168,7 +259,7 @@ def train(
         imbalance_ratio=imbalance_ratio,
         method=method,
         method_hparams=parse_method_params(method_param),
-        arch=arch.value,
+        arch=arch.value if arch else None,
         stem=stem,
         weights=str(weights) if weights else None,
         projection_dim=projection_dim or None,
@@ -179,6 +270,10 @@ def train(
         device=device.value,
         groups=groups.value,
         max_per_class=max_per_class,
+        image_size=image_size,
+        image_root=str(image_root) if image_root else None,
+        workers=workers,
+        class_seed=class_seed,
     )
     try:
         resolve_device(device.value)

@@ -8,15 +8,18 @@ unless a ``generator`` on that device is passed.
 * :func:`crop_flip`: the standard CIFAR training transform, a random 32x32 crop of the image
   zero-padded by 4 pixels plus a horizontal flip with probability 1/2.
 * :class:`ContrastiveView`: the stronger second view for contrastive methods
-  (``MethodContext.augment``): random resized crop (area 0.08-1, aspect 3/4-4/3) with flip,
-  colour jitter with probability 0.8 (brightness, contrast, saturation, each factor uniform in
-  [1 - s, 1 + s], applied in that fixed order), random grayscale with probability 0.2. It takes
-  and returns *normalised* batches (what the loader yields): it undoes the normalisation,
-  augments, and normalises again. Its input is already a cropped/flipped view, so the second
-  view is a further augmentation of the first.
+  (``MethodContext.augment``): random resized crop (area 0.08-1, aspect 3/4-4/3, at the
+  batch's own size: 32 px CIFAR or 224 px Places, square or not) with flip, colour jitter with
+  probability 0.8 (brightness, contrast, saturation, each factor uniform in [1 - s, 1 + s],
+  applied in that fixed order), random grayscale with probability 0.2. It takes and returns
+  *normalised* batches (what the loader yields): it undoes the normalisation, augments, and
+  normalises again. Its input is already a cropped/flipped view, so the second view is a
+  further augmentation of the first.
 * :class:`DeviceImageLoader`: the whole split as one uint8 tensor on the device; each epoch
   draws a seeded permutation (one small host-to-device copy per epoch, no per-batch host
-  synchronisation) and yields ``(normalised, augmented float images, labels)`` batches.
+  synchronisation) and yields ``(normalised, augmented float images, labels)`` batches. Sets
+  too large for that (Places-LT) stream from disk instead:
+  :class:`zincfluor.vision.stream.StreamingImageLoader` yields the same ``(x, y)`` batches.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ __all__ = [
     "CIFAR10_STD",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "to_float_nchw",
     "normalize",
     "denormalize",
@@ -48,6 +53,8 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # used for Places-LT
+IMAGENET_STD = (0.229, 0.224, 0.225)
 _GRAY = (0.299, 0.587, 0.114)
 
 
@@ -101,13 +108,15 @@ def random_resized_crop(
     flip: bool = True,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Crop a random area fraction in ``scale`` with aspect ratio in ``ratio`` (log-uniform),
-    resized back bilinearly to the input size; optionally flipped horizontally with p 1/2."""
+    """Crop a random area fraction in ``scale`` with aspect ratio (crop width / height in
+    pixels) in ``ratio`` (log-uniform), resized back bilinearly to the input size; optionally
+    flipped horizontally with p 1/2. Any image size works, square or not: the crop is drawn in
+    fractions of the image sides (clamped to the whole side where it would not fit)."""
     x = to_float_nchw(images)
-    b = x.shape[0]
+    b, _, h, w = x.shape
     area = scale[0] + (scale[1] - scale[0]) * _rand(b, x, generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * _rand(b, x, generator)
-    aspect = torch.exp(log_r)
+    aspect = torch.exp(log_r) * (h / w)  # the pixel aspect ratio in fractions of the sides
     width = torch.sqrt(area * aspect).clamp(max=1.0)  # fractions of the image side
     height = torch.sqrt(area / aspect).clamp(max=1.0)
     cx = (1 - width) * (2 * _rand(b, x, generator) - 1)  # centre in [-1, 1] coordinates
