@@ -36,6 +36,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "DATASETS",
     "ImageSet",
+    "LabelledSet",
     "VisionSplits",
     "long_tail_counts",
     "make_long_tailed",
@@ -54,8 +55,25 @@ DATASETS: dict[str, tuple[int, int]] = {"cifar10": (10, 5000), "cifar100": (100,
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
+class LabelledSet:
+    """Size, class count and per-class counts of a set with ``labels`` and ``class_names``."""
+
+    labels: np.ndarray
+    class_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.num_classes).astype(np.int64)
+
+
 @dataclass
-class ImageSet:
+class ImageSet(LabelledSet):
     """``images`` uint8 ``[N, H, W, 3]``, ``labels`` int64 ``[N]``, and the class names."""
 
     images: np.ndarray
@@ -68,16 +86,6 @@ class ImageSet:
                              f"{self.images.shape}")
         if len(self.images) != len(self.labels):
             raise ValueError("images and labels differ in length")
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def class_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=self.num_classes).astype(np.int64)
 
     def subset(self, indices: np.ndarray) -> ImageSet:
         indices = np.asarray(indices, dtype=np.int64)

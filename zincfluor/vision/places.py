@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+
+from zincfluor.vision.datasets import LabelledSet
 
 __all__ = [
     "LIST_FILES",
@@ -71,7 +74,7 @@ PLACES_VARIANTS: dict[str, int | None] = {
 
 
 @dataclass
-class ImageList:
+class ImageList(LabelledSet):
     """Images named by path (not decoded): ``paths`` as written in ``source`` (a list file),
     resolved under ``root``; ``lines`` are their 1-based line numbers in ``source``."""
 
@@ -87,16 +90,6 @@ class ImageList:
         self.lines = np.asarray(self.lines, dtype=np.int64)
         if not len(self.paths) == len(self.labels) == len(self.lines):
             raise ValueError("paths, labels and line numbers differ in length")
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def class_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=self.num_classes).astype(np.int64)
 
     def file(self, index: int) -> Path:
         """Where image ``index`` is read from."""
@@ -135,14 +128,9 @@ class PlacesSplits:
 # --------------------------------------------------------------------------- reading
 
 
-def read_list(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(paths, labels, line numbers) of a ``relative/path.jpg label`` list file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"list file {path} not found")
-    paths: list[str] = []
-    labels: list[int] = []
-    lines: list[int] = []
+def _labelled_lines(path: Path, expected: str) -> Iterator[tuple[int, str, int]]:
+    """(line number, text before the label, label) of each non-empty ``text label`` line;
+    a line without a non-negative whole-number label raises, naming ``expected``."""
     with path.open(encoding="utf-8") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.strip()
@@ -151,17 +139,22 @@ def read_list(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
             parts = line.rsplit(None, 1)
             label = parts[1] if len(parts) == 2 else ""
             if not _INTEGER.fullmatch(label):
-                raise ValueError(
-                    f"{path}, line {number}: expected 'relative/path.jpg label', got {line!r}"
-                )
+                raise ValueError(f"{path}, line {number}: expected {expected!r}, got {line!r}")
             if int(label) < 0:
                 raise ValueError(f"{path}, line {number}: negative label {label}")
-            paths.append(parts[0])
-            labels.append(int(label))
-            lines.append(number)
-    if not paths:
+            yield number, parts[0], int(label)
+
+
+def read_list(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(paths, labels, line numbers) of a ``relative/path.jpg label`` list file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"list file {path} not found")
+    rows = list(_labelled_lines(path, "relative/path.jpg label"))
+    if not rows:
         raise ValueError(f"list file {path} lists no images")
-    return paths, np.asarray(labels, dtype=np.int64), np.asarray(lines, dtype=np.int64)
+    lines, paths, labels = zip(*rows, strict=True)
+    return list(paths), np.asarray(labels, dtype=np.int64), np.asarray(lines, dtype=np.int64)
 
 
 def _folder_parts(path: str) -> tuple[str, ...]:
@@ -238,19 +231,11 @@ def read_categories(path: str | Path) -> list[str]:
     the one-letter folder; the labels must be exactly ``0..C-1``."""
     path = Path(path)
     by_label: dict[int, str] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            parts = line.rsplit(None, 1)
-            if len(parts) != 2 or not _INTEGER.fullmatch(parts[1]) or parts[1].startswith("-"):
-                raise ValueError(f"{path}, line {number}: expected '/a/airfield 0', got {line!r}")
-            label = int(parts[1])
-            if label in by_label:
-                raise ValueError(f"{path}, line {number}: label {label} listed twice")
-            folder = tuple(p for p in parts[0].split("/") if p)
-            by_label[label] = "/".join(_after_letter_folder(folder) or folder)
+    for number, name, label in _labelled_lines(path, "/a/airfield 0"):
+        if label in by_label:
+            raise ValueError(f"{path}, line {number}: label {label} listed twice")
+        folder = tuple(p for p in name.split("/") if p)
+        by_label[label] = "/".join(_after_letter_folder(folder) or folder)
     if sorted(by_label) != list(range(len(by_label))):
         raise ValueError(f"{path}: the labels are not 0..{len(by_label) - 1}")
     return [by_label[i] for i in range(len(by_label))]
