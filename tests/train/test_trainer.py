@@ -105,3 +105,19 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_bf16_precision_autocasts_training_forward_only():
+    train, valid = _toy_loaders(0)
+    torch.manual_seed(0)
+    model = Classifier(nn.Sequential(nn.Linear(2, 16), nn.ReLU()), LinearHead(16, 3))
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    method = build_method("ce", MethodContext(torch.tensor([60.0, 20.0, 6.0]), num_epochs=2))
+    config = TrainerConfig(epochs=2, lr=0.05, weight_decay=0.0, precision="bf16")
+    result = Trainer(model, method, config, progress=False).fit(train, valid)
+    assert torch.bfloat16 in seen and torch.float32 in seen  # training bf16, validation fp32
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
+    with pytest.raises(ValueError, match="precision"):
+        TrainerConfig(precision="fp16")

@@ -88,3 +88,14 @@ def test_device_loader_seeded_shuffle_and_batches():
     assert x.shape == (4, 3, 32, 32) and y.tolist() == [0, 1, 2, 3]
     expected = normalize(to_float_nchw(torch.as_tensor(images[:4])), CIFAR10_MEAN, CIFAR10_STD)
     assert torch.allclose(x, expected)
+
+
+def test_loader_yields_channels_last_when_asked():
+    images = np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(6) % 2
+    for channels_last in (False, True):
+        loader = DeviceImageLoader(images, labels, batch_size=4, augment=True,
+                                   channels_last=channels_last)
+        x, _ = next(iter(loader))
+        assert x.shape == (4, 3, 8, 8)
+        assert x.is_contiguous(memory_format=torch.channels_last) is channels_last

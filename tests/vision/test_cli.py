@@ -36,15 +36,19 @@ def test_train_missing_data_is_friendly(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["ce", "bcl"])
-def test_train_one_epoch_smoke(tmp_path, method):
+@pytest.mark.parametrize("method, extra", [
+    ("ce", []),
+    ("bcl", []),
+    ("bscl-sor", ["--precision", "bf16", "--channels-last"]),  # the GPU settings, on the CPU
+])
+def test_train_one_epoch_smoke(tmp_path, method, extra):
     write_cifar10_pickle(tmp_path / "data")
     run = tmp_path / "run"
     result = runner.invoke(app, [
         "vision", "train", "--dataset", "cifar10-lt", "--imbalance-ratio", "10",
         "--data-root", str(tmp_path / "data"), "--out", str(run), "--method", method,
         "--epochs", "1", "--batch-size", "32", "--device", "cpu", "--no-progress",
-        "--groups", "thirds", "--seed", "1",
+        "--groups", "thirds", "--seed", "1", *extra,
     ])
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output
@@ -63,3 +67,6 @@ def test_train_one_epoch_smoke(tmp_path, method):
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     if method == "bcl":
         assert "train_bcl" in metrics["history"][0]
+    # auto on the CPU: fp32, contiguous; asked for: bf16 autocast, channels-last
+    assert config["trainer"]["precision"] == ("bf16" if extra else "fp32")
+    assert config["channels_last"] is bool(extra)

@@ -62,6 +62,12 @@ class Scheduler(StrEnum):
     cosine = "cosine"
 
 
+class Precision(StrEnum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class GroupRule(StrEnum):
     thresholds = "thresholds"
     thirds = "thirds"
@@ -233,6 +239,15 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seeds subsampling, hold-out, init, batch order."),
     class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
+    precision: Precision = typer.Option(
+        Precision.auto, "--precision",
+        help="bf16: bfloat16 autocast for training (float32 weights); auto: bf16 on CUDA, "
+        "fp32 on the CPU.",
+    ),
+    channels_last: bool = typer.Option(
+        None, "--channels-last/--no-channels-last",
+        help="NHWC images and convolution weights (default: on CUDA only).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a ResNet on long-tailed CIFAR or Places and write a run folder."""
@@ -274,6 +289,8 @@ def train(
         image_root=str(image_root) if image_root else None,
         workers=workers,
         class_seed=class_seed,
+        precision=precision.value,
+        channels_last=channels_last,
     )
     try:
         resolve_device(device.value)

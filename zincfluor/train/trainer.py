@@ -37,6 +37,9 @@ from zincfluor.train.metrics import balanced_accuracy, confusion_matrix
 __all__ = ["TrainerConfig", "Trainer", "FitResult", "unpack_batch", "move_to_device"]
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass
 class TrainerConfig:
     """Optimisation settings; the defaults are the seed paper's for fluorescence.
@@ -44,6 +47,8 @@ class TrainerConfig:
     SGD (lr 0.01, momentum 0.9, weight decay 5e-3) with cosine annealing over 100 epochs.
     ``warmup_epochs`` ramps the learning rate linearly from lr/warmup to lr first.
     ``scheduler`` is "cosine", "step" (lr × ``gamma`` at each of ``milestones``) or "constant".
+    ``precision`` "bf16" runs the training forward passes and losses under bfloat16 autocast
+    (the weights and optimiser stay float32; evaluation stays float32); "fp32" does not.
     """
 
     epochs: int = 100
@@ -57,6 +62,11 @@ class TrainerConfig:
     gamma: float = 0.1
     grad_clip: float | None = None
     validate_every: int = 1
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,6 +159,12 @@ class Trainer:
             nesterov=config.nesterov,
         )
 
+    def _autocast(self):
+        """bfloat16 autocast on the training device when ``config.precision`` is "bf16"."""
+        return torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"
+        )
+
     def _set_lr(self, epoch: int) -> float:
         lr = self.config.lr * self.config.lr_factor(epoch)
         for group in self.optimizer.param_groups:
@@ -163,7 +179,8 @@ class Trainer:
         n_batches = 0
         for batch in loader:
             inputs, targets = unpack_batch(move_to_device(batch, self.device))
-            out = self.method.training_loss(self.model, inputs, targets)
+            with self._autocast():
+                out = self.method.training_loss(self.model, inputs, targets)
             self.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             if self.config.grad_clip:
@@ -299,7 +316,8 @@ class Trainer:
                 n_batches = 0
                 for begin in range(0, n, batch_size):
                     index = order[begin:begin + batch_size]
-                    out = self.method.stage2_loss(head(train_x[index]), train_y[index])
+                    with self._autocast():
+                        out = self.method.stage2_loss(head(train_x[index]), train_y[index])
                     optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
                     if self.config.grad_clip:

@@ -205,6 +205,7 @@ class DeviceImageLoader:
         shuffle: bool = False,
         augment: bool = False,
         seed: int = 0,
+        channels_last: bool = False,
     ):
         if len(images) != len(labels):
             raise ValueError("images and labels differ in length")
@@ -217,6 +218,7 @@ class DeviceImageLoader:
         self.mean, self.std = tuple(mean), tuple(std)
         self.shuffle, self.augment = shuffle, augment
         self.generator = torch.Generator().manual_seed(seed)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
@@ -232,4 +234,5 @@ class DeviceImageLoader:
             x = to_float_nchw(self.images[index])
             if self.augment:
                 x = crop_flip(x)
-            yield normalize(x, self.mean, self.std), self.labels[index]
+            x = normalize(x, self.mean, self.std).contiguous(memory_format=self.memory_format)
+            yield x, self.labels[index]

@@ -19,6 +19,12 @@ Two families of data sets, one entry each in :data:`VISION_DATASETS`:
   (Pillow decoding and uint8 transforms on the host in ``workers`` processes, float conversion
   and ImageNet mean/std normalisation on the device).
 
+On CUDA the defaults are the fast path: training under bfloat16 autocast (``precision``, into
+:class:`~zincfluor.train.trainer.TrainerConfig`; weights, optimiser and evaluation stay float32)
+and channels-last images and convolution weights; CIFAR sits on the GPU as uint8 and is
+augmented there, and the Trainer reads losses back to the host once per epoch, not per batch.
+On the CPU both default to off (``--precision`` and ``--channels-last`` force them).
+
 The run folder holds ``config.json``, ``checkpoint.pt``, ``metrics.json`` (validation at the chosen
 epoch, test with head/medium/tail/all accuracy, per-epoch history), ``per_class.md`` /
 ``per_class.csv``, ``confusion_matrix.png`` and ``training_curves.png``. ``config.json`` (under
@@ -68,7 +74,13 @@ from zincfluor.train.metrics import (
 )
 from zincfluor.train.report import epoch_logger, write_run_reports
 from zincfluor.train.seeding import resolve_device, seed_everything
-from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
+from zincfluor.train.trainer import (
+    PRECISIONS,
+    FitResult,
+    Trainer,
+    TrainerConfig,
+    predict_proba,
+)
 from zincfluor.vision import resnet  # noqa: F401  (registers the backbones)
 from zincfluor.vision.augment import (
     CIFAR10_MEAN,
@@ -176,6 +188,8 @@ class VisionRunConfig:
     image_root: str | None = None  # Places: where list paths are resolved (default data_root)
     workers: int | None = None  # Places: DataLoader processes (default min(8, CPUs))
     class_seed: int = 0  # reduced Places variants: which classes are drawn
+    precision: str = "auto"  # "bf16" autocast for training, "fp32", or auto: bf16 on CUDA
+    channels_last: bool | None = None  # NHWC images and convolution weights; None: on CUDA
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -264,14 +278,15 @@ def _prepare_cifar(
     train_loader = DeviceImageLoader(
         splits.train.images, splits.train.labels, batch_size=config.batch_size, device=device,
         mean=mean, std=std, shuffle=True, augment=True, seed=config.seed,
+        channels_last=config.channels_last,
     )
     valid_loader = DeviceImageLoader(
         splits.valid.images, splits.valid.labels, batch_size=CIFAR_EVAL_BATCH, device=device,
-        mean=mean, std=std,
+        mean=mean, std=std, channels_last=config.channels_last,
     )
     test_loader = DeviceImageLoader(
         splits.test.images, splits.test.labels, batch_size=CIFAR_EVAL_BATCH, device=device,
-        mean=mean, std=std,
+        mean=mean, std=std, channels_last=config.channels_last,
     )
     info = {
         "image_size": 32,
@@ -318,7 +333,7 @@ def _prepare_places(
         check_files(part)
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     common = dict(image_size=config.image_size, device=device, mean=mean, std=std,
-                  num_workers=config.workers)
+                  num_workers=config.workers, channels_last=config.channels_last)
     train_loader = StreamingImageLoader(
         splits.train, batch_size=config.batch_size, train=True, seed=config.seed, **common
     )
@@ -399,6 +414,21 @@ def resolve_config(config: VisionRunConfig) -> VisionRunConfig:
     return resolved
 
 
+def resolve_device_settings(config: VisionRunConfig, device: torch.device) -> VisionRunConfig:
+    """``precision`` "auto" -> bf16 on CUDA, fp32 elsewhere (into the trainer config too) and
+    ``channels_last`` None -> on CUDA only (on the CPU it is not reliably faster)."""
+    if config.precision not in ("auto", *PRECISIONS):
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {config.precision!r}")
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    channels_last = device.type == "cuda" if config.channels_last is None else config.channels_last
+    trainer = dataclasses.replace(config.trainer, precision=precision)
+    return dataclasses.replace(
+        config, precision=precision, channels_last=channels_last, trainer=trainer
+    )
+
+
 def _metrics(probs, targets, counts, names, config: VisionRunConfig) -> dict[str, Any]:
     thresholds = GroupThresholds(config.head_threshold, config.tail_threshold)
     metrics = evaluate_predictions(probs, targets, counts, names, thresholds=thresholds)
@@ -423,6 +453,7 @@ def vision_train_run(
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    config = resolve_device_settings(config, device)
 
     data = entry.prepare(config, device)
     splits, mean, std = data.splits, data.mean, data.std
@@ -443,6 +474,8 @@ def vision_train_run(
     if config.weights:  # only the first build reads the file; the checkpoint holds the weights
         build_spec["backbone"]["weights"] = config.weights
     model = build_classifier(build_spec)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
 
     run_config = config.to_dict()
     run_config["resolved"] = {

@@ -191,6 +191,7 @@ class StreamingImageLoader:
         seed: int = 0,
         num_workers: int = 0,
         prefetch_factor: int | None = None,
+        channels_last: bool = False,
     ):
         if len(data) == 0:
             raise ValueError("no images to load")
@@ -199,6 +200,7 @@ class StreamingImageLoader:
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
         self.mean, self.std = tuple(mean), tuple(std)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.dataset = ImageListDataset(data, image_size, train=train)
         self.skip_single = train
         self.sampler = _SeededSampler(
@@ -231,4 +233,5 @@ class StreamingImageLoader:
                 continue
             x = images.to(self.device, non_blocking=True)
             y = labels.to(self.device, non_blocking=True)
-            yield normalize(to_float_nchw(x), self.mean, self.std), y
+            x = normalize(to_float_nchw(x), self.mean, self.std)
+            yield x.contiguous(memory_format=self.memory_format), y
