@@ -98,6 +98,11 @@ CONFIGS: dict[str, MethodConfig] = {
         MethodConfig("bscl-sor--no-bscl", "bscl-sor", {"no_bscl": True}, ablation=True),
         MethodConfig("bscl-sor--no-sor", "bscl-sor", {"no_sor": True}, ablation=True),
         MethodConfig("bscl-sor--la", "bscl-sor", {"logit_adjust_tau": 1.0}, ablation=True),
+        # the same ablation on top of the logit-adjusted variant: what do B-SCL and SOR add?
+        MethodConfig("bscl-sor--la--no-bscl", "bscl-sor",
+                     {"logit_adjust_tau": 1.0, "no_bscl": True}, ablation=True),
+        MethodConfig("bscl-sor--la--no-sor", "bscl-sor",
+                     {"logit_adjust_tau": 1.0, "no_sor": True}, ablation=True),
     )
 }
 
@@ -364,6 +369,8 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
         "bscl-sor--no-sor": "CPO + B-SCL (`--no-sor`)",
         "bscl-sor": "CPO + B-SCL + SOR (full)",
         "bscl-sor--la": "full, CE terms logit-adjusted (`logit_adjust_tau=1`, our variant)",
+        "bscl-sor--la--no-bscl": "logit-adjusted CPO + SOR (`logit_adjust_tau=1 --no-bscl`)",
+        "bscl-sor--la--no-sor": "logit-adjusted CPO + B-SCL (`logit_adjust_tau=1 --no-sor`)",
     }
     for key, title in names.items():
         runs = load_runs(runs_dir, setting.name, key)
