@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,9 @@ import torch_geometric
 from torch_geometric.utils import from_smiles
 
 from zincfluor.chem import FeaturizerConfig, MoleculeFeaturizer, featurize_many, make_featurizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import available_cores, cpu_name  # noqa: E402  (bench/ is not a package)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEEP4CHEM_CSV = Path("deep4chem") / "DB_for_chromophore_deep4chem.csv"
@@ -52,20 +56,9 @@ def deepchem_featurizer() -> Callable[[str], object] | None:
         return None
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     return (
-        f"{cpu}, {available_cores()} cores; Python {platform.python_version()}, "
+        f"{cpu_name()}, {available_cores()} cores; Python {platform.python_version()}, "
         f"RDKit {rdkit.__version__}, torch {torch.__version__}, PyG {torch_geometric.__version__}"
     )
 

@@ -37,6 +37,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import available_cores, cpu_name  # noqa: E402  (bench/ is not a package)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEEP4CHEM_CSV = Path("deep4chem") / "DB_for_chromophore_deep4chem.csv"
 SEED = 20201120
@@ -278,14 +281,7 @@ def count_lines(path: Path) -> int:
 
 
 def machine() -> str:
-    cpu = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu, cores = cpu_name(), available_cores()
     memory = ""
     if Path("/proc/meminfo").is_file():
         total = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
