@@ -43,6 +43,7 @@ from zincfluor.train.report import (
     write_per_level_csv,
     write_run_reports,
 )
+from zincfluor.train.resident_loader import ResidentGraphLoader
 from zincfluor.train.seeding import resolve_device, seed_everything
 from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
 
@@ -70,6 +71,7 @@ class TrainRunConfig:
     edge_drop: float = 0.2  # contrastive methods' graph views: bond drop probability
     feature_mask: float = 0.2  # ... and atom-feature column mask probability (per molecule)
     batch_size: int = 64
+    loader: str = "resident"  # "pyg": PyG's DataLoader (same batches, collated on the host)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     device: str = "auto"
     cache_dir: str | None = None
@@ -102,8 +104,23 @@ def _attach_labels(graphs, labels: np.ndarray, indices: np.ndarray) -> list:
     return out
 
 
-def _loader(graphs: list, batch_size: int, *, shuffle: bool, generator=None) -> DataLoader:
-    return DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
+LOADERS = ("resident", "pyg")
+
+
+def _loader(
+    graphs: list, batch_size: int, device: torch.device, *, shuffle: bool, generator=None,
+    kind: str = "resident",
+):
+    """Batches of ``graphs``. "resident": built on ``device`` from one resident copy, the same
+    batches as PyG's ``DataLoader`` with the same generator, without per-batch collation on the
+    host (the default); "pyg": PyG's ``DataLoader`` (kept to measure the difference)."""
+    if kind == "resident":
+        return ResidentGraphLoader(
+            graphs, batch_size, shuffle=shuffle, generator=generator, device=device
+        )
+    if kind == "pyg":
+        return DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    raise ValueError(f"loader must be one of {LOADERS}, got {kind!r}")
 
 
 def _log(console, message: str) -> None:
@@ -150,9 +167,12 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     train_set = _attach_labels(graphs, table.labels, split.train)
     valid_set = _attach_labels(graphs, table.labels, split.valid)
     test_set = _attach_labels(graphs, table.labels, split.test)
-    train_loader = _loader(train_set, config.batch_size, shuffle=True, generator=generator)
-    valid_loader = _loader(valid_set, 512, shuffle=False)
-    test_loader = _loader(test_set, 512, shuffle=False)
+    kind = config.loader
+    train_loader = _loader(
+        train_set, config.batch_size, device, shuffle=True, generator=generator, kind=kind
+    )
+    valid_loader = _loader(valid_set, 512, device, shuffle=False, kind=kind)
+    test_loader = _loader(test_set, 512, device, shuffle=False, kind=kind)
 
     context = MethodContext(
         class_counts=torch.as_tensor(train_counts, dtype=torch.float32),
@@ -325,7 +345,9 @@ def evaluate_run(
     graphs = _attach_labels(featurized.graphs, table.labels[rows], keep)
     torch_device = resolve_device(device)
     net = model_from_checkpoint(checkpoint).to(torch_device)
-    probs, targets = predict_proba(net, _loader(graphs, 512, shuffle=False), torch_device)
+    probs, targets = predict_proba(
+        net, _loader(graphs, 512, torch_device, shuffle=False), torch_device
+    )
     head, tail = metadata.get("group_thresholds", (100, 20))
     metrics = evaluate_predictions(
         probs, targets, checkpoint["class_counts"], list(scheme.names),

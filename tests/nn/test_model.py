@@ -3,6 +3,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from zincfluor.nn import GCNConfig, build_classifier, gcn_spec
+from zincfluor.nn.gcn import gcn_propagation
 
 
 def _batch(in_dim: int) -> Batch:
@@ -66,12 +67,25 @@ def test_shared_normalisation_equals_pyg_gcnconv_defaults():
     reference.load_state_dict(model.backbone.convs[0].state_dict())
     batch = _batch(7)
     ours = model.backbone.convs[0](
-        batch.x, *_normalised(batch.edge_index, batch.num_nodes)
+        batch.x, *gcn_propagation(batch.edge_index, batch.num_nodes)
     )
     torch.testing.assert_close(ours, reference(batch.x, batch.edge_index))
 
 
-def _normalised(edge_index, num_nodes):
+def _dense(edge_index, weight, num_nodes):
+    return torch.sparse_coo_tensor(edge_index, weight, (num_nodes, num_nodes)).to_dense()
+
+
+def test_propagation_matrix_equals_pyg_gcn_norm():
+    """Bit-identical edges and weights without self loops (molecules); the same Â with them."""
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-    return gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+    batch = _batch(3)
+    want = gcn_norm(batch.edge_index, None, batch.num_nodes, add_self_loops=True)
+    got = gcn_propagation(batch.edge_index, batch.num_nodes)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+    looped = torch.tensor([[0, 1, 1, 2, 2], [1, 0, 1, 2, 1]])  # self loops at 1 and 2
+    want = gcn_norm(looped, None, 4, add_self_loops=True)
+    got = gcn_propagation(looped, 4)
+    torch.testing.assert_close(_dense(*got, 4), _dense(*want, 4))
