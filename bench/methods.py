@@ -384,6 +384,62 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
     return f"#### Ablation, {setting.title}\n\n" + _markdown(header, rows) + "\n"
 
 
+SHIP_SETTING = "natural"
+
+
+def ship_choice(runs_dir: Path, configs, seeds: list[int]):
+    """The model to ship, chosen on the natural split's *validation* metrics only.
+
+    1. Among the configurations with every seed finished, keep those whose mean validation
+       balanced accuracy is within one sample standard deviation (of the best configuration's
+       seeds) of the best mean.
+    2. Of those, take the highest mean validation Tail Top-4 (the issue's "wins on validation
+       tail metrics", without letting a collapsed model that predicts only rare levels win).
+    3. Ship its seed with the best validation balanced accuracy (each seed is a full natural-split
+       training run).
+
+    Returns ``(rows, chosen)``: per configuration (name, mean and std validation balanced
+    accuracy, mean validation Tail Top-4, eligible) and ``(config name, seed)`` or None.
+    """
+    rows = []
+    for config in configs:
+        runs = load_runs(runs_dir, SHIP_SETTING, config.name)
+        if sorted(r["config"]["seed"] for r in runs) != sorted(seeds):
+            continue
+        bal = np.array([r["metrics"]["valid"]["balanced_accuracy"] for r in runs])
+        tail = np.array([r["metrics"]["valid"]["tail_top_4"] for r in runs])
+        rows.append({"name": config.name, "bal_mean": bal.mean(), "bal_std": bal.std(ddof=1),
+                     "tail_mean": tail.mean(), "runs": runs})
+    if not rows:
+        return [], None
+    best = max(rows, key=lambda row: row["bal_mean"])
+    floor = best["bal_mean"] - best["bal_std"]
+    for row in rows:
+        row["eligible"] = bool(row["bal_mean"] >= floor)
+    winner = max((row for row in rows if row["eligible"]), key=lambda row: row["tail_mean"])
+    seed_run = max(winner["runs"], key=lambda r: r["metrics"]["valid"]["balanced_accuracy"])
+    return rows, (winner["name"], int(seed_run["config"]["seed"]))
+
+
+def ship_table(runs_dir: Path, configs, seeds: list[int]) -> str:
+    rows, chosen = ship_choice(runs_dir, configs, seeds)
+    if chosen is None:
+        return ""
+    table = []
+    for row in sorted(rows, key=lambda row: -row["bal_mean"]):
+        mark = "eligible" if row["eligible"] else ""
+        mark = "**shipped**" if row["name"] == chosen[0] else mark
+        table.append([row["name"], f"{100 * row['bal_mean']:.2f} ± {100 * row['bal_std']:.2f}",
+                      f"{100 * row['tail_mean']:.2f}", mark])
+    return (
+        "#### The model to ship, chosen on validation (natural split)\n\n"
+        "Eligible: mean validation balanced accuracy within one standard deviation of the best; "
+        "of those, the highest mean validation Tail Top-4 is shipped, as its seed with the best "
+        f"validation balanced accuracy (here: `{chosen[0]}`, seed {chosen[1]}).\n\n"
+        + _markdown(["configuration", "valid bal. acc.", "valid Tail Top-4", ""], table) + "\n"
+    )
+
+
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -421,6 +477,10 @@ def write_report(args: argparse.Namespace, settings, configs) -> str:
         ablation = ablation_table(args.runs_dir, setting)
         if ablation:
             parts.append(ablation)
+        if setting.name == SHIP_SETTING:
+            ship = ship_table(args.runs_dir, configs, args.seeds)
+            if ship:
+                parts.append(ship)
     parts.append(paper_comparison(args.runs_dir))
     notes = args.archive.parent / "notes.md"
     if notes.is_file():  # the hand-written reading of the tables, kept beside the archive

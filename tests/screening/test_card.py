@@ -145,3 +145,14 @@ def test_fast_path_equals_the_slow_path_on_the_fixture(trained_run):
     result = Predictor.load(trained_run, device="cpu", batch_size=32).predict(smiles)
     np.testing.assert_allclose(result.probs, expected, rtol=1e-5, atol=1e-6)
     assert (result.levels == expected.argmax(axis=1)).all()
+
+
+@pytest.mark.parametrize("ece, phrase", [
+    (None, "not measured"),
+    (0.07, "roughly, not exactly, calibrated (test ECE 0.070)"),
+    (0.346, "poorly calibrated (test ECE 0.346): rank molecules by them"),
+])
+def test_card_says_how_far_to_trust_the_probabilities(ece, phrase):
+    from zincfluor.screening.card import _calibration_note
+
+    assert phrase in _calibration_note(ece)

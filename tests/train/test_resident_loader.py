@@ -73,3 +73,18 @@ def test_batches_are_built_on_the_gpu(graphs):
     assert all(batch.x.is_cuda and batch.edge_index.is_cuda for batch in batches)
     pyg = DataLoader(graphs, batch_size=7, shuffle=True, generator=torch.Generator().manual_seed(3))
     assert_same_batches(pyg, batches)
+
+
+def test_contrastive_views_of_resident_batches_equal_those_of_collated_ones(graphs):
+    """GraphAugment (bond drop, feature mask) draws the same views from both kinds of batch."""
+    from zincfluor.nn.graph_augment import GraphAugment
+
+    augment = GraphAugment(edge_drop=0.3, feature_mask=0.3)
+    for want, got in zip(DataLoader(graphs, batch_size=10), ResidentGraphLoader(graphs, 10),
+                         strict=True):
+        torch.manual_seed(5)
+        want_view = augment(want)
+        torch.manual_seed(5)
+        got_view = augment(got)
+        for key in ("x", "edge_index", "edge_attr", "batch"):
+            assert torch.equal(got_view[key], want_view[key]), key

@@ -420,8 +420,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         "- The label is the median emission over solvents: solvent effects are not modelled.",
         f"- The rarest levels have few training examples ({_rarest(card)}); their accuracy has "
         "wide uncertainty.",
-        "- Probabilities are the network's softmax outputs; they are roughly, not exactly, "
-        "calibrated (see the ECE above).",
+        f"- {_calibration_note(metrics.get('ece'))}",
         "",
         "## How it was made",
         "",
@@ -434,6 +433,17 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+def _calibration_note(ece: float | None) -> str:
+    """What the test ECE says about reading the probabilities as frequencies."""
+    base = "Probabilities are the network's softmax outputs"
+    if ece is None:
+        return f"{base}; their calibration was not measured."
+    if ece <= 0.10:
+        return f"{base}; they are roughly, not exactly, calibrated (test ECE {ece:.3f})."
+    return (f"{base} and are poorly calibrated (test ECE {ece:.3f}): rank molecules by them, "
+            "but do not read them as the chance that a molecule emits at a level.")
 
 
 def _rarest(card: ModelCard) -> str:
