@@ -1,4 +1,5 @@
-"""``zincfluor model ship|show``: package a trained run as a model folder with a model card."""
+"""``zincfluor model calibrate|ship|show``: calibrate a trained run, package it as a model folder
+with a model card, and inspect one."""
 
 from __future__ import annotations
 
@@ -12,9 +13,42 @@ from zincfluor.commands.common import fail, friendly_errors, out_console
 __all__ = ["register", "model_app"]
 
 model_app = typer.Typer(
-    help="Ship a trained run as a model folder (checkpoint + model card) and inspect it.",
+    help="Calibrate a trained run, ship it as a model folder (checkpoint + card), inspect it.",
     no_args_is_help=True,
 )
+
+
+@model_app.command("calibrate")
+@friendly_errors
+def calibrate(
+    run_dir: Path = typer.Argument(..., help="Molecular training run folder."),
+    out: Path = typer.Option(..., "--out", help="Calibrated run folder to write."),
+    data: Path = typer.Option(
+        None, "--data", help="Measurement table, if the run's recorded path is not here."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Temperature-scale a run on its validation split (Guo et al. 2017) into a new run folder.
+
+    One scalar T minimises the validation negative log-likelihood of softmax(logits / T); levels
+    and accuracies do not change, the probabilities become honest. Ship the new folder with
+    `zincfluor model ship`.
+    """
+    from zincfluor.calibrate import calibrate_run
+
+    if not run_dir.exists():
+        fail(f"run folder {run_dir} does not exist")
+    result = calibrate_run(
+        run_dir, out, data_path=data, device=device, cache_dir=cache_dir, progress=progress
+    )
+    out_console.print(
+        f"T = {result['temperature']:.4f}: validation NLL {result['valid_nll_before']:.4f} -> "
+        f"{result['valid_nll_after']:.4f}, ECE {result['valid_ece_before']:.3f} -> "
+        f"{result['valid_ece_after']:.3f}; test ECE {result['test_ece_before']:.3f} -> "
+        f"{result['test_ece_after']:.3f}. Calibrated run: {out}"
+    )
 
 
 @model_app.command("ship")

@@ -32,23 +32,36 @@ def register_backbone(name: str, backbone_cls: type[nn.Module], config_cls: type
 
 
 class Classifier(nn.Module):
-    """logits = head(backbone(x)); ``project`` gives normalised embeddings z for contrastive losses.
+    """logits = head(backbone(x)) / T; ``project`` gives normalised embeddings z for contrastive
+    losses.
 
-    Methods that need features and logits from one pass call :meth:`features` then
-    ``model.head(features)``.
+    ``temperature`` T is 1 while training; a calibrated model (``zincfluor model calibrate``,
+    temperature scaling fitted on validation data) carries its T in the spec, so every consumer of
+    ``model(x)`` gets calibrated logits. Methods that need features and logits from one pass call
+    :meth:`features` then ``model.head(features)``, which T never touches.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, projection: nn.Module | None = None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        projection: nn.Module | None = None,
+        temperature: float = 1.0,
+    ):
         super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
         self.backbone = backbone
         self.head = head
         self.projection = projection
+        self.temperature = float(temperature)
 
     def features(self, inputs: Any) -> torch.Tensor:
         return self.backbone(inputs)
 
     def forward(self, inputs: Any) -> torch.Tensor:
-        return self.head(self.backbone(inputs))
+        logits = self.head(self.backbone(inputs))
+        return logits if self.temperature == 1.0 else logits / self.temperature
 
     def project(self, features: torch.Tensor) -> torch.Tensor:
         """z = normalize(projection(h)); needs a projection head."""
@@ -94,4 +107,4 @@ def build_classifier(spec: dict) -> Classifier:
     projection = None
     if spec.get("projection"):
         projection = ProjectionHead(backbone.out_dim, **spec["projection"])
-    return Classifier(backbone, head, projection)
+    return Classifier(backbone, head, projection, temperature=spec.get("temperature", 1.0))

@@ -80,6 +80,7 @@ class ModelCard:
     format: int = CARD_FORMAT
     featurizer: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None  # temperature scaling, when the run was calibrated
 
     @property
     def level_names(self) -> list[str]:
@@ -242,6 +243,7 @@ def ship_model(
         checkpoint_bytes=target.stat().st_size,
         featurizer=dict(metadata.get("featurizer") or {}),
         versions=dict(checkpoint.get("versions") or {}),
+        calibration=metadata.get("calibration"),
     )
     _write_text(out / CARD_NAME, json.dumps(card.to_dict(), indent=2) + "\n")
     _write_text(out / README_NAME, render_readme(card, checkpoint.get("model_spec", {})))
@@ -389,6 +391,14 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
     if card.best_epoch is not None:
         lines.append(f"- Best epoch (by validation balanced accuracy): {card.best_epoch}; "
                      f"validation balanced accuracy {_pct(card.valid_balanced_accuracy)}")
+    if card.calibration:
+        c = card.calibration
+        lines.append(
+            f"- Calibration: temperature scaling fitted on the validation split, logits / "
+            f"{c['temperature']:.3f}; it leaves every prediction's level unchanged. Test ECE "
+            f"{c['test_ece_before']:.3f} before, {c['test_ece_after']:.3f} after "
+            f"(`zincfluor model calibrate`)."
+        )
     metrics = card.test_metrics
     lines += [
         "",

@@ -91,7 +91,12 @@ class FastGCN:
 
 
 def fast_forward(model: nn.Module):
-    """A callable computing ``model(batch)`` logits: :class:`FastGCN` when supported."""
-    if FastGCN.supports(model):
-        return FastGCN(model)
-    return model
+    """A callable computing ``model(batch)`` logits (divided by the model's temperature):
+    :class:`FastGCN` when supported."""
+    if not FastGCN.supports(model):
+        return model
+    fast = FastGCN(model)
+    temperature = getattr(model, "temperature", 1.0)
+    if temperature == 1.0:
+        return fast
+    return lambda batch: fast(batch) / temperature

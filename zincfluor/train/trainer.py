@@ -34,7 +34,10 @@ from torch import nn
 from zincfluor.methods.base import LongTailMethod, Stage2Config
 from zincfluor.train.metrics import balanced_accuracy, confusion_matrix
 
-__all__ = ["TrainerConfig", "Trainer", "FitResult", "unpack_batch", "move_to_device"]
+__all__ = [
+    "TrainerConfig", "Trainer", "FitResult", "unpack_batch", "move_to_device", "predict_logits",
+    "predict_proba",
+]
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -359,20 +362,28 @@ class Trainer:
         return int(best_epoch), float(best_score)
 
 @torch.no_grad()
+def predict_logits(
+    model: nn.Module, loader: Iterable, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Float32 logits (on ``device``) and targets of ``model`` over ``loader`` (eval mode)."""
+    model.eval()
+    device = torch.device(device)
+    logits, targets = [], []
+    for batch in loader:
+        inputs, y = unpack_batch(move_to_device(batch, device))
+        logits.append(model(inputs).float())
+        targets.append(y)
+    if not logits:
+        raise ValueError("the evaluation loader yielded no batch")
+    return torch.cat(logits), torch.cat(targets).cpu().numpy()
+
+
 def predict_proba(
     model: nn.Module, loader: Iterable, device: torch.device | str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities and targets of ``model`` over ``loader`` (model put in eval mode)."""
-    model.eval()
-    device = torch.device(device)
-    probs, targets = [], []
-    for batch in loader:
-        inputs, y = unpack_batch(move_to_device(batch, device))
-        probs.append(torch.softmax(model(inputs).float(), dim=1))
-        targets.append(y)
-    if not probs:
-        raise ValueError("the evaluation loader yielded no batch")
-    return torch.cat(probs).cpu().numpy(), torch.cat(targets).cpu().numpy()
+    logits, targets = predict_logits(model, loader, device)
+    return torch.softmax(logits, dim=1).cpu().numpy(), targets
 
 
 def _status(row: dict[str, float], best_score: float, best_epoch: int) -> str:
