@@ -88,3 +88,34 @@ def test_contrastive_views_of_resident_batches_equal_those_of_collated_ones(grap
         got_view = augment(got)
         for key in ("x", "edge_index", "edge_attr", "batch"):
             assert torch.equal(got_view[key], want_view[key]), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ce", "bscl-sor"])
+def test_training_runs_agree_to_the_last_digit_with_either_loader(tmp_path, method):
+    """On the CPU the resident loader changes nothing but speed: same history, same metrics."""
+    from molecule_fixtures import write_deep4chem_csv
+
+    from zincfluor.pipeline import DataOptions, TrainRunConfig, train_run
+    from zincfluor.train.trainer import TrainerConfig
+
+    data = write_deep4chem_csv(tmp_path / "deep4chem.csv")
+    results = {}
+    for kind in ("resident", "pyg"):
+        config = TrainRunConfig(
+            data=DataOptions(path=str(data)), out=str(tmp_path / kind), method=method,
+            hidden_dim=16, num_layers=2, batch_size=16, loader=kind, device="cpu",
+            cache_dir="none", n_jobs=1, trainer=TrainerConfig(epochs=2),
+        )
+        results[kind] = train_run(config, progress=False)
+    resident, pyg = results["resident"], results["pyg"]
+    losses = [[row["train_loss"] for row in r.fit.history] for r in (resident, pyg)]
+    assert losses[0] == losses[1]
+    assert resident.test_metrics["balanced_accuracy"] == pyg.test_metrics["balanced_accuracy"]
+
+
+def test_unknown_loader_kind_is_refused(graphs):
+    from zincfluor.pipeline import _loader
+
+    with pytest.raises(ValueError, match="loader must be one of"):
+        _loader(graphs, 4, torch.device("cpu"), shuffle=False, kind="fast")
