@@ -22,7 +22,7 @@ import torch
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
 from zincfluor.data import DataOptions, LabelScheme, Split, make_split
-from zincfluor.pipeline import _attach_labels, _cache_dir, _headline, _loader
+from zincfluor.pipeline import _attach_labels, _cache_dir, _headline, _loader, usable_mask
 from zincfluor.train.calibration import fit_temperature, mean_nll
 from zincfluor.train.checkpoint import (
     CHECKPOINT_NAME,
@@ -132,11 +132,8 @@ def calibrate_run(
     metrics = dict(metrics, valid=evaluate["valid"][temperature],
                    test=evaluate["test"][temperature], calibration=calibration)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    for name in ("config.json", "split.json"):
-        if (run / name).is_file():
-            shutil.copyfile(run / name, out / name)
-    if not (out / "split.json").is_file():
-        split.save(out / "split.json", smiles=table.smiles)
+    shutil.copyfile(run / "config.json", out / "config.json")
+    split.save(out / "split.json", smiles=table.smiles)
     return calibration
 
 
@@ -144,11 +141,10 @@ def _run_split(run: Path, config: dict, metadata: dict, table, usable_indices) -
     """The run's split: its ``split.json``, else rebuilt from the seed as training made it."""
     if (run / "split.json").is_file():
         return Split.from_dict(json.loads((run / "split.json").read_text()), smiles=table.smiles)
-    usable = np.zeros(len(table.smiles), dtype=bool)
-    usable[np.asarray(usable_indices, dtype=np.int64)] = True
     split = make_split(
         table, kind=config["split"], fractions=tuple(config["fractions"]), seed=config["seed"],
-        imbalance_ratio=config.get("imbalance_ratio"), usable=usable,
+        imbalance_ratio=config.get("imbalance_ratio"),
+        usable=usable_mask(len(table.smiles), usable_indices),
     )
     recorded = (metadata.get("split") or {}).get("sizes")
     if recorded is not None and split.sizes() != recorded:

@@ -94,6 +94,13 @@ class TrainRunResult:
     device: str
 
 
+def usable_mask(n: int, valid_indices) -> np.ndarray:
+    """Boolean mask over ``n`` molecules, True where the featuriser made a graph."""
+    usable = np.zeros(n, dtype=bool)
+    usable[np.asarray(valid_indices, dtype=np.int64)] = True
+    return usable
+
+
 def _attach_labels(graphs, labels: np.ndarray, indices: np.ndarray) -> list:
     """The graphs at ``indices`` with their label as ``y`` (graphs that failed are excluded)."""
     out = []
@@ -148,15 +155,13 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     )
     for error in featurized.errors:
         _log(console, f"[yellow]left out[/yellow] {error}")
-    usable = np.zeros(len(table.smiles), dtype=bool)
-    usable[featurized.valid_indices] = True
     split = make_split(
         table,
         kind=config.split,
         fractions=config.fractions,
         seed=config.seed,
         imbalance_ratio=config.imbalance_ratio,
-        usable=usable,
+        usable=usable_mask(len(table.smiles), featurized.valid_indices),
     )
     _check_split(split)
     split.save(out / "split.json", smiles=table.smiles)
