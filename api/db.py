@@ -1,8 +1,8 @@
 """Engines, sessions and migrations (alembic, configured in code so it works from any folder).
 
 SQLite connections get WAL journaling, foreign keys and a busy timeout; PostgreSQL connections
-are pre-pinged. The migration scripts live in :mod:`api.migrations` inside the package, so an
-installed zincfluor can migrate a database without an ``alembic.ini``.
+are pre-pinged. The migration scripts live in :mod:`migrations`, a top-level package installed
+beside :mod:`api`, so an installed zincfluor can migrate a database without an ``alembic.ini``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+import migrations
 
 __all__ = [
     "DatabaseNotMigrated",
@@ -29,7 +31,7 @@ __all__ = [
     "display_url",
 ]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
