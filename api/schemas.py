@@ -65,7 +65,7 @@ class MoleculeResult(_Compact):
     index: int = Field(description="Position in the input, from 0.")
     id: str | None = None
     smiles: str = Field(description="The SMILES as given.")
-    status: Literal["ok", "invalid", "pending"]
+    status: Literal["ok", "invalid", "out_of_scope", "pending"]
     canonical_smiles: str | None = None
     inchikey: str | None = None
     level: str | None = Field(default=None, description="Most probable level.")
@@ -74,6 +74,10 @@ class MoleculeResult(_Compact):
     rare_score: float | None = Field(default=None,
                                      description="Probability mass on the rare target levels.")
     error: str | None = None
+    notes: list[str] | None = Field(
+        default=None,
+        description="What standardisation changed in the input, e.g. 'counter-ion removed'.",
+    )
 
 
 class PredictionsResponse(BaseModel):
