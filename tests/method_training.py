@@ -1,6 +1,6 @@
 """Train a long-tail method for one epoch on the tiny Deep4Chem fixture and reload its checkpoint.
 
-Shared by the method tests: a method must run through ``zincfluor.pipeline.train_run``, and the
+Shared by the method tests: a method must run through ``zincfluor.runs.train.train_run``, and the
 model rebuilt from the checkpoint's spec and weights must give the trained model's logits.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch
 
-import zincfluor.pipeline
+import zincfluor.runs.train
 from zincfluor.chem import FeaturizerConfig, featurize_cached
-from zincfluor.pipeline import DataOptions, TrainRunConfig, train_run
+from zincfluor.runs.train import DataOptions, TrainRunConfig, train_run
 from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
 from zincfluor.train.trainer import Trainer, TrainerConfig
 
@@ -32,7 +32,7 @@ def train_one_epoch_and_reload(monkeypatch, data: Path, out: Path, method: str, 
             super().__init__(*args, **kwargs)
             trainers.append(self)
 
-    monkeypatch.setattr(zincfluor.pipeline, "Trainer", RecordingTrainer)
+    monkeypatch.setattr(zincfluor.runs.train, "Trainer", RecordingTrainer)
     config = TrainRunConfig(
         data=DataOptions(str(data)),
         out=str(out),

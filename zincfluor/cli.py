@@ -127,7 +127,7 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train a GCN on fluorescence measurements and write a run folder."""
-    from zincfluor.pipeline import TrainRunConfig, train_run
+    from zincfluor.runs.train import TrainRunConfig, train_run
     from zincfluor.train.trainer import TrainerConfig
 
     options = _data_options(data, smiles_column, value_column, label_column, scheme, level_names)
@@ -207,7 +207,7 @@ def evaluate(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Evaluate a trained model on a measurement table (the same metrics as training)."""
-    from zincfluor.pipeline import evaluate_run
+    from zincfluor.runs.evaluate import evaluate_run
 
     options = _data_options(data, smiles_column, value_column, label_column, "emission8", None)
     metrics = evaluate_run(

@@ -96,7 +96,7 @@ def test_training_runs_agree_to_the_last_digit_with_either_loader(tmp_path, meth
     """On the CPU the resident loader changes nothing but speed: same history, same metrics."""
     from molecule_fixtures import write_deep4chem_csv
 
-    from zincfluor.pipeline import DataOptions, TrainRunConfig, train_run
+    from zincfluor.runs.train import DataOptions, TrainRunConfig, train_run
     from zincfluor.train.trainer import TrainerConfig
 
     data = write_deep4chem_csv(tmp_path / "deep4chem.csv")
@@ -115,7 +115,7 @@ def test_training_runs_agree_to_the_last_digit_with_either_loader(tmp_path, meth
 
 
 def test_unknown_loader_kind_is_refused(graphs):
-    from zincfluor.pipeline import _loader
+    from zincfluor.runs.common import graph_loader
 
     with pytest.raises(ValueError, match="loader must be one of"):
-        _loader(graphs, 4, torch.device("cpu"), shuffle=False, kind="fast")
+        graph_loader(graphs, 4, torch.device("cpu"), shuffle=False, kind="fast")

@@ -36,7 +36,7 @@ def calibrate(
     and accuracies do not change, the probabilities become honest. Ship the new folder with
     `zincfluor model ship`.
     """
-    from zincfluor.calibrate import calibrate_run
+    from zincfluor.runs.calibrate import calibrate_run
 
     if not run_dir.exists():
         fail(f"run folder {run_dir} does not exist")

@@ -22,7 +22,13 @@ import torch
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
 from zincfluor.data import DataOptions, LabelScheme, Split, make_split
-from zincfluor.pipeline import _attach_labels, _cache_dir, _headline, _loader, usable_mask
+from zincfluor.runs.common import (
+    attach_labels,
+    graph_loader,
+    headline_metrics,
+    resolve_cache_dir,
+    usable_mask,
+)
 from zincfluor.train.calibration import fit_temperature, mean_nll
 from zincfluor.train.checkpoint import (
     CHECKPOINT_NAME,
@@ -35,7 +41,7 @@ from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
 from zincfluor.train.seeding import resolve_device
 from zincfluor.train.trainer import predict_logits
 
-__all__ = ["calibrate_run"]
+__all__ = ["calibrate_run", "run_split"]
 
 
 def calibrate_run(
@@ -79,9 +85,9 @@ def calibrate_run(
     table = data.read(LabelScheme.from_dict(metadata["label_scheme"]))
     featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
     featurized = featurize_cached(
-        table.smiles, featurizer, _cache_dir(cache_dir), progress=progress
+        table.smiles, featurizer, resolve_cache_dir(cache_dir), progress=progress
     )
-    split = _run_split(run, config, metadata, table, featurized.valid_indices)
+    split = run_split(run, config, metadata, table, featurized.valid_indices)
 
     device = resolve_device(device)
     model = model_from_checkpoint(checkpoint).to(device)
@@ -89,9 +95,9 @@ def calibrate_run(
         raise ValueError(f"{run} is calibrated already (T = {model.temperature:g})")
     logits = {}
     for part in ("valid", "test"):
-        graphs = _attach_labels(featurized.graphs, table.labels, getattr(split, part))
+        graphs = attach_labels(featurized.graphs, table.labels, getattr(split, part))
         part_logits, targets = predict_logits(
-            model, _loader(graphs, 512, device, shuffle=False), device
+            model, graph_loader(graphs, 512, device, shuffle=False), device
         )
         logits[part] = (part_logits.double().cpu().numpy(), targets)
 
@@ -123,7 +129,7 @@ def calibrate_run(
     spec = dict(checkpoint["model_spec"], temperature=temperature)
     model.temperature = temperature
     new_metadata = dict(metadata, calibration=calibration)
-    new_metadata["test_metrics"] = _headline(evaluate["test"][temperature])
+    new_metadata["test_metrics"] = headline_metrics(evaluate["test"][temperature])
     save_checkpoint(
         out / CHECKPOINT_NAME, model=model, model_spec=spec,
         class_counts=checkpoint["class_counts"], method=checkpoint["method"],
@@ -137,7 +143,7 @@ def calibrate_run(
     return calibration
 
 
-def _run_split(run: Path, config: dict, metadata: dict, table, usable_indices) -> Split:
+def run_split(run: Path, config: dict, metadata: dict, table, usable_indices) -> Split:
     """The run's split: its ``split.json``, else rebuilt from the seed as training made it."""
     if (run / "split.json").is_file():
         return Split.from_dict(json.loads((run / "split.json").read_text()), smiles=table.smiles)

@@ -1,0 +1,225 @@
+"""Train one molecular model: measurements -> run folder.
+
+``train_run`` wires the pieces in the house plan's order::
+
+    read_measurements -> make_split -> featurize_cached -> loaders
+        -> build_classifier + method -> Trainer.fit (model choice on validation)
+        -> one test evaluation -> run folder
+
+A run folder holds ``config.json`` (everything the run was started with), ``split.json``,
+``bad_rows.csv`` (when the input had any), ``checkpoint.pt``, ``metrics.json`` (validation at the
+chosen epoch, test, per-epoch history), ``per_level.md``/``per_level.csv``,
+``confusion_matrix.png`` and ``training_curves.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zincfluor.chem import FeaturizerConfig, featurize_cached
+from zincfluor.data import DataOptions, MoleculeTable, Split, class_counts, make_split
+from zincfluor.methods import MethodContext, build_method
+from zincfluor.nn import build_classifier, gcn_spec
+from zincfluor.nn.graph_augment import GraphAugment
+from zincfluor.runs.common import (
+    attach_labels,
+    graph_loader,
+    headline_metrics,
+    log,
+    resolve_cache_dir,
+    usable_mask,
+)
+from zincfluor.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
+from zincfluor.train.report import epoch_logger, write_run_reports
+from zincfluor.train.seeding import resolve_device, seed_everything
+from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
+
+__all__ = ["DataOptions", "TrainRunConfig", "TrainRunResult", "train_run", "check_split"]
+
+
+@dataclass
+class TrainRunConfig:
+    """Everything a training run is started with; written to ``config.json``."""
+
+    data: DataOptions
+    out: str
+    method: str = "ce"
+    method_hparams: dict[str, Any] = field(default_factory=dict)
+    split: str = "stratified"
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    imbalance_ratio: float | None = None
+    featurizer: str = "zincfluor"
+    hidden_dim: int = 128
+    num_layers: int = 6
+    dropout: float = 0.1
+    pooling: str = "mean"
+    projection_dim: int | None = 128
+    edge_drop: float = 0.2  # contrastive methods' graph views: bond drop probability
+    feature_mask: float = 0.2  # ... and atom-feature column mask probability (per molecule)
+    batch_size: int = 64
+    loader: str = "resident"  # "pyg": PyG's DataLoader (same batches, collated on the host)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    device: str = "auto"
+    cache_dir: str | None = None
+    n_jobs: int | None = None
+    head_threshold: int = 100
+    tail_threshold: int = 20
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainRunResult:
+    out: Path
+    fit: FitResult
+    valid_metrics: dict[str, Any]
+    test_metrics: dict[str, Any]
+    table: MoleculeTable
+    split: Split
+    device: str
+
+
+def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) -> TrainRunResult:
+    """Train one model as ``config`` says and write its run folder; returns the metrics."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(config.seed)
+    device = resolve_device(config.device)
+
+    table = config.data.read()
+    log(console, table.summary())
+    if table.bad_rows:
+        table.write_bad_rows(out / "bad_rows.csv")
+        log(console, f"rows that were left out are listed in {out / 'bad_rows.csv'}")
+
+    featurizer = FeaturizerConfig(backend=config.featurizer)
+    featurized = featurize_cached(
+        table.smiles, featurizer, resolve_cache_dir(config.cache_dir), n_jobs=config.n_jobs,
+        progress=progress,
+    )
+    for error in featurized.errors:
+        log(console, f"[yellow]left out[/yellow] {error}")
+    split = make_split(
+        table,
+        kind=config.split,
+        fractions=config.fractions,
+        seed=config.seed,
+        imbalance_ratio=config.imbalance_ratio,
+        usable=usable_mask(len(table.smiles), featurized.valid_indices),
+    )
+    check_split(split)
+    split.save(out / "split.json", smiles=table.smiles)
+    num_classes = table.scheme.num_classes
+    train_counts = class_counts(table.labels[split.train], num_classes)
+
+    graphs = featurized.graphs
+    train_set = attach_labels(graphs, table.labels, split.train)
+    valid_set = attach_labels(graphs, table.labels, split.valid)
+    test_set = attach_labels(graphs, table.labels, split.test)
+    kind = config.loader
+    train_loader = graph_loader(
+        train_set, config.batch_size, device, shuffle=True, generator=generator, kind=kind
+    )
+    valid_loader = graph_loader(valid_set, 512, device, shuffle=False, kind=kind)
+    test_loader = graph_loader(test_set, 512, device, shuffle=False, kind=kind)
+
+    context = MethodContext(
+        class_counts=torch.as_tensor(train_counts, dtype=torch.float32),
+        num_epochs=config.trainer.epochs,
+        steps_per_epoch=len(train_loader),
+        augment=GraphAugment(config.edge_drop, config.feature_mask),
+    )
+    method = build_method(config.method, context, **config.method_hparams)
+    spec = gcn_spec(
+        featurizer.atom_dim,
+        num_classes,
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        pooling=config.pooling,
+        projection_dim=config.projection_dim,
+    )
+    spec = method.adjust_model_spec(spec)
+    model = build_classifier(spec)
+
+    run_config = config.to_dict()
+    run_config["resolved"] = {
+        "device": str(device),
+        "featurizer": featurizer.to_dict(),
+        "label_scheme": table.scheme.to_dict(),
+        "train_class_counts": train_counts.tolist(),
+        "method_hparams": method.hparams,
+        "model_spec": spec,
+    }
+    (out / "config.json").write_text(json.dumps(run_config, indent=2))
+    log(
+        console,
+        f"training {config.method} on {len(train_set)} molecules "
+        f"({len(valid_set)} validation, {len(test_set)} test) on {device}",
+    )
+
+    live = progress and (console is None or console.is_terminal)
+    trainer = Trainer(
+        model, method, config.trainer, device=device, progress=live,
+        on_epoch_end=epoch_logger(console, config.trainer.epochs),
+    )
+    fit = trainer.fit(train_loader, valid_loader)
+    model = trainer.model
+
+    thresholds = GroupThresholds(config.head_threshold, config.tail_threshold)
+    names = list(table.scheme.names)
+    valid_probs, valid_targets = predict_proba(model, valid_loader, device)
+    valid_metrics = evaluate_predictions(
+        valid_probs, valid_targets, train_counts, names, thresholds=thresholds
+    )
+    test_probs, test_targets = predict_proba(model, test_loader, device)  # the one test look
+    test_metrics = evaluate_predictions(
+        test_probs, test_targets, train_counts, names, thresholds=thresholds
+    )
+
+    save_checkpoint(
+        out / CHECKPOINT_NAME,
+        model=model,
+        model_spec=spec,
+        class_counts=train_counts.tolist(),
+        method={"name": config.method, "hparams": method.hparams},
+        metadata={
+            "kind": "molecules",
+            "featurizer": featurizer.to_dict(),
+            "label_scheme": table.scheme.to_dict(),
+            "group_thresholds": [config.head_threshold, config.tail_threshold],
+            "data_source": str(config.data.path),
+            "split": {"kind": config.split, "seed": config.seed, "sizes": split.sizes()},
+            "imbalance_ratio": config.imbalance_ratio,
+            "best_epoch": fit.best_epoch,
+            "valid_balanced_accuracy": fit.best_score,
+            "test_metrics": headline_metrics(test_metrics),
+        },
+    )
+    write_run_reports(out, fit, valid_metrics, test_metrics, device)
+    return TrainRunResult(out, fit, valid_metrics, test_metrics, table, split, str(device))
+
+
+def check_split(split: Split) -> None:
+    """Every part must hold molecules: training needs train, model choice valid, the report test."""
+    empty = [name for name, size in split.sizes().items() if size == 0]
+    if not empty:
+        return
+    hint = (
+        "a scaffold split puts whole scaffold sets into one part, so a small or "
+        "scaffold-poor table can leave a part empty; use more data or --split stratified"
+        if split.kind == "scaffold"
+        else "use more data"
+    )
+    raise ValueError(f"the {split.kind} split left the {' and '.join(empty)} part empty ({hint})")
+
+
