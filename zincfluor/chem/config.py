@@ -13,6 +13,8 @@ from typing import Any
 
 from rdkit import Chem
 
+from zincfluor.chem.standardize import StandardizerConfig
+
 __all__ = [
     "FEATURE_LAYOUT_VERSION",
     "DEFAULT_ELEMENTS",
@@ -51,6 +53,11 @@ class FeaturizerConfig:
     formal_charges : inclusive ``(lowest, highest)`` charge with its own slot.
     max_hydrogens : total hydrogen counts 0..max_hydrogens get a slot each.
     max_heavy_atoms, max_smiles_length : larger inputs are rejected as invalid.
+    standardizer : how a molecule is standardised before featurization
+        (:class:`~zincfluor.chem.standardize.StandardizerConfig`). It lives here so that every
+        place that builds features (training, evaluation, ``predict``, ``screen``, the service)
+        applies the same steps, and a checkpoint saves them beside the feature layout. A
+        checkpoint written before standardisation existed gets the default settings.
     version : feature layout version; only :data:`FEATURE_LAYOUT_VERSION` can be built.
     """
 
@@ -61,12 +68,16 @@ class FeaturizerConfig:
     max_hydrogens: int = 4
     max_heavy_atoms: int = 250
     max_smiles_length: int = 2000
+    standardizer: StandardizerConfig = StandardizerConfig()
     version: int = FEATURE_LAYOUT_VERSION
 
     def __post_init__(self) -> None:
         # Accept lists (as found in a loaded dict) but store tuples, so configs stay hashable.
         object.__setattr__(self, "elements", tuple(self.elements))
         object.__setattr__(self, "formal_charges", tuple(self.formal_charges))
+        if isinstance(self.standardizer, dict):
+            settings = StandardizerConfig.from_dict(self.standardizer)
+            object.__setattr__(self, "standardizer", settings)
         self._validate()
 
     def _validate(self) -> None:
@@ -99,6 +110,7 @@ class FeaturizerConfig:
         out = asdict(self)
         out["elements"] = list(self.elements)
         out["formal_charges"] = list(self.formal_charges)
+        out["standardizer"] = self.standardizer.to_dict()
         return out
 
     @classmethod

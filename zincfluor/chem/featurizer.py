@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from rdkit import Chem
 from torch_geometric.data import Data
 
 from zincfluor.chem.config import FeaturizerConfig
 from zincfluor.chem.deepchem_backend import DeepChemFeaturizer
 from zincfluor.chem.encoding import GraphEncoder
 from zincfluor.chem.packing import GraphArrays, PackedBatch
-from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
+from zincfluor.chem.smiles import InvalidMoleculeError
+from zincfluor.chem.standardize import StandardizedMolecule, standardize_smiles
 
 __all__ = [
     "FeaturizerConfig",
@@ -47,7 +47,9 @@ class MoleculeFeaturizer:
     Calling it with a SMILES returns a graph with ``x`` [n_atoms, atom_dim] float32,
     ``edge_index`` [2, 2 * n_bonds] int64 (both directions, sorted) and ``edge_attr``
     [2 * n_bonds, bond_dim] float32. Invalid, empty or oversized input raises
-    :class:`~zincfluor.chem.smiles.InvalidMoleculeError`. The columns are described by
+    :class:`~zincfluor.chem.smiles.InvalidMoleculeError`. The graph is that of the standardised
+    molecule in canonical atom order (``config.standardizer``), so every way of writing a
+    molecule gives the same graph. The columns are described by
     :class:`~zincfluor.chem.layout.FeatureLayout` (``featurizer.layout``).
     """
 
@@ -69,16 +71,13 @@ class MoleculeFeaturizer:
     def bond_dim(self) -> int:
         return self._encoder.bond_dim
 
-    def _parse(self, smiles: object) -> Chem.Mol:
-        return parse_smiles(
-            smiles,
-            max_length=self.config.max_smiles_length,
-            max_heavy_atoms=self.config.max_heavy_atoms,
-        )
+    def _standardize(self, smiles: object) -> StandardizedMolecule:
+        return standardize_smiles(smiles, self.config)
 
     def arrays(self, smiles: str) -> GraphArrays:
         """Feature arrays (numpy) of ``smiles``."""
-        return self._encoder.encode(self._parse(smiles), smiles)
+        molecule = self._standardize(smiles)
+        return self._encoder.encode(molecule.mol, molecule.smiles)
 
     def __call__(self, smiles: str) -> Data:
         return self.arrays(smiles).to_data()
@@ -88,11 +87,12 @@ class MoleculeFeaturizer:
         mols, texts, positions, failures = [], [], [], []
         for position, text in enumerate(smiles):
             try:
-                mols.append(self._parse(text))
+                molecule = self._standardize(text)
             except InvalidMoleculeError as error:
                 failures.append((position, error.reason))
                 continue
-            texts.append(text)
+            mols.append(molecule.mol)
+            texts.append(molecule.smiles)
             positions.append(position)
         return PackedBatch(self._encoder.encode_many(mols, texts), positions, failures)
 

@@ -18,6 +18,7 @@ from rdkit import Chem, RDLogger, rdBase
 __all__ = [
     "InvalidMoleculeError",
     "parse_smiles",
+    "strict_smiles_problem",
     "canonical_smiles",
     "try_canonical_smiles",
 ]
@@ -85,6 +86,30 @@ def _rdkit_reason(smiles: str) -> str:
     return "RDKit could not parse it"
 
 
+# A CXSMILES extension after the SMILES: one space, then |...|.
+_CXSMILES_TAIL = re.compile(r" \|[^|]*\|$")
+
+
+def strict_smiles_problem(text: str) -> str | None:
+    """Why ``text`` (already stripped) is not exactly one SMILES, or ``None`` when it is.
+
+    RDKit reads a SMILES up to the first space and takes the rest for a name, so ``"C C"`` would
+    be methane and ``"CCO extra garbage"`` ethanol; it also reads ``"CCé"`` as ethane. An input
+    is one SMILES only when it is printable ASCII without spaces (a CXSMILES ``|...|`` extension
+    after one space is allowed).
+    """
+    body = _CXSMILES_TAIL.sub("", text)
+    for position, char in enumerate(body):
+        if char.isspace():
+            return (f"whitespace at position {position}: a SMILES is one token (put names and "
+                    "other text in their own column)")
+        if not " " < char < "\x7f":
+            code = f"U+{ord(char):04X}"
+            kind = "control character" if ord(char) < 32 or ord(char) == 127 else "character"
+            return f"{kind} {code} at position {position} cannot be part of a SMILES"
+    return None
+
+
 def parse_smiles(
     smiles: object,
     *,
@@ -93,8 +118,9 @@ def parse_smiles(
 ) -> Chem.Mol:
     """Return the sanitised RDKit molecule of ``smiles`` or raise :class:`InvalidMoleculeError`.
 
-    Rejects non-strings, empty strings, SMILES longer than ``max_length`` characters, SMILES
-    RDKit cannot parse or sanitise, and molecules with no heavy atom or more than
+    Rejects non-strings, empty strings, SMILES longer than ``max_length`` characters, text that
+    is not exactly one SMILES (:func:`strict_smiles_problem`), SMILES RDKit cannot parse or
+    sanitise, and molecules with no heavy atom or more than
     ``max_heavy_atoms`` heavy atoms. ``None`` disables a limit.
     """
     if not isinstance(smiles, str):
@@ -106,6 +132,9 @@ def parse_smiles(
         raise InvalidMoleculeError(
             smiles, f"SMILES has {len(text)} characters, more than the limit of {max_length}"
         )
+    problem = strict_smiles_problem(text)
+    if problem is not None:
+        raise InvalidMoleculeError(smiles, problem)
     mol = _mol_from_smiles(text)
     if mol is None:
         raise InvalidMoleculeError(smiles, _rdkit_reason(text))
