@@ -8,17 +8,25 @@ Backbones register themselves in :data:`BACKBONES`; the vision submodule adds it
 from __future__ import annotations
 
 import copy
+from dataclasses import fields
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zincfluor.nn.attentivefp import AttentiveFPBackbone, AttentiveFPConfig
+from zincfluor.nn.dmpnn import DMPNNBackbone, DMPNNConfig
 from zincfluor.nn.gcn import GCNBackbone, GCNConfig
+from zincfluor.nn.gine import GINEBackbone, GINEConfig
 from zincfluor.nn.heads import HEADS, ProjectionHead
+from zincfluor.nn.readout import MoleculeFeatureReadout, MoleculeFeatureReadoutConfig
 from zincfluor.registry import ClassRegistry
 
-__all__ = ["Classifier", "BACKBONES", "build_classifier", "gcn_spec"]
+__all__ = [
+    "Classifier", "BACKBONES", "build_classifier", "gcn_spec", "register_backbone",
+    "backbone_spec", "backbone_setting_names", "model_spec", "build_backbone",
+]
 
 BACKBONES: ClassRegistry[nn.Module] = ClassRegistry("backbone")
 BACKBONES.register("gcn")(GCNBackbone)
@@ -29,6 +37,86 @@ def register_backbone(name: str, backbone_cls: type[nn.Module], config_cls: type
     """Make ``name`` buildable from a spec: ``backbone_cls(config_cls(**settings))``."""
     BACKBONES.register(name)(backbone_cls)
     _BACKBONE_CONFIGS[name] = config_cls
+
+
+# Edge-aware molecular backbones beside the paper's GCN (which ignores bond features).
+register_backbone("dmpnn", DMPNNBackbone, DMPNNConfig)
+register_backbone("gine", GINEBackbone, GINEConfig)
+register_backbone("attentivefp", AttentiveFPBackbone, AttentiveFPConfig)
+
+
+def _config_class(name: str) -> type:
+    BACKBONES.get(name)  # a clear "unknown backbone ..., choose one of" error
+    return _BACKBONE_CONFIGS[name]
+
+
+def backbone_setting_names(name: str) -> tuple[str, ...]:
+    """The settings backbone ``name`` accepts (its config's fields), e.g. to pass a run's shared
+    options (``hidden_dim``, ``pooling``, ...) only to the backbones that have them."""
+    return tuple(field.name for field in fields(_config_class(name)))
+
+
+def backbone_spec(name: str, in_dim: int, edge_dim: int | None = None, **settings: Any) -> dict:
+    """The ``spec["backbone"]`` of backbone ``name``: ``{"name": name, **config.to_dict()}``.
+
+    ``edge_dim`` (the featurizer's ``bond_dim``) is required by the backbones that read bond
+    features (dmpnn, gine, attentivefp) and ignored by the others (gcn). Settings the backbone
+    does not have are an error naming the ones it has.
+    """
+    config_cls = _config_class(name)
+    accepted = backbone_setting_names(name)
+    if "edge_dim" in accepted:
+        if edge_dim is None:
+            raise ValueError(
+                f"backbone {name!r} reads bond features: give edge_dim (the featurizer's bond_dim)"
+            )
+        settings["edge_dim"] = int(edge_dim)
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        own = [n for n in accepted if n not in ("in_dim", "edge_dim")]
+        raise ValueError(f"backbone {name!r} has no settings {unknown}; it takes {own}")
+    return {"name": name, **config_cls(in_dim=int(in_dim), **settings).to_dict()}
+
+
+def model_spec(
+    backbone: dict,
+    num_classes: int,
+    *,
+    head: str | dict = "linear",
+    projection_dim: int | None = 128,
+    molecule_features: dict | None = None,
+) -> dict:
+    """A classifier spec around ``backbone`` (a :func:`backbone_spec`): a head (a name or a full
+    head spec), a projection head (hidden width: the backbone's ``hidden_dim``) unless
+    ``projection_dim`` is None, and, when given, the molecule-feature readout settings
+    (:class:`~zincfluor.nn.readout.MoleculeFeatureReadoutConfig` ``.to_dict()``)."""
+    spec: dict[str, Any] = {
+        "backbone": dict(backbone),
+        "head": dict(head) if isinstance(head, dict) else {"name": head,
+                                                           "num_classes": num_classes},
+        "projection": None,
+    }
+    if projection_dim:
+        hidden = backbone.get("hidden_dim", projection_dim)
+        spec["projection"] = {"hidden_dim": hidden, "out_dim": projection_dim}
+    if molecule_features:
+        spec["molecule_features"] = MoleculeFeatureReadoutConfig.from_dict(
+            molecule_features
+        ).to_dict()
+    return spec
+
+
+def build_backbone(spec: dict) -> nn.Module:
+    """The backbone of a classifier spec, wrapped in a
+    :class:`~zincfluor.nn.readout.MoleculeFeatureReadout` when the spec has
+    ``"molecule_features"`` (so every backbone can join molecule-level features)."""
+    settings = dict(spec["backbone"])
+    name = settings.pop("name")
+    backbone = BACKBONES.get(name)(_config_class(name)(**settings))
+    if spec.get("molecule_features"):
+        config = MoleculeFeatureReadoutConfig.from_dict(spec["molecule_features"])
+        backbone = MoleculeFeatureReadout(backbone, config)
+    return backbone
 
 
 class Classifier(nn.Module):
@@ -63,6 +151,23 @@ class Classifier(nn.Module):
         logits = self.head(self.backbone(inputs))
         return logits if self.temperature == 1.0 else logits / self.temperature
 
+    def distribution(self, inputs: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(μ, σ) of the wavelength distribution of a distributional head (see
+        :class:`~zincfluor.nn.heads.GaussianHead`), or None for a classification head."""
+        if not hasattr(self.head, "distribution"):
+            return None
+        return self.head.distribution(self.backbone(inputs))
+
+    def emission_nm(
+        self, inputs: Any, coverage: float = 0.8
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """(median, low, high) emission maximum in nm, [B] each, with the central ``coverage``
+        interval, for a distributional head; None for a classification head. The temperature
+        does not change it (it tempers only the level probabilities)."""
+        if not hasattr(self.head, "emission_nm"):
+            return None
+        return self.head.emission_nm(self.backbone(inputs), coverage)
+
     def project(self, features: torch.Tensor) -> torch.Tensor:
         """z = normalize(projection(h)); needs a projection head."""
         if self.projection is None:
@@ -78,14 +183,18 @@ def gcn_spec(
     num_layers: int = 6,
     dropout: float = 0.1,
     pooling: str = "mean",
-    head: str = "linear",
+    head: str | dict = "linear",
     projection_dim: int | None = 128,
 ) -> dict:
-    """The spec of the default fluorescence model: GCN backbone, linear head, projection head."""
+    """The spec of the default fluorescence model: GCN backbone, linear head, projection head.
+
+    ``head`` is a head name or a full head spec (:func:`zincfluor.nn.heads.head_spec`).
+    """
     backbone = GCNConfig(in_dim, hidden_dim, num_layers, dropout, pooling).to_dict()
     spec: dict[str, Any] = {
         "backbone": {"name": "gcn", **backbone},
-        "head": {"name": head, "num_classes": num_classes},
+        "head": dict(head) if isinstance(head, dict) else {"name": head,
+                                                           "num_classes": num_classes},
         "projection": None,
     }
     if projection_dim:
@@ -96,9 +205,7 @@ def gcn_spec(
 def build_classifier(spec: dict) -> Classifier:
     """Build a freshly initialised :class:`Classifier` from its spec."""
     spec = copy.deepcopy(spec)
-    backbone_settings = spec["backbone"]
-    name = backbone_settings.pop("name")
-    backbone = BACKBONES.get(name)(_BACKBONE_CONFIGS[name](**backbone_settings))
+    backbone = build_backbone(spec)
     head_settings = spec["head"]
     head_name = head_settings.pop("name")
     if head_name not in HEADS:
