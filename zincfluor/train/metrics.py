@@ -11,6 +11,12 @@ Conventions shared by every function:
   only; a class with no evaluation samples has an undefined (NaN) accuracy and is skipped.
 * An average over nothing is NaN (never a warning, never 0).
 * Predictions are ``argmax`` over probabilities; ties go to the lowest class index.
+
+Retrieval metrics (:func:`retrieval_metrics`) measure what a screen is used for: ranking a
+library by the probability of the rare levels. A target is a set of levels (``red+``: every
+level from red up) or one level against the rest; its score is the summed probability of its
+levels. For every target: ROC-AUC, average precision, precision at k and the enrichment factor.
+They are NaN (None in JSON) when the set holds no positive molecule.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ import numpy as np
 __all__ = [
     "GROUP_NAMES",
     "GroupThresholds",
+    "DEFAULT_RETRIEVAL_GROUPS",
+    "average_precision",
     "balanced_accuracy",
     "class_groups",
     "confusion_matrix",
+    "enrichment_factor",
     "evaluate_predictions",
     "expected_calibration_error",
     "fewest_sample_classes",
@@ -35,10 +44,15 @@ __all__ = [
     "group_accuracy",
     "last_k_accuracy",
     "macro_f1",
+    "mean_absolute_error_nm",
     "per_class_accuracy",
+    "precision_at_k",
+    "retrieval_metrics",
+    "roc_auc",
     "tail_top_k_accuracy",
     "thirds_groups",
     "top1_accuracy",
+    "top_fraction_size",
 ]
 
 GROUP_NAMES = ("head", "medium", "tail")
@@ -318,6 +332,215 @@ def group_accuracy(per_class_acc: Any, groups: Sequence[str]) -> dict[str, float
     return {name: _mean_or_nan(accuracy[labels == name]) for name in names}
 
 
+# --------------------------------------------------------------------------- retrieval
+
+
+DEFAULT_RETRIEVAL_GROUPS: dict[str, str] = {"red+": "red", "far-red+": "far-red"}
+"""Targets a screen ranks by: each name covers its level and every later (longer-wavelength)
+level; with the emission8 scheme red+ is emission >= 625 nm and far-red+ is >= 700 nm."""
+
+RETRIEVAL_KS: tuple[int, ...] = (25, 50, 100)
+RETRIEVAL_FRACTIONS: tuple[float, ...] = (0.01,)
+ENRICHMENT_FRACTIONS: tuple[float, ...] = (0.01, 0.05)
+
+
+def _scores_and_positives(scores: Any, positives: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a 1-D finite score array and a same-length 0/1 (boolean) relevance array."""
+    score = np.asarray(_to_numpy(scores), dtype=np.float64)
+    relevant = _to_numpy(positives)
+    if score.ndim != 1 or relevant.ndim != 1 or len(score) != len(relevant):
+        raise ValueError(
+            f"scores and positives must be 1-D of one length, got {score.shape} and "
+            f"{relevant.shape}"
+        )
+    if not np.isfinite(score).all():
+        raise ValueError("scores must be finite")
+    if relevant.size and not np.isin(relevant, (0, 1)).all():
+        raise ValueError("positives must be booleans (or 0/1): is each molecule a target?")
+    return score, relevant.astype(bool)
+
+
+def roc_auc(scores: Any, positives: Any) -> float:
+    """Area under the ROC curve of ranking by ``scores`` (``sklearn.metrics.roc_auc_score``).
+
+    Equals the probability that a random positive scores above a random negative, ties
+    counting one half. NaN when the set lacks positives or negatives.
+    """
+    score, relevant = _scores_and_positives(scores, positives)
+    if relevant.all() or not relevant.any():
+        return math.nan
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(relevant, score))
+
+
+def average_precision(scores: Any, positives: Any) -> float:
+    """Average precision of ranking by ``scores`` (``sklearn.metrics.average_precision_score``).
+
+    ``AP = sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds, i.e. the mean of the
+    precision at each positive's rank when scores are distinct; tied molecules enter together
+    (a constant score gives the prevalence). NaN when there are no positives.
+    """
+    score, relevant = _scores_and_positives(scores, positives)
+    if not relevant.any():
+        return math.nan
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(relevant, score))
+
+
+def _expected_hits_in_top(score: np.ndarray, relevant: np.ndarray, k: int) -> float:
+    """Positives among the ``k`` highest scores; molecules tied at the cut count in proportion
+    (the expected number under a random order of the ties)."""
+    threshold = np.sort(score)[::-1][k - 1]
+    above = score > threshold
+    tied = score == threshold
+    return float(relevant[above].sum() + (k - above.sum()) * relevant[tied].sum() / tied.sum())
+
+
+def precision_at_k(scores: Any, positives: Any, k: int) -> float:
+    """Fraction of positives among the ``k`` highest-scoring molecules.
+
+    ``P@k = hits(k) / k'`` with ``k' = min(k, N)`` (a list shorter than ``k`` is read whole).
+    Molecules tied with the ``k'``-th score share the remaining places in proportion, so the
+    value does not depend on the input order. NaN when there are no positives.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    score, relevant = _scores_and_positives(scores, positives)
+    if not relevant.any():
+        return math.nan
+    top = min(k, len(score))
+    return _expected_hits_in_top(score, relevant, top) / top
+
+
+def top_fraction_size(n: int, fraction: float) -> int:
+    """Molecules in the top ``fraction`` of ``n``: ``ceil(fraction * n)``, at least 1."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    return max(1, math.ceil(fraction * n - 1e-9))
+
+
+def enrichment_factor(scores: Any, positives: Any, fraction: float) -> float:
+    """Enrichment factor of the top ``fraction`` of the ranking.
+
+    ``EF_x = (hits(k) / k) / (P / N)`` with ``k = top_fraction_size(N, x)``: the precision of
+    the top ``k`` over the prevalence, so 1 is a random ranking and ``1 / prevalence`` (capped
+    by ``N / k``) the best possible. Ties at the cut as in :func:`precision_at_k`. NaN when
+    there are no positives.
+    """
+    score, relevant = _scores_and_positives(scores, positives)
+    if not relevant.any():
+        return math.nan
+    top = top_fraction_size(len(score), fraction)
+    precision = _expected_hits_in_top(score, relevant, top) / top
+    return precision / (relevant.sum() / len(score))
+
+
+def mean_absolute_error_nm(predicted_nm: Any, true_nm: Any) -> float:
+    """Mean absolute error in nm over the molecules whose true wavelength is known.
+
+    ``MAE = (1 / |K|) * sum_{i in K} |pred_i - true_i|`` with ``K = {i : true_i is not NaN}``.
+    A prediction must exist (be finite) wherever the truth is known. NaN when ``K`` is empty.
+    """
+    predicted = np.asarray(_to_numpy(predicted_nm), dtype=np.float64)
+    true = np.asarray(_to_numpy(true_nm), dtype=np.float64)
+    if predicted.ndim != 1 or predicted.shape != true.shape:
+        raise ValueError(
+            f"predicted_nm and true_nm must be 1-D of one length, got {predicted.shape} and "
+            f"{true.shape}"
+        )
+    known = ~np.isnan(true)
+    if not np.isfinite(predicted[known]).all():
+        raise ValueError("predicted_nm must be finite wherever true_nm is known")
+    if not known.any():
+        return math.nan
+    return float(np.abs(predicted[known] - true[known]).mean())
+
+
+def _retrieval_block(score: np.ndarray, relevant: np.ndarray) -> dict[str, Any]:
+    """Every retrieval metric of one target, JSON-ready (NaN -> None)."""
+    n = len(score)
+    precision = {str(k): precision_at_k(score, relevant, k) for k in RETRIEVAL_KS}
+    for fraction in RETRIEVAL_FRACTIONS:
+        top = top_fraction_size(n, fraction) if n else 1
+        precision[f"{100 * fraction:g}%"] = precision_at_k(score, relevant, top)
+    enrichment = {
+        f"{100 * fraction:g}%": enrichment_factor(score, relevant, fraction)
+        for fraction in ENRICHMENT_FRACTIONS
+    }
+    return {
+        "n_positive": int(relevant.sum()),
+        "prevalence": _json_number(relevant.mean() if n else math.nan),
+        "roc_auc": _json_number(roc_auc(score, relevant)),
+        "average_precision": _json_number(average_precision(score, relevant)),
+        "precision_at_k": {key: _json_number(value) for key, value in precision.items()},
+        "enrichment_factor": {key: _json_number(value) for key, value in enrichment.items()},
+    }
+
+
+def _group_start(level: int | str, names: list[str], group: str) -> int:
+    """The first level index of a ``level+`` group, given as an index or a level name."""
+    if isinstance(level, str):
+        if level not in names:
+            raise ValueError(
+                f"retrieval group {group!r} starts at level {level!r}, which is not one of "
+                f"{names}; name an existing level"
+            )
+        return names.index(level)
+    if not 0 <= int(level) < len(names):
+        raise ValueError(
+            f"retrieval group {group!r} starts at level {level}, outside 0..{len(names) - 1}"
+        )
+    return int(level)
+
+
+def retrieval_metrics(
+    probs: Any,
+    targets: Any,
+    level_names: Sequence[str],
+    *,
+    groups: dict[str, int | str] | None = None,
+) -> dict[str, Any]:
+    """Ranking metrics for the target levels and for every level one-vs-rest, JSON-ready.
+
+    Parameters
+    ----------
+    probs : ``[N, C]`` level probabilities.
+    targets : ``[N]`` true level indices.
+    level_names : ``C`` level names, in level order.
+    groups : ``{name: first level}`` (an index or a level name); the group holds that level
+        and every later one, and its score is their summed probability. ``None``:
+        :data:`DEFAULT_RETRIEVAL_GROUPS`, keeping those whose level the scheme has.
+
+    Returns
+    -------
+    ``{"n": N, "groups": {name: block}, "per_level": {level: block}}``; a group block also
+    names its ``levels``. A block holds ``n_positive``, ``prevalence``, ``roc_auc``,
+    ``average_precision``, ``precision_at_k`` ({"25", "50", "100", "1%"}: fractions) and
+    ``enrichment_factor`` ({"1%", "5%"}). Metrics of a target without positives are None.
+    """
+    matrix = _probability_matrix(probs)
+    names = [str(name) for name in level_names]
+    if len(names) != matrix.shape[1]:
+        raise ValueError(f"probs has {matrix.shape[1]} levels but level_names has {len(names)}")
+    true = _class_indices(targets, len(names), "targets")
+    if len(true) != len(matrix):
+        raise ValueError(f"probs has {len(matrix)} rows but targets has {len(true)} entries")
+    if groups is None:
+        groups = {g: level for g, level in DEFAULT_RETRIEVAL_GROUPS.items() if level in names}
+    matrix = matrix.astype(np.float64, copy=False)
+
+    result: dict[str, Any] = {"n": len(true), "groups": {}, "per_level": {}}
+    for group, level in groups.items():
+        start = _group_start(level, names, group)
+        block = _retrieval_block(matrix[:, start:].sum(axis=1), true >= start)
+        result["groups"][group] = {"levels": names[start:], **block}
+    for index, name in enumerate(names):
+        result["per_level"][name] = _retrieval_block(matrix[:, index], true == index)
+    return result
+
+
 # --------------------------------------------------------------------------- report dict
 
 
@@ -338,6 +561,9 @@ def evaluate_predictions(
     thresholds: GroupThresholds = GroupThresholds(),
     tail_ks: Sequence[int] = (2, 4, 6),
     n_bins: int = 15,
+    retrieval_groups: dict[str, int | str] | None = None,
+    predicted_nm: Any = None,
+    true_nm: Any = None,
 ) -> dict[str, Any]:
     """All metrics for one evaluation set as a JSON-ready dict (plain floats/lists, NaN -> None).
 
@@ -351,13 +577,18 @@ def evaluate_predictions(
     tail_ks : each ``k`` adds ``tail_top_{k}`` (fewest training samples) and ``last_{k}``
         (last ``k`` indices, the seed paper's variant); both are None when ``k > C``.
     n_bins : confidence bins for ``ece``.
+    retrieval_groups : the target groups of ``retrieval`` (see :func:`retrieval_metrics`;
+        None: red+ and far-red+ where the scheme has those levels).
+    predicted_nm, true_nm : ``[N]`` predicted and measured emission maxima in nm (true NaN
+        where unknown); when both are given, ``wavelength`` holds ``mae_nm`` and ``n_known``.
 
     Returns
     -------
     dict with ``n``, ``top1``, ``balanced_accuracy``, ``macro_f1``, ``ece``,
     ``per_level_top1`` ({name: acc}), ``tail_top_{k}``, ``last_{k}``, ``head``, ``medium``,
     ``tail``, ``groups`` ({name: group}), ``confusion_matrix``, ``class_names``,
-    ``train_counts``, ``eval_counts``. Accuracies are fractions; undefined values are None.
+    ``train_counts``, ``eval_counts``, ``retrieval`` (:func:`retrieval_metrics`), and
+    ``wavelength`` when nm are given. Accuracies are fractions; undefined values are None.
     """
     matrix = _probability_matrix(probs)
     num_classes = matrix.shape[1]
@@ -404,7 +635,18 @@ def evaluate_predictions(
         class_names=names,
         train_counts=counts.tolist(),
         eval_counts=cm.sum(axis=1).tolist(),
+        retrieval=retrieval_metrics(matrix, true, names, groups=retrieval_groups),
     )
+    if (predicted_nm is None) != (true_nm is None):
+        raise ValueError("pass predicted_nm and true_nm together (or neither)")
+    if predicted_nm is not None:
+        measured = np.asarray(_to_numpy(true_nm), dtype=np.float64)
+        if measured.shape != true.shape:
+            raise ValueError(f"true_nm has shape {measured.shape}, targets {true.shape}")
+        result["wavelength"] = {
+            "mae_nm": _json_number(mean_absolute_error_nm(predicted_nm, measured)),
+            "n_known": int((~np.isnan(measured)).sum()),
+        }
     return result
 
 
