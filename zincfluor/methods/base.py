@@ -8,6 +8,7 @@ A method knows nothing of the data's modality. The Trainer calls, in order::
         method.on_epoch_start(epoch)           # schedules (DRW, warm-ups, ...)
         for inputs, targets in loader:
             out = method.training_loss(model, inputs, targets)
+        method.on_train_epoch_end(epoch)       # statistics gathered over the epoch (FDS)
         method.on_validation_end(epoch, confusion)  # after each validation: confusion [true, pred]
     # best stage-1 state restored; then, only if method.stage2 is not None (LORT, LOS):
     #   freeze everything but model.head; cache model.features(x) of the training set once
@@ -45,12 +46,15 @@ class MethodContext:
     num_epochs : total training epochs (for schedules such as DRW)
     steps_per_epoch : optimiser steps per epoch (for per-iteration schedules)
     augment : a modality-specific view maker x -> x' for contrastive methods, or None
+    target_values : the training set's regression targets (emission maxima in nm, [N]) for
+        imbalanced-regression methods (LDS, FDS), or None when the run trains on levels only
     """
 
     class_counts: torch.Tensor
     num_epochs: int
     steps_per_epoch: int = 1
     augment: Callable[[Any], Any] | None = None
+    target_values: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:
@@ -136,6 +140,10 @@ class LongTailMethod(nn.Module):
 
     def training_loss(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> LossOutput:
         raise NotImplementedError
+
+    def on_train_epoch_end(self, epoch: int) -> None:
+        """Called by the Trainer after each stage-1 training pass, before validation; ``epoch``
+        is 0-based, as in :meth:`on_epoch_start`. Not called during stage 2."""
 
     def on_validation_end(self, epoch: int, confusion: np.ndarray) -> None:
         """Called by the Trainer after each stage-1 validation.

@@ -219,6 +219,7 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 row: dict[str, float] = {"epoch": epoch + 1, "lr": lr}
                 row.update(self.train_epoch(train_loader))
+                self.method.on_train_epoch_end(epoch)
                 row["epoch_seconds"] = time.perf_counter() - epoch_start
                 last = epoch == config.epochs - 1
                 if (epoch + 1) % config.validate_every == 0 or last:
