@@ -70,6 +70,16 @@ def train(
     method_param: list[str] = typer.Option(
         [], "--method-param", help="Method hyperparameter key=value (repeatable)."
     ),
+    head: str = typer.Option(
+        "linear", "--head",
+        help="Classifier head: linear, cosine, gaussian (a distribution over the emission "
+        "maximum; needs a value column), ordinal (CORN).",
+    ),
+    target: str = typer.Option(
+        "level", "--target",
+        help="What the loss sees: level, or emission_nm (the measured value, for gaussian-nll, "
+        "lds, fds, balanced-mse with --head gaussian).",
+    ),
     epochs: int = typer.Option(100, "--epochs", min=1, help="Training epochs (paper: 100)."),
     seed: int = typer.Option(
         0, "--seed", help="Seeds the split, subsampling, initialisation and batch order."
@@ -136,6 +146,8 @@ def train(
         out=str(out),
         method=method,
         method_hparams=parse_method_params(method_param),
+        target=target,
+        head=head,
         split=split.value,
         seed=seed,
         imbalance_ratio=imbalance_ratio,

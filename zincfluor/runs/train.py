@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
 from zincfluor.data import DataOptions, MoleculeTable, Split, class_counts, make_split
-from zincfluor.methods import MethodContext, build_method
+from zincfluor.methods import METHODS, MethodContext, build_method
 from zincfluor.nn import build_classifier, gcn_spec
 from zincfluor.nn.graph_augment import GraphAugment
+from zincfluor.nn.heads import HEADS, head_spec
 from zincfluor.runs.common import (
     attach_labels,
     graph_loader,
@@ -46,12 +48,22 @@ __all__ = ["DataOptions", "TrainRunConfig", "TrainRunResult", "train_run", "chec
 
 @dataclass
 class TrainRunConfig:
-    """Everything a training run is started with; written to ``config.json``."""
+    """Everything a training run is started with; written to ``config.json``.
+
+    ``target`` is what the loss sees: "level" (the class of each molecule) or "emission_nm"
+    (its emission maximum as well, ``y_nm`` on every graph, for the wavelength-regression
+    methods: gaussian-nll, lds, fds, balanced-mse). ``head`` is the classifier head: "linear",
+    "cosine", "gaussian" (a distribution over the emission maximum; needs a binned scheme and
+    the value column) or "ordinal" (CORN); methods that choose their own head (LDAM, KPS)
+    need the default "linear".
+    """
 
     data: DataOptions
     out: str
     method: str = "ce"
     method_hparams: dict[str, Any] = field(default_factory=dict)
+    target: str = "level"
+    head: str = "linear"
     split: str = "stratified"
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
@@ -95,6 +107,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
 
+    check_target_and_head(config)
     table = config.data.read()
     log(console, table.summary())
     if table.bad_rows:
@@ -125,6 +138,16 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     train_set = attach_labels(graphs, table.labels, split.train)
     valid_set = attach_labels(graphs, table.labels, split.valid)
     test_set = attach_labels(graphs, table.labels, split.test)
+    train_values = None
+    if config.target == "emission_nm":
+        if table.values is None:
+            raise ValueError(
+                "--target emission_nm needs the emission value of each molecule: use a value "
+                "column (--value-column), not a label column"
+            )
+        for indices in (split.train, split.valid, split.test):
+            attach_emission_nm(graphs, table.values, indices)
+        train_values = torch.as_tensor(table.values[split.train], dtype=torch.float32)
     kind = config.loader
     train_loader = graph_loader(
         train_set, config.batch_size, device, shuffle=True, generator=generator, kind=kind
@@ -137,6 +160,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         num_epochs=config.trainer.epochs,
         steps_per_epoch=len(train_loader),
         augment=GraphAugment(config.edge_drop, config.feature_mask),
+        target_values=train_values,
     )
     method = build_method(config.method, context, **config.method_hparams)
     spec = gcn_spec(
@@ -147,8 +171,17 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         dropout=config.dropout,
         pooling=config.pooling,
         projection_dim=config.projection_dim,
+        head=head_spec(
+            config.head, num_classes, edges=table.scheme.edges,
+            train_nm=None if table.values is None else table.values[split.train],
+        ),
     )
     spec = method.adjust_model_spec(spec)
+    if config.head != "linear" and spec["head"]["name"] != config.head:
+        raise ValueError(
+            f"method {config.method!r} sets its own head ({spec['head']['name']!r}); "
+            f"leave --head at linear (got --head {config.head})"
+        )
     model = build_classifier(spec)
 
     run_config = config.to_dict()
@@ -194,6 +227,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         method={"name": config.method, "hparams": method.hparams},
         metadata={
             "kind": "molecules",
+            "target": config.target,
             "featurizer": featurizer.to_dict(),
             "label_scheme": table.scheme.to_dict(),
             "group_thresholds": [config.head_threshold, config.tail_threshold],
@@ -207,6 +241,35 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     )
     write_run_reports(out, fit, valid_metrics, test_metrics, device)
     return TrainRunResult(out, fit, valid_metrics, test_metrics, table, split, str(device))
+
+
+TARGETS = ("level", "emission_nm")
+
+
+def check_target_and_head(config: TrainRunConfig) -> None:
+    """The target, head and method must fit together: one clear line when they do not."""
+    if config.target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {config.target!r}")
+    if config.head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {config.head!r}")
+    method_target = getattr(METHODS.get(config.method), "target", "level")
+    if method_target != config.target:
+        if method_target == "emission_nm":
+            raise ValueError(
+                f"method {config.method!r} trains on the emission maximum: use --target "
+                "emission_nm (and --head gaussian)"
+            )
+        raise ValueError(
+            f"method {config.method!r} trains on levels: use --target level, or a wavelength "
+            "method (gaussian-nll, lds, fds, balanced-mse) with --target emission_nm"
+        )
+
+
+def attach_emission_nm(graphs, values: np.ndarray, indices: np.ndarray) -> None:
+    """Set ``y_nm``, the emission maximum in nm (float32, one per graph), on the graphs at
+    ``indices`` (beside the ``y`` that :func:`~zincfluor.runs.common.attach_labels` sets)."""
+    for i in indices:
+        graphs[i].y_nm = torch.tensor([float(values[i])], dtype=torch.float32)
 
 
 def check_split(split: Split) -> None:
