@@ -5,10 +5,11 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
 
-from zincfluor.chem import FeaturizerConfig
+from zincfluor.chem import FeaturizerConfig, featurize_many
 from zincfluor.chem.molecule_features import (
     RDKIT2D_DESCRIPTORS,
     MoleculeFeatureConfig,
+    attach_molecule_features,
     fit_feature_scaling,
     molecule_features,
     molecule_features_of_smiles,
@@ -79,6 +80,20 @@ def test_features_are_those_of_the_standardised_molecule():
     features = molecule_features_of_smiles(["OCC", "C(C)O", "CCO.Cl"], config, FeaturizerConfig())
     np.testing.assert_array_equal(features[0], features[1])
     np.testing.assert_array_equal(features[0], features[2])
+
+
+def test_graphs_carry_their_features_as_one_row_and_batch_as_b_rows():
+    from torch_geometric.data import Batch
+
+    smiles = ["CCO", "C1CC", "c1ccccc1"]
+    graphs = featurize_many(smiles, FeaturizerConfig()).graphs
+    config = MoleculeFeatureConfig("rdkit2d")
+    aligned = attach_molecule_features(graphs, smiles, config, FeaturizerConfig())
+    assert np.isnan(aligned[1]).all()  # 'C1CC' has no graph
+    assert graphs[0].mol_x.shape == (1, config.dim)
+    np.testing.assert_array_equal(graphs[2].mol_x.numpy()[0], aligned[2])
+    batch = Batch.from_data_list([graphs[0], graphs[2]])
+    assert batch.mol_x.shape == (2, config.dim)
 
 
 def test_non_molecules_are_rejected_with_the_fix():

@@ -35,6 +35,7 @@ __all__ = [
     "MoleculeFeatureConfig",
     "molecule_features",
     "molecule_features_of_smiles",
+    "attach_molecule_features",
     "fit_feature_scaling",
 ]
 
@@ -172,6 +173,26 @@ def molecule_features_of_smiles(
 
     mols = [standardize_smiles(text, featurizer_config).mol for text in smiles]
     return molecule_features(mols, config)
+
+
+def attach_molecule_features(
+    graphs: Sequence, smiles: Sequence[str], config: MoleculeFeatureConfig, featurizer_config
+) -> np.ndarray:
+    """Set ``mol_x`` (float32 [1, dim], so a PyG batch holds [B, dim]) on every graph that is not
+    ``None``, computed from its SMILES; returns the features aligned with ``graphs`` (NaN rows
+    where there is no graph), e.g. to fit :func:`fit_feature_scaling` on the training rows."""
+    import torch
+
+    if len(graphs) != len(smiles):
+        raise ValueError(f"{len(graphs)} graphs but {len(smiles)} SMILES; pass them aligned")
+    rows = [i for i, graph in enumerate(graphs) if graph is not None]
+    aligned = np.full((len(graphs), config.dim), np.nan, dtype=np.float32)
+    aligned[rows] = molecule_features_of_smiles(
+        [smiles[i] for i in rows], config, featurizer_config
+    )
+    for i in rows:
+        graphs[i].mol_x = torch.from_numpy(aligned[i : i + 1].copy())
+    return aligned
 
 
 def fit_feature_scaling(
