@@ -198,6 +198,23 @@ def _print_summary(metrics: dict, title: str) -> None:
     out_console.print(
         "  ".join(f"{label} {format_metric(metrics.get(key))}" for label, key in keys)
     )
+    _print_retrieval(metrics)
+
+
+def _print_retrieval(metrics: dict) -> None:
+    """The compact retrieval table: how well the model ranks each target group (red+, ...)."""
+    from zincfluor.train.metrics import RETRIEVAL_SUMMARY_COLUMNS, retrieval_summary_rows
+
+    rows = retrieval_summary_rows(metrics.get("retrieval"))
+    if not rows:
+        return
+    table = Table(title="ranking the rare levels (score: summed probability of the target)")
+    table.add_column("target")
+    for label, _ in RETRIEVAL_SUMMARY_COLUMNS:
+        table.add_column(label, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    out_console.print(table)
 
 
 @app.command()

@@ -132,6 +132,13 @@ def test_evaluate_on_a_data_set(trained_run, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 80
     assert (out / "confusion_matrix.png").is_file()
+    red = metrics["retrieval"]["groups"]["red+"]
+    assert red["levels"] == ["red", "far-red", "near-infrared"] and red["n_positive"] > 0
+    assert 0.0 <= red["average_precision"] <= 1.0
+    assert "ranking the rare levels" in result.output
+    for column in ("AP", "ROC-AUC", "P@100", "EF 1%", "far-red+"):
+        assert column in result.output, column
+    assert "| red+ |" in (out / "per_level.md").read_text()
 
 
 def test_version_names_the_packages_predictions_depend_on():

@@ -65,6 +65,9 @@ def test_ship_and_load_round_trip(trained_run, tmp_path):
     for key in ("top1", "balanced_accuracy", "macro_f1", "tail_top_2", "ece",
                 "per_level_accuracy"):
         assert key in metrics, key
+    run_test = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert metrics["retrieval"]["groups"] == run_test["retrieval"]["groups"]
+    assert list(metrics["retrieval"]["groups"]) == ["red+", "far-red+"]
     digest = hashlib.sha256((out / "checkpoint.pt").read_bytes()).hexdigest()
     assert data["checkpoint_sha256"] == digest
     assert data["checkpoint_bytes"] == (out / "checkpoint.pt").stat().st_size
@@ -76,7 +79,8 @@ def test_ship_and_load_round_trip(trained_run, tmp_path):
 
     readme = (out / "README.md").read_text()
     for text in ("# tiny", "A test model.", "Intended use", "CC BY 4.0", "Scientific Data",
-                 "Limitations", "balanced accuracy", "zincfluor train ...", digest):
+                 "Limitations", "balanced accuracy", "zincfluor train ...", digest,
+                 "Ranking the rare levels", "| red+ (red, far-red, near-infrared) |"):
         assert text in readme, text
 
 
@@ -94,6 +98,7 @@ def test_model_ship_and_show_commands(trained_run, tmp_path, monkeypatch):
     result = runner.invoke(app, ["model", "show", str(out)])
     assert result.exit_code == 0, result.output
     assert "tiny" in result.output and "matches" in result.output
+    assert "test ranking red+" in result.output and "EF 1%" in result.output
 
     monkeypatch.setenv("ZINCFLUOR_MODEL", str(out))
     assert default_model_dir() == out and resolve_model_path(None) == out

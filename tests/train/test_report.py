@@ -146,3 +146,18 @@ def test_training_curves_png(tmp_path):
 def test_training_curves_reject_empty_history(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         plot_training_curves([], tmp_path / "curves.png")
+
+
+def test_markdown_ends_with_the_retrieval_table_when_the_scheme_has_red_levels():
+    names = ["green", "red", "far-red"]
+    targets = np.array([0, 1, 2, 0])
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    text = per_level_markdown(evaluate_predictions(probs, targets, [10, 5, 2], names))
+    tables = _markdown_tables(text)
+    assert len(tables) == 3
+    assert "| Target | positives | AP | ROC-AUC | P@100 | EF 1% |" in text
+    # red+ scores 0.2, 0.8, 0.9, 0.4 rank both positives first; far-red+ likewise
+    assert tables[2] == [
+        "| red+ | 2 | 1.000 | 1.000 | 0.500 | 2.00 |",
+        "| far-red+ | 1 | 1.000 | 1.000 | 0.250 | 4.00 |",
+    ]

@@ -201,3 +201,19 @@ def test_evaluate_predictions_carries_retrieval_and_nm_only_when_given():
     json.dumps(with_nm, allow_nan=False)
     with pytest.raises(ValueError, match="together"):
         evaluate_predictions(probs, TARGETS, counts, LEVELS, predicted_nm=predicted)
+
+
+def test_retrieval_summary_rows_are_the_compact_table():
+    from zincfluor.train.metrics import RETRIEVAL_SUMMARY_COLUMNS, retrieval_summary_rows
+
+    rows = retrieval_summary_rows(retrieval_metrics(emission_probs(), TARGETS, LEVELS))
+    assert [label for label, _ in RETRIEVAL_SUMMARY_COLUMNS] == [
+        "positives", "AP", "ROC-AUC", "P@100", "EF 1%"
+    ]
+    assert rows == [
+        ["red+", "3", "0.722", "0.556", "0.500", "2.00"],
+        ["far-red+", "2", "0.583", "0.750", "0.333", "0.00"],
+    ]
+    empty = retrieval_metrics(emission_probs(), [0, 0, 1, 2, 3, 4], LEVELS)
+    assert retrieval_summary_rows(empty)[0] == ["red+", "0", "n/a", "n/a", "n/a", "n/a"]
+    assert retrieval_summary_rows(None) == [] and retrieval_summary_rows({}) == []

@@ -121,6 +121,7 @@ def show(
         ("test top-1", _pct(metrics.get("top1"))),
         ("test macro-F1", _pct(metrics.get("macro_f1"))),
         ("test tail top-2", _pct(metrics.get("tail_top_2"))),
+        *_ranking_rows(metrics),
         ("created", card.created),
         ("command", card.command),
     ]
@@ -133,6 +134,18 @@ def show(
     out_console.print(table)
     if verify and not ok:
         raise typer.Exit(code=1)
+
+
+def _ranking_rows(metrics: dict) -> list[tuple[str, str]]:
+    """``test ranking red+``: AP, ROC-AUC, P@100 and EF 1% of each target group, if recorded."""
+    from zincfluor.train.metrics import RETRIEVAL_SUMMARY_COLUMNS, retrieval_summary_rows
+
+    labels = [label for label, _ in RETRIEVAL_SUMMARY_COLUMNS]
+    return [
+        (f"test ranking {row[0]}", ", ".join(f"{k} {v}" for k, v in zip(labels, row[1:],
+                                                                      strict=True)))
+        for row in retrieval_summary_rows(metrics.get("retrieval"))
+    ]
 
 
 def _pct(value) -> str:

@@ -210,6 +210,8 @@ def ship_model(
     test_metrics = {key: test.get(key) for key in TEST_METRIC_KEYS if key in test}
     if "per_level_top1" in test:
         test_metrics["per_level_accuracy"] = dict(test["per_level_top1"])
+    if (test.get("retrieval") or {}).get("groups"):
+        test_metrics["retrieval"] = {"groups": dict(test["retrieval"]["groups"])}
     data_source = (config.get("data") or {}).get("path") or metadata.get("data_source")
     best_epoch = metadata.get("best_epoch", metrics.get("best_epoch"))
     valid_ba = metadata.get(
@@ -421,6 +423,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
     if per_level:
         lines += ["", "| level | accuracy |", "|---|---|"]
         lines += [f"| {level} | {_pct(value)} |" for level, value in per_level.items()]
+    lines += _retrieval_section(metrics)
     lines += [
         "",
         "## Limitations",
@@ -443,6 +446,35 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+def _retrieval_section(metrics: dict[str, Any]) -> list[str]:
+    """How well the model ranks the rare targets (red+, far-red+) on the test split."""
+    from zincfluor.train.metrics import RETRIEVAL_SUMMARY_COLUMNS, retrieval_summary_rows
+
+    rows = retrieval_summary_rows(metrics.get("retrieval"))
+    if not rows:
+        return []
+    header = ["target", *(label for label, _ in RETRIEVAL_SUMMARY_COLUMNS)]
+    groups = metrics["retrieval"]["groups"]
+    lines = [
+        "",
+        "### Ranking the rare levels",
+        "",
+        "What a screen relies on: test molecules ranked by the summed probability of the "
+        "target levels. AP is the average precision (area under the precision-recall curve; a "
+        "random ranking scores the target's share of the set), P@100 the share of targets among "
+        "the 100 top-ranked molecules, EF 1% how many times more targets the top 1 % holds than "
+        "a random 1 %.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in rows:
+        levels = ", ".join(groups[row[0]].get("levels") or [])
+        row = [f"{row[0]} ({levels})" if levels else row[0], *row[1:]]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def _calibration_note(ece: float | None) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "GROUP_NAMES",
     "GroupThresholds",
     "DEFAULT_RETRIEVAL_GROUPS",
+    "RETRIEVAL_SUMMARY_COLUMNS",
     "average_precision",
     "balanced_accuracy",
     "class_groups",
@@ -48,6 +49,7 @@ __all__ = [
     "per_class_accuracy",
     "precision_at_k",
     "retrieval_metrics",
+    "retrieval_summary_rows",
     "roc_auc",
     "tail_top_k_accuracy",
     "thirds_groups",
@@ -539,6 +541,37 @@ def retrieval_metrics(
     for index, name in enumerate(names):
         result["per_level"][name] = _retrieval_block(matrix[:, index], true == index)
     return result
+
+
+RETRIEVAL_SUMMARY_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("positives", ("n_positive",)),
+    ("AP", ("average_precision",)),
+    ("ROC-AUC", ("roc_auc",)),
+    ("P@100", ("precision_at_k", "100")),
+    ("EF 1%", ("enrichment_factor", "1%")),
+)
+"""The compact retrieval table: column label and the path to its value in a target's block."""
+
+
+def retrieval_summary_rows(retrieval: dict[str, Any] | None) -> list[list[str]]:
+    """One text row per target group of a ``retrieval`` block: the target name, then the
+    :data:`RETRIEVAL_SUMMARY_COLUMNS` (fractions to 3 decimals, enrichment to 2, "n/a" for
+    None). Empty when there is no block or it has no groups (old metrics files)."""
+    rows = []
+    for group, block in ((retrieval or {}).get("groups") or {}).items():
+        row = [group]
+        for label, path in RETRIEVAL_SUMMARY_COLUMNS:
+            value: Any = block
+            for key in path:
+                value = (value or {}).get(key)
+            if value is None:
+                row.append("n/a")
+            elif label == "positives":
+                row.append(str(value))
+            else:
+                row.append(f"{value:.2f}" if label.startswith("EF") else f"{value:.3f}")
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- report dict

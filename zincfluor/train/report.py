@@ -21,7 +21,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zincfluor.train.metrics import GROUP_NAMES, format_metric
+from zincfluor.train.metrics import (
+    GROUP_NAMES,
+    RETRIEVAL_SUMMARY_COLUMNS,
+    format_metric,
+    retrieval_summary_rows,
+)
 
 __all__ = [
     "PER_LEVEL_COLUMNS",
@@ -107,7 +112,8 @@ def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def per_level_markdown(metrics: Mapping[str, Any]) -> str:
-    """A markdown per-class table followed by a summary table, values in percent (2 decimals)."""
+    """A markdown per-class table followed by a summary table, values in percent (2 decimals),
+    and the retrieval table of the target groups (red+, far-red+) when the metrics hold one."""
     level_rows = [
         (
             row["level"],
@@ -122,6 +128,11 @@ def per_level_markdown(metrics: Mapping[str, Any]) -> str:
     lines = _markdown_table(("Level", "Name", "Train", "Eval", "Group", "Top-1 (%)"), level_rows)
     lines.append("")
     lines += _markdown_table(("Metric", "Value (%)"), _summary_rows(metrics))
+    retrieval = retrieval_summary_rows(metrics.get("retrieval"))
+    if retrieval:
+        lines.append("")
+        header = ("Target", *(label for label, _ in RETRIEVAL_SUMMARY_COLUMNS))
+        lines += _markdown_table(header, retrieval)
     return "\n".join(lines) + "\n"
 
 
