@@ -259,7 +259,19 @@ HEADLINE = [
     ("macro-F1", "macro_f1"),
     ("Top-1", "top1"),
     ("ECE", "ece"),
+    ("AP red+", ("retrieval", "groups", "red+", "average_precision")),
+    ("AP far-red+", ("retrieval", "groups", "far-red+", "average_precision")),
 ]
+"""Columns of the headline table: a metrics key, or the path to a nested one (n/a when a run
+predates it, e.g. the retrieval metrics)."""
+
+
+def metric_value(metrics: dict, key: str | tuple[str, ...]) -> float | None:
+    """``metrics[key]``, or the value at the nested path ``key``; None where it is missing."""
+    value = metrics
+    for part in (key,) if isinstance(key, str) else key:
+        value = (value or {}).get(part)
+    return value
 
 
 def family_members(family: str, configs) -> list[tuple[MethodConfig, str]]:
@@ -312,7 +324,7 @@ def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
         seeds = ",".join(str(r["config"]["seed"]) for r in runs)
         rows_headline.append(
             [name, str(len(runs))]
-            + [mean_std(t[key] for t in tests) for _, key in HEADLINE]
+            + [mean_std(metric_value(t, key) for t in tests) for _, key in HEADLINE]
             + [f"{epoch_s:.2f}", device, seeds]
         )
         rows_levels.append(

@@ -129,3 +129,27 @@ def test_tuning_family_row_is_chosen_on_validation_not_test(bench, tmp_path, mon
     marked = [line for line in table.splitlines() if line.endswith("| chosen |")]
     assert len(marked) == 1 and "τ = 2" in marked[0]
     assert "τ = 1 (= balanced-softmax)" in table and "| 60.00 ± 0.00 |" in table
+
+
+def test_headline_carries_average_precision_of_red_and_far_red_where_recorded(bench, tmp_path,
+                                                                           monkeypatch):
+    runs = tmp_path / "runs"
+    level = {"a": 0.5, "b": 0.5}
+    _fake_run(runs / "natural" / "ce" / "seed0", 0, 0.3, level)
+    _fake_run(runs / "natural" / "ce" / "seed1", 1, 0.3, level)
+    for seed, ap in ((0, 0.4), (1, 0.6)):
+        path = runs / "natural" / "ce" / f"seed{seed}" / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["test"]["retrieval"] = {"groups": {"red+": {"average_precision": ap},
+                                                   "far-red+": {"average_precision": None}}}
+        path.write_text(json.dumps(metrics))
+    _fake_run(runs / "natural" / "bcl" / "seed0", 0, 0.3, level)  # before retrieval metrics
+    monkeypatch.setattr(bench, "ARCHIVE", None)
+    configs = [bench.CONFIGS["ce"], bench.CONFIGS["bcl"]]
+    text = bench.setting_tables(runs, bench.SETTINGS["natural"], configs)
+    header = next(line for line in text.splitlines() if line.startswith("| method |"))
+    assert "| AP red+ | AP far-red+ |" in header
+    ce = next(line for line in text.splitlines() if line.startswith("| ce |"))
+    assert "| 50.00 ± 14.14 | n/a |" in ce
+    bcl = next(line for line in text.splitlines() if line.startswith("| bcl |"))
+    assert "| n/a | n/a |" in bcl
