@@ -30,7 +30,8 @@ from torch_geometric.data import Batch, Data
 
 __all__ = ["ResidentGraphLoader"]
 
-_SUPPORTED_KEYS = {"x", "edge_index", "edge_attr", "y", "y_nm"}
+_GRAPH_KEYS = ("y", "y_nm", "mol_x")  # one row per graph: gathered by graph index
+_SUPPORTED_KEYS = {"x", "edge_index", "edge_attr", *_GRAPH_KEYS}
 
 
 class ResidentGraphLoader:
@@ -39,7 +40,8 @@ class ResidentGraphLoader:
     Parameters
     ----------
     graphs : the molecules, PyG ``Data`` with ``x``, ``edge_index``, optional ``edge_attr``,
-        ``y`` and ``y_nm`` (one emission maximum per graph); no other attributes
+        ``y``, ``y_nm`` (one emission maximum per graph) and ``mol_x`` (molecule-level
+        features, [1, d] per graph); no other attributes
     batch_size : graphs per batch (the last batch may be smaller)
     shuffle : draw a new order each epoch (with ``generator``), as ``DataLoader`` does
     generator : torch generator of the order; ``None`` draws one from the global seed each epoch
@@ -83,8 +85,7 @@ class ResidentGraphLoader:
 
         self._x = put(full.x)
         self._edge_attr = put(full.edge_attr) if "edge_attr" in full else None
-        self._y = put(full.y) if "y" in full else None
-        self._y_nm = put(full.y_nm) if "y_nm" in full else None  # per graph, like y
+        self._graph_fields = {key: put(full[key]) for key in _GRAPH_KEYS if key in full}
         local = full.edge_index - torch.from_numpy(node_start[edge_graph])
         self._local_edge_index = put(local)
         self._node_counts = put(node_counts)
@@ -147,10 +148,8 @@ class ResidentGraphLoader:
         }
         if self._edge_attr is not None:
             fields["edge_attr"] = self._edge_attr[edge_rows]
-        if self._y is not None:
-            fields["y"] = self._y[graphs]
-        if self._y_nm is not None:
-            fields["y_nm"] = self._y_nm[graphs]
+        for key, value in self._graph_fields.items():
+            fields[key] = value[graphs]
         batch = Batch(**fields)
         batch._num_graphs = size
         return batch
