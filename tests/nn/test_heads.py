@@ -143,3 +143,23 @@ def test_classifier_emission_nm_ignores_temperature_and_is_none_for_classifiers(
     torch.testing.assert_close(torch.softmax(tempered(features), 1), expected)
     linear = Classifier(_Take(), nn.Linear(2, 3))
     assert linear.emission_nm(features) is None and linear.distribution(features) is None
+
+
+@pytest.mark.parametrize("head", ["gaussian", "ordinal"])
+def test_fast_gcn_path_runs_the_new_heads(head):
+    from torch_geometric.data import Batch, Data
+
+    from zincfluor.screening.fastgcn import FastGCN, fast_forward
+
+    spec = gcn_spec(7, 8, hidden_dim=8, num_layers=2, projection_dim=None,
+                    head=head_spec(head, 8, edges=EMISSION8.edges,
+                                   train_nm=torch.tensor([420.0, 530.0, 700.0])))
+    torch.manual_seed(0)
+    model = build_classifier(spec).eval()
+    assert FastGCN.supports(model)  # the fast path calls model.head on its pooled features
+    ring = torch.tensor([[0, 1, 1, 2, 2, 0], [1, 0, 2, 1, 0, 2]])
+    batch = Batch.from_data_list([Data(x=torch.randn(3, 7), edge_index=ring),
+                                  Data(x=torch.randn(2, 7), edge_index=ring[:, :2])])
+    with torch.no_grad():
+        torch.testing.assert_close(fast_forward(model)(batch), model(batch), atol=1e-5,
+                                   rtol=1e-5)
