@@ -24,9 +24,20 @@ import numpy as np
 import torch
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
+from zincfluor.chem.molecule_features import (
+    MoleculeFeatureConfig,
+    attach_molecule_features,
+    fit_feature_scaling,
+)
 from zincfluor.data import DataOptions, MoleculeTable, Split, class_counts, make_split
 from zincfluor.methods import METHODS, MethodContext, build_method
-from zincfluor.nn import build_classifier, gcn_spec
+from zincfluor.nn import (
+    MoleculeFeatureReadoutConfig,
+    backbone_setting_names,
+    backbone_spec,
+    build_classifier,
+    model_spec,
+)
 from zincfluor.nn.graph_augment import GraphAugment
 from zincfluor.nn.heads import HEADS, head_spec
 from zincfluor.runs.common import (
@@ -56,6 +67,12 @@ class TrainRunConfig:
     "cosine", "gaussian" (a distribution over the emission maximum; needs a binned scheme and
     the value column) or "ordinal" (CORN); methods that choose their own head (LDAM, KPS)
     need the default "linear".
+
+    ``backbone`` is a name of the backbone registry: "gcn" (the paper's, no bond features),
+    "dmpnn", "gine" or "attentivefp"; ``hidden_dim``, ``num_layers``, ``dropout`` and
+    ``pooling`` go to the backbones that have them (attentivefp has its own readout).
+    ``molecule_features`` ("none", "morgan", "rdkit2d", "both"; ``morgan_bits`` columns of
+    Morgan counts) are joined to the pooled graph vector, scaled with training-split statistics.
     """
 
     data: DataOptions
@@ -69,6 +86,9 @@ class TrainRunConfig:
     seed: int = 0
     imbalance_ratio: float | None = None
     featurizer: str = "zincfluor"
+    backbone: str = "gcn"
+    molecule_features: str = "none"
+    morgan_bits: int = 2048
     hidden_dim: int = 128
     num_layers: int = 6
     dropout: float = 0.1
@@ -108,6 +128,8 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     device = resolve_device(config.device)
 
     check_target_and_head(config)
+    molecule_config = MoleculeFeatureConfig(config.molecule_features, config.morgan_bits)
+    accepted = backbone_setting_names(config.backbone)  # an unknown name fails here
     table = config.data.read()
     log(console, table.summary())
     if table.bad_rows:
@@ -135,6 +157,11 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     train_counts = class_counts(table.labels[split.train], num_classes)
 
     graphs = featurized.graphs
+    readout = None
+    if molecule_config.dim:
+        features = attach_molecule_features(graphs, table.smiles, molecule_config, featurizer)
+        mean, scale = fit_feature_scaling(features[split.train], molecule_config)
+        readout = MoleculeFeatureReadoutConfig.fitted(mean.tolist(), scale.tolist()).to_dict()
     train_set = attach_labels(graphs, table.labels, split.train)
     valid_set = attach_labels(graphs, table.labels, split.valid)
     test_set = attach_labels(graphs, table.labels, split.test)
@@ -163,18 +190,20 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         target_values=train_values,
     )
     method = build_method(config.method, context, **config.method_hparams)
-    spec = gcn_spec(
-        featurizer.atom_dim,
+    shared = {"hidden_dim": config.hidden_dim, "num_layers": config.num_layers,
+              "dropout": config.dropout, "pooling": config.pooling}
+    spec = model_spec(
+        backbone_spec(
+            config.backbone, featurizer.atom_dim, featurizer.bond_dim,
+            **{key: value for key, value in shared.items() if key in accepted},
+        ),
         num_classes,
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        pooling=config.pooling,
         projection_dim=config.projection_dim,
         head=head_spec(
             config.head, num_classes, edges=table.scheme.edges,
             train_nm=None if table.values is None else table.values[split.train],
         ),
+        molecule_features=readout,
     )
     spec = method.adjust_model_spec(spec)
     if config.head != "linear" and spec["head"]["name"] != config.head:
@@ -188,6 +217,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     run_config["resolved"] = {
         "device": str(device),
         "featurizer": featurizer.to_dict(),
+        "molecule_features": molecule_config.to_dict(),
         "label_scheme": table.scheme.to_dict(),
         "train_class_counts": train_counts.tolist(),
         "method_hparams": method.hparams,
@@ -229,6 +259,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "kind": "molecules",
             "target": config.target,
             "featurizer": featurizer.to_dict(),
+            "molecule_features": molecule_config.to_dict(),
             "label_scheme": table.scheme.to_dict(),
             "group_thresholds": [config.head_threshold, config.tail_threshold],
             "data_source": str(config.data.path),
