@@ -100,7 +100,22 @@ def train(
     lr: float = typer.Option(0.01, "--lr", help="SGD learning rate, cosine-annealed."),
     weight_decay: float = typer.Option(5e-3, "--weight-decay", help="SGD weight decay."),
     hidden_dim: int = typer.Option(128, "--hidden-dim", min=1, help="GCN width."),
-    num_layers: int = typer.Option(6, "--num-layers", min=1, help="GCN layers (paper: 6)."),
+    num_layers: int = typer.Option(
+        6, "--num-layers", min=1, help="Message-passing layers (paper's GCN: 6; dmpnn: depth)."
+    ),
+    backbone: str = typer.Option(
+        "gcn", "--backbone",
+        help="Graph network: gcn (the paper's; reads no bond features), dmpnn (directed bond "
+        "messages, chemprop's D-MPNN), gine, attentivefp.",
+    ),
+    molecule_features: str = typer.Option(
+        "none", "--molecule-features",
+        help="Molecule-level features joined at the readout: none, morgan (count fingerprint, "
+        "radius 2), rdkit2d (RDKit descriptors), both.",
+    ),
+    morgan_bits: int = typer.Option(
+        2048, "--morgan-bits", min=1, help="Length of the folded Morgan count fingerprint."
+    ),
     edge_drop: float = typer.Option(
         0.2, "--edge-drop", min=0.0, max=1.0,
         help="Contrastive methods' second view of a molecule: probability of dropping each "
@@ -154,6 +169,9 @@ def train(
         featurizer=featurizer.value,
         hidden_dim=hidden_dim,
         num_layers=num_layers,
+        backbone=backbone,
+        molecule_features=molecule_features,
+        morgan_bits=morgan_bits,
         edge_drop=edge_drop,
         feature_mask=feature_mask,
         batch_size=batch_size,
