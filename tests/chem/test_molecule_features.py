@@ -9,6 +9,7 @@ from zincfluor.chem import FeaturizerConfig, featurize_many
 from zincfluor.chem.molecule_features import (
     RDKIT2D_DESCRIPTORS,
     MoleculeFeatureConfig,
+    attach_model_features,
     attach_molecule_features,
     fit_feature_scaling,
     molecule_features,
@@ -94,6 +95,19 @@ def test_graphs_carry_their_features_as_one_row_and_batch_as_b_rows():
     np.testing.assert_array_equal(graphs[2].mol_x.numpy()[0], aligned[2])
     batch = Batch.from_data_list([graphs[0], graphs[2]])
     assert batch.mol_x.shape == (2, config.dim)
+
+
+def test_a_checkpoint_gets_the_features_its_model_reads():
+    smiles = ["CCO", "c1ccccc1"]
+    featurizer = FeaturizerConfig()
+    metadata = {"featurizer": featurizer.to_dict(),
+                "molecule_features": MoleculeFeatureConfig("morgan", morgan_bits=8).to_dict()}
+    graphs = featurize_many(smiles, featurizer).graphs
+    attach_model_features(graphs, smiles, metadata)
+    assert graphs[1].mol_x.shape == (1, 8)
+    older = featurize_many(smiles, featurizer).graphs
+    attach_model_features(older, smiles, {"featurizer": featurizer.to_dict()})  # no settings
+    assert "mol_x" not in older[0]
 
 
 def test_non_molecules_are_rejected_with_the_fix():

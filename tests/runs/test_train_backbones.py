@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 import zincfluor.runs.train
 from zincfluor.chem import FeaturizerConfig, featurize_cached
 from zincfluor.chem.molecule_features import MoleculeFeatureConfig, attach_molecule_features
+from zincfluor.runs.calibrate import calibrate_run
+from zincfluor.runs.evaluate import evaluate_run
 from zincfluor.runs.train import DataOptions, TrainRunConfig, train_run
 from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
 from zincfluor.train.trainer import Trainer, TrainerConfig
@@ -73,6 +75,13 @@ def test_two_epoch_run_saves_a_model_that_rebuilds(
         expected, got = trained(batch), rebuilt(batch)
     assert torch.isfinite(expected).all()
     torch.testing.assert_close(got, expected)
+    if molecule_features == "both":  # evaluation and calibration recompute the features
+        metrics = evaluate_run(out, DataOptions(str(deep4chem_fixture)), device="cpu",
+                               cache_dir="none", progress=False)
+        assert metrics["n"] == sum(result.split.sizes().values())
+        calibrated = tmp_path / "calibrated"
+        calibrate_run(out, calibrated, device="cpu", cache_dir="none", progress=False)
+        assert load_checkpoint(calibrated)["model_spec"]["temperature"] > 0
 
 
 def test_unknown_backbone_or_feature_kind_is_refused_before_any_work(tmp_path):

@@ -36,6 +36,7 @@ __all__ = [
     "molecule_features",
     "molecule_features_of_smiles",
     "attach_molecule_features",
+    "attach_model_features",
     "fit_feature_scaling",
 ]
 
@@ -193,6 +194,21 @@ def attach_molecule_features(
     for i in rows:
         graphs[i].mol_x = torch.from_numpy(aligned[i : i + 1].copy())
     return aligned
+
+
+def attach_model_features(graphs: Sequence, smiles: Sequence[str], metadata: dict) -> None:
+    """Give ``graphs`` the ``mol_x`` that the model of checkpoint ``metadata`` reads (its
+    ``molecule_features`` settings, computed with its ``featurizer`` settings); nothing for a
+    model without molecule features (or a checkpoint from before they existed)."""
+    settings = metadata.get("molecule_features")
+    if not settings:
+        return
+    config = MoleculeFeatureConfig.from_dict(settings)
+    if config.dim:
+        from zincfluor.chem.config import FeaturizerConfig
+
+        featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
+        attach_molecule_features(graphs, smiles, config, featurizer)
 
 
 def fit_feature_scaling(

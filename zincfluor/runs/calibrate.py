@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
+from zincfluor.chem.molecule_features import attach_model_features
 from zincfluor.data import DataOptions, LabelScheme, Split, make_split
 from zincfluor.runs.common import (
     attach_labels,
@@ -87,6 +88,7 @@ def calibrate_run(
     featurized = featurize_cached(
         table.smiles, featurizer, resolve_cache_dir(cache_dir), progress=progress
     )
+    attach_model_features(featurized.graphs, table.smiles, metadata)
     split = run_split(run, config, metadata, table, featurized.valid_indices)
 
     device = resolve_device(device)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
+from zincfluor.chem.molecule_features import attach_model_features
 from zincfluor.data import DataOptions, LabelScheme
 from zincfluor.runs.common import (
     attach_labels,
@@ -85,6 +86,7 @@ def evaluate_run(
     )
     for error in featurized.errors:
         log(console, f"[yellow]left out[/yellow] {error}")
+    attach_model_features(featurized.graphs, smiles, metadata)
     keep = np.array(featurized.valid_indices, dtype=np.int64)
     graphs = attach_labels(featurized.graphs, table.labels[rows], keep)
     torch_device = resolve_device(device)
