@@ -2,7 +2,8 @@
 # Built by docker-compose.yml; the model shipped in models/ is baked into the image.
 #
 #   docker build -t zincfluor .
-#   docker run -p 8000:8000 zincfluor          # embedded SQLite in /data, migrated on start
+#   docker run -p 8000:8000 -v zf:/data zincfluor   # embedded SQLite /data/zincfluor.db, migrated
+#   docker exec CONTAINER zincfluor apikey create --name me      # the same database
 #
 # torch: pip resolves it from PyPI by default. To get the small CPU-only build, pass your
 # PyTorch CPU wheel index: --build-arg PIP_EXTRA_INDEX_URL=<index> --build-arg TORCH_SPEC=torch==<v>+cpu
@@ -13,13 +14,14 @@ ARG TORCH_SPEC="torch"
 ENV PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \
     ZINCFLUOR_MODEL=/app/models/emission8-default \
-    ZINCFLUOR_DB_PATH=/data/zincfluor.db
+    ZINCFLUOR_HOME=/data
 
 WORKDIR /app
 RUN pip install "${TORCH_SPEC}"
 COPY pyproject.toml README.md ./
 COPY zincfluor ./zincfluor
 COPY api ./api
+COPY migrations ./migrations
 RUN pip install .
 COPY models ./models
 

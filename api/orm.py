@@ -187,6 +187,13 @@ class ScreenChunk(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # the claiming process (see api.jobs.Holder): its random id, renewed leases are matched on
+    # it; host (and pid namespace), pid and start time let a process on the same host see
+    # that the holder is dead and release the chunk at once instead of waiting for the lease
+    holder: Mapped[str | None] = mapped_column(String(32))
+    holder_host: Mapped[str | None] = mapped_column(String(300))
+    holder_pid: Mapped[int | None] = mapped_column(Integer)
+    holder_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

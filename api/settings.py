@@ -4,9 +4,13 @@
 variable                           meaning (default)
 =================================  ===========================================================
 ZINCFLUOR_DATABASE_URL             SQLAlchemy URL, e.g. ``postgresql+psycopg://u:p@host/db``
-                                   (unset: the embedded SQLite ``var/zincfluor.db`` under the
-                                   current directory, which migrates itself)
-ZINCFLUOR_DB_PATH                  path of that embedded SQLite file (``var/zincfluor.db``)
+                                   (unset: the embedded SQLite ``zincfluor.db`` in the data
+                                   folder, which migrates itself)
+ZINCFLUOR_HOME                     the data folder (``$XDG_DATA_HOME/zincfluor``, else
+                                   ``~/.local/share/zincfluor``; ``%LOCALAPPDATA%/zincfluor``
+                                   on Windows): the same whatever the working directory
+ZINCFLUOR_DB_PATH                  path of the embedded SQLite file (``$ZINCFLUOR_HOME/
+                                   zincfluor.db``; a relative path is taken as given)
 ZINCFLUOR_MODEL                    model folder (``models/emission8-default``)
 ZINCFLUOR_TARGET_LEVELS            rare levels, comma separated (the model card's, else the
                                    three least-trained levels)
@@ -14,7 +18,10 @@ ZINCFLUOR_DEVICE                   cpu, cuda or auto (cpu)
 ZINCFLUOR_BATCH_SIZE               molecules per forward pass (256)
 ZINCFLUOR_WORKER_THREADS           screen worker threads inside ``serve`` (1; 0 = none)
 ZINCFLUOR_CHUNK_SIZE               screen items per chunk (1000)
-ZINCFLUOR_LEASE_SECONDS            how long a claimed chunk stays claimed (300)
+ZINCFLUOR_LEASE_SECONDS            how long a claimed chunk stays claimed without a heartbeat
+                                   (30): a chunk of a dead worker is claimed again within this
+ZINCFLUOR_HEARTBEAT_SECONDS        how often a live worker renews its chunks' leases (0: a
+                                   third of the lease)
 ZINCFLUOR_MAX_ATTEMPTS             claims of a chunk before its screen fails (3)
 ZINCFLUOR_POLL_SECONDS             idle worker's wait between claims (1.0)
 ZINCFLUOR_MAX_REQUEST_SMILES       SMILES per ``POST /v1/predictions`` (1000)
@@ -33,10 +40,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "DEFAULT_DB_PATH"]
+__all__ = ["Settings", "DB_FILE_NAME", "default_home"]
 
-DEFAULT_DB_PATH = Path("var") / "zincfluor.db"
+DB_FILE_NAME = "zincfluor.db"
 ENV_PREFIX = "ZINCFLUOR_"
+
+
+def default_home() -> Path:
+    """The per-user data folder: ``%LOCALAPPDATA%\\zincfluor`` on Windows, else
+    ``$XDG_DATA_HOME/zincfluor`` (``~/.local/share/zincfluor`` when that is unset)."""
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "zincfluor"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "zincfluor"
 
 
 def _default_model_dir() -> str:
@@ -50,14 +66,16 @@ class Settings:
     """Everything the app, the CLI and the workers are configured with."""
 
     database_url: str | None = None
-    db_path: str = str(DEFAULT_DB_PATH)
+    home: str = ""
+    db_path: str = ""
     model_dir: str | None = None
     target_levels: tuple[str, ...] = ()
     device: str = "cpu"
     batch_size: int = 256
     worker_threads: int = 1
     chunk_size: int = 1000
-    lease_seconds: float = 300.0
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 0.0
     max_attempts: int = 3
     poll_seconds: float = 1.0
     max_request_smiles: int = 1000
@@ -93,6 +111,11 @@ class Settings:
             raise ValueError("worker_threads must be 0 or more")
         if self.lease_seconds <= 0 or self.poll_seconds <= 0:
             raise ValueError("lease_seconds and poll_seconds must be positive")
+        if not 0 <= self.heartbeat_seconds < self.lease_seconds:
+            raise ValueError(
+                f"heartbeat_seconds must be 0 (a third of the lease) or less than lease_seconds "
+                f"({self.lease_seconds:g}), got {self.heartbeat_seconds:g}"
+            )
         object.__setattr__(self, "target_levels", tuple(self.target_levels))
 
     @property
@@ -101,11 +124,27 @@ class Settings:
         return not self.database_url
 
     @property
+    def home_dir(self) -> Path:
+        """The data folder: ``home`` when given, else :func:`default_home`."""
+        return Path(self.home).expanduser() if self.home else default_home()
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded SQLite file: ``db_path`` when given, else ``home_dir/zincfluor.db``."""
+        path = Path(self.db_path).expanduser() if self.db_path else self.home_dir / DB_FILE_NAME
+        return path.resolve()
+
+    @property
     def url(self) -> str:
         """The SQLAlchemy URL in use (the embedded SQLite file when none was given)."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{Path(self.db_path).expanduser().resolve()}"
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between lease renewals: ``heartbeat_seconds``, else a third of the lease."""
+        return self.heartbeat_seconds or self.lease_seconds / 3
 
     @property
     def model_path(self) -> str:

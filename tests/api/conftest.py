@@ -40,6 +40,13 @@ PG_PORT = 5432  # only names the unix socket inside a private folder: never coll
 _database_numbers = count(1)
 
 
+@pytest.fixture(autouse=True)
+def _zincfluor_home(tmp_path_factory, monkeypatch):
+    """The service's data folder (``ZINCFLUOR_HOME``, where the embedded database lives) is a
+    temporary folder: no test writes to the real home."""
+    monkeypatch.setenv("ZINCFLUOR_HOME", str(tmp_path_factory.mktemp("zincfluor-home")))
+
+
 # --- model -----------------------------------------------------------------------------------
 
 

@@ -48,11 +48,13 @@ def service_env(database_url: str | None, model_dir: str | Path | None = None,
     """``os.environ`` plus ``ZINCFLUOR_DATABASE_URL``, ``ZINCFLUOR_MODEL`` and any other
     setting given as ``name=value`` (``chunk_size=10`` -> ``ZINCFLUOR_CHUNK_SIZE=10``).
 
-    ``database_url=None``: the embedded SQLite (give its file as ``db_path=...``).
+    ``database_url=None``: the embedded SQLite (``$ZINCFLUOR_HOME/zincfluor.db``: give the
+    folder as ``home=...``, or the file as ``db_path=...``). ``ZINCFLUOR_HOME`` and
+    ``ZINCFLUOR_DATA_DIR`` are kept from ``os.environ``, every other ``ZINCFLUOR_*`` dropped.
     ``torch_threads`` caps the intra-op threads of each process (``None``: torch's default).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZINCFLUOR_")
-           or k == "ZINCFLUOR_DATA_DIR"}
+           or k in ("ZINCFLUOR_DATA_DIR", "ZINCFLUOR_HOME")}
     if database_url:
         env["ZINCFLUOR_DATABASE_URL"] = database_url
     if model_dir is not None:

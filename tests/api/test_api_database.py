@@ -67,14 +67,18 @@ def test_embedded_sqlite_migrates_itself(tmp_path, model_dir, monkeypatch, share
     from api.served import ServedModel
     from api.settings import Settings
 
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("ZINCFLUOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ZINCFLUOR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ZINCFLUOR_DB_PATH", raising=False)
     settings = Settings.from_env(model_dir=str(model_dir), worker_threads=0)
-    assert settings.embedded and settings.url.endswith("var/zincfluor.db")
+    assert settings.embedded and settings.url == f"sqlite:///{tmp_path / 'home' / 'zincfluor.db'}"
     app = create_app(settings, served=ServedModel.load(settings, predictor=shared_predictor))
     engine = app.state.zincfluor.engine
     assert db.current_revision(engine) == db.head_revision()
-    assert (tmp_path / "var" / "zincfluor.db").is_file()
+    assert (tmp_path / "home" / "zincfluor.db").is_file()
+    assert list((tmp_path / "elsewhere").iterdir()) == []  # nothing under the working folder
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

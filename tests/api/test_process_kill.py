@@ -5,6 +5,10 @@ Real processes on a real PostgreSQL: ``zincfluor db upgrade``, ``zincfluor serve
 processes, the first of which is killed (SIGKILL) while it holds a chunk. The kill is
 deterministic: the worker is frozen with SIGSTOP, and killed only once the database shows it
 holding a claimed chunk (else it runs on a moment and is looked at again).
+
+And the embedded service: ``zincfluor serve`` on its own SQLite (in ``ZINCFLUOR_HOME``) killed
+while its worker thread holds a chunk, then restarted: the restarted service takes the dead
+process's chunk back at once (not after its lease) and finishes the screen, each row once.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ N_INVALID = 30  # of which 2 are blank lines (a .smi blank line is an item with 
 N_LINES = N_DISTINCT + N_SAME_TEXT + N_RESPELLED + N_INVALID
 
 
-def build_library(seed: int = 7) -> list[tuple[str, str | None, str | None]]:
-    """``N_LINES`` rows ``(smiles, id, inchikey or None if invalid)``, shuffled (seeded).
+def build_library(seed: int = 7, n_distinct: int = N_DISTINCT
+                  ) -> list[tuple[str, str | None, str | None]]:
+    """``n_distinct + 50`` rows (``N_LINES`` by default) ``(smiles, id, inchikey or None if
+    invalid)``, shuffled (seeded).
 
     The valid molecules are the test fixture molecules with chains and end groups added, so
     most are distinct; a few rows repeat them (verbatim or respelled), some are invalid.
@@ -68,13 +74,13 @@ def build_library(seed: int = 7) -> list[tuple[str, str | None, str | None]]:
                 if key and key not in seen:
                     seen.add(key)
                     valid.append((smiles, key, mol))
-                if len(valid) == N_DISTINCT:
+                if len(valid) == n_distinct:
                     break
-            if len(valid) == N_DISTINCT:
+            if len(valid) == n_distinct:
                 break
-        if len(valid) == N_DISTINCT:
+        if len(valid) == n_distinct:
             break
-    assert len(valid) == N_DISTINCT
+    assert len(valid) == n_distinct
     rng = random.Random(seed)
     rows = [(smiles, key) for smiles, key, _ in valid]
     rows += [(smiles, key) for smiles, key, _ in rng.sample(valid, N_SAME_TEXT)]
@@ -86,7 +92,7 @@ def build_library(seed: int = 7) -> list[tuple[str, str | None, str | None]]:
     rng.shuffle(rows)
     rows[len(rows) // 3:len(rows) // 3] = [("", None)]  # blank lines, mid-file
     rows[2 * len(rows) // 3:2 * len(rows) // 3] = [("", None)]
-    assert len(rows) == N_LINES
+    assert len(rows) == n_distinct + N_SAME_TEXT + N_RESPELLED + N_INVALID
     return [(smiles, f"m{i:04d}" if smiles else None, key)
             for i, (smiles, key) in enumerate(rows)]
 
@@ -237,6 +243,115 @@ def test_a_killed_worker_process_loses_and_duplicates_nothing(pg_cluster, model_
         by_second = sum(f":{second.pid}:" in c.worker for c in chunks)
         assert by_first >= N_LINES // 5 // CHUNK_SIZE and by_second > 0
         assert by_first + by_second == len(chunks) == -(-N_LINES // CHUNK_SIZE)
+    finally:
+        if client is not None:
+            client.close()
+        processes.close()
+        engine.dispose()
+
+
+EMBEDDED_DISTINCT = 1150  # 1200 lines, 48 chunks of 25
+EMBEDDED_LEASE_SECONDS = 120  # longer than the deadline: only releasing dead holders can pass
+RECOVERY_DEADLINE_S = 60
+
+
+def _wait_done(client: httpx.Client, screen_id: str, process, deadline_s: float) -> dict:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        screen = _get(client, f"/v1/screens/{screen_id}")
+        if screen["status"] in ("done", "failed", "cancelled"):
+            return screen
+        process.check_alive()
+        assert time.monotonic() < deadline, f"not done: {screen}\n{process.log_tail()}"
+        time.sleep(0.1)
+
+
+def test_a_killed_embedded_service_recovers_its_chunk_at_restart(model_dir, tmp_path):
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = service_env(None, model_dir, chunk_size=CHUNK_SIZE, home=home, poll_seconds=0.2,
+                      lease_seconds=EMBEDDED_LEASE_SECONDS)
+    database = home / "zincfluor.db"
+    engine = create_engine(f"sqlite:///{database}")
+    processes = Processes(env, tmp_path)
+    client = None
+    try:
+        # the key is made from another folder than the service runs in: same database
+        key = create_api_key(env, elsewhere)
+        port = free_port()
+        server = processes.serve(port, "--workers-threads", "1", name="serve-1")
+        library = build_library(n_distinct=EMBEDDED_DISTINCT)
+        n_lines = len(library)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+        assert f"database: sqlite:///{database}" in server.log_tail()
+        client = httpx.Client(base_url=base, timeout=60.0,
+                              headers={"Authorization": f"Bearer {key}"})
+        response = client.post("/v1/screens", files={"file": ("lib.smi", smi_text(library))})
+        assert response.status_code == 202, response.text
+        screen_id = response.json()["id"]
+
+        # kill the service (SIGKILL) once its worker thread is seen holding a chunk
+        deadline = time.monotonic() + 120
+        while _get(client, f"/v1/screens/{screen_id}")["counts"]["done"] < 2 * CHUNK_SIZE:
+            server.check_alive()
+            assert time.monotonic() < deadline, f"no progress:\n{server.log_tail()}"
+            time.sleep(0.05)
+        for _ in range(200):
+            server.signal(signal.SIGSTOP)
+            held = _held_chunks(engine, screen_id, server.pid)
+            if held:
+                break
+            server.signal(signal.SIGCONT)
+            time.sleep(0.01)
+        assert held, "the service's worker was never seen holding a chunk"
+        client.close()
+        client = None
+        assert server.kill() == -signal.SIGKILL
+        with engine.connect() as connection:
+            before = connection.execute(text(
+                "SELECT status, done, total FROM screens WHERE id = :s"), {"s": screen_id}).one()
+        assert before.status == "running" and 0 < before.done < before.total == n_lines
+
+        restarted_at = time.monotonic()
+        port = free_port()
+        second = processes.serve(port, "--workers-threads", "1", name="serve-2")
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, second)
+        client = httpx.Client(base_url=base, timeout=60.0,
+                              headers={"Authorization": f"Bearer {key}"})
+        screen = _wait_done(client, screen_id, second,
+                            RECOVERY_DEADLINE_S - (time.monotonic() - restarted_at))
+        assert time.monotonic() - restarted_at < RECOVERY_DEADLINE_S
+        assert screen["status"] == "done", screen
+        n_invalid = sum(k is None for _, _, k in library)
+        assert screen["counts"] == {"total": n_lines, "done": n_lines, "invalid": n_invalid}
+
+        # every input row exactly once, in order, with its own SMILES and id
+        results = _all_pages(client, screen_id, "input")
+        assert [r["index"] for r in results] == list(range(n_lines))
+        for result, (smiles, ident, inchikey) in zip(results, library, strict=True):
+            assert result["smiles"] == smiles and result.get("id") == ident, result
+            assert result["status"] == ("invalid" if inchikey is None else "ok"), result
+        with engine.connect() as connection:
+            twice = connection.execute(text(
+                "SELECT molecule_id, model_id FROM predictions "
+                "GROUP BY molecule_id, model_id HAVING count(*) > 1")).all()
+            assert twice == []
+            items = connection.execute(text(
+                "SELECT count(*), count(DISTINCT position) FROM screen_items "
+                "WHERE screen_id = :s"), {"s": screen_id}).one()
+            assert tuple(items) == (n_lines, n_lines)
+            chunks = connection.execute(text(
+                "SELECT id, status, attempts, worker, holder_pid, start, stop "
+                "FROM screen_chunks WHERE screen_id = :s ORDER BY id"), {"s": screen_id}).all()
+        assert all(c.status == "done" for c in chunks)
+        assert sum(c.stop - c.start for c in chunks) == n_lines
+        # the dead service's chunk was released at once and claimed again by the new one
+        retried = {c.id: c for c in chunks if c.attempts > 1}
+        assert set(retried) == set(held)
+        assert all(c.attempts == 2 and c.holder_pid == second.pid for c in retried.values())
+        assert "released 1 chunk(s) of 1 dead process(es)" in second.log_tail(20000)
     finally:
         if client is not None:
             client.close()

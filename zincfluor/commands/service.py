@@ -18,7 +18,8 @@ __all__ = ["register"]
 
 DB_URL_HELP = (
     "SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db. Default: "
-    "$ZINCFLUOR_DATABASE_URL, else the embedded SQLite var/zincfluor.db (migrated on use)."
+    "$ZINCFLUOR_DATABASE_URL, else the embedded SQLite zincfluor.db in the data folder "
+    "$ZINCFLUOR_HOME (default ~/.local/share/zincfluor), migrated on use."
 )
 MODEL_HELP = "Model folder (or checkpoint.pt). Default: $ZINCFLUOR_MODEL, else the default model."
 
@@ -53,11 +54,13 @@ def _service_errors(command):
 
 
 def _engine(database_url: str | None, *, migrate_embedded: bool = True):
-    """An engine for the chosen database; the embedded SQLite is migrated, others checked."""
+    """An engine for the chosen database; the embedded SQLite is migrated, others checked.
+    Says on stderr which database it is (password hidden)."""
     from api.app import prepare_database
-    from api.db import make_engine
+    from api.db import display_url, make_engine
 
     settings = _settings(database_url=database_url)
+    console.print(f"database: {display_url(settings.url)}", soft_wrap=True, highlight=False)
     if not migrate_embedded:
         return settings, make_engine(settings.url)
     return settings, prepare_database(settings)
@@ -189,6 +192,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.db import display_url
 
     settings = _settings(model_dir=model, worker_threads=worker_threads,
                          database_url=database_url)
@@ -196,7 +200,8 @@ def serve(
     served = app.state.zincfluor.served
     console.print(
         f"serving model {served.name} (rare levels: {', '.join(served.target_levels)}) on "
-        f"http://{host}:{port}  (docs: /docs; {settings.worker_threads} worker thread(s))"
+        f"http://{host}:{port}  (docs: /docs; {settings.worker_threads} worker thread(s))\n"
+        f"database: {display_url(app.state.zincfluor.engine)}", soft_wrap=True, highlight=False,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
@@ -206,7 +211,9 @@ def worker(
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     threads: int = typer.Option(1, "--threads", min=1, help="Worker threads in this process."),
     lease_seconds: float = typer.Option(
-        None, "--lease-seconds", help="How long a claimed chunk stays claimed (default 300)."
+        None, "--lease-seconds",
+        help="How long a claimed chunk stays claimed without a heartbeat (default "
+        "$ZINCFLUOR_LEASE_SECONDS or 30); live workers renew it every third of it.",
     ),
     poll_seconds: float = typer.Option(
         None, "--poll-seconds", help="Wait between claims when there is no work (default 1)."
@@ -218,10 +225,11 @@ def worker(
     """Process screens: claim chunks from the database until stopped (SIGTERM or Ctrl-C).
 
     Run any number of these next to `zincfluor serve --workers-threads 0`; a worker that is
-    killed loses nothing: its chunk is claimed again once its lease expires.
+    killed loses nothing: its chunk is claimed again once its lease expires (at once by a
+    process on the same host).
     """
     from api.app import prepare_database
-    from api.db import make_sessionmaker, session_scope
+    from api.db import display_url, make_sessionmaker, session_scope
     from api.jobs import WorkerPool
     from api.served import ServedModel
 
@@ -235,7 +243,7 @@ def worker(
         served.register(session)
     pool = WorkerPool(served, sessions, threads=threads, lease_seconds=settings.lease_seconds,
                       max_attempts=settings.max_attempts, poll_seconds=settings.poll_seconds,
-                      prefix="worker")
+                      prefix="worker", heartbeat_seconds=settings.heartbeat_interval)
     stop = threading.Event()
 
     def _stop(signum, _frame):
@@ -247,7 +255,8 @@ def worker(
     pool.start()
     console.print(
         f"{threads} worker thread(s) for model {served.name} (id {served.model_id}) on "
-        f"{engine.url.render_as_string(hide_password=True)}; lease {settings.lease_seconds:g} s"
+        f"{display_url(engine)}; lease {settings.lease_seconds:g} s, heartbeat every "
+        f"{settings.heartbeat_interval:g} s", soft_wrap=True, highlight=False,
     )
     while not stop.wait(1.0):
         pass
