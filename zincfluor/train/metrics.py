@@ -368,12 +368,7 @@ def roc_auc(scores: Any, positives: Any) -> float:
     Equals the probability that a random positive scores above a random negative, ties
     counting one half. NaN when the set lacks positives or negatives.
     """
-    score, relevant = _scores_and_positives(scores, positives)
-    if relevant.all() or not relevant.any():
-        return math.nan
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(relevant, score))
+    return _roc_auc(*_scores_and_positives(scores, positives))
 
 
 def average_precision(scores: Any, positives: Any) -> float:
@@ -383,37 +378,20 @@ def average_precision(scores: Any, positives: Any) -> float:
     precision at each positive's rank when scores are distinct; tied molecules enter together
     (a constant score gives the prevalence). NaN when there are no positives.
     """
-    score, relevant = _scores_and_positives(scores, positives)
-    if not relevant.any():
-        return math.nan
-    from sklearn.metrics import average_precision_score
-
-    return float(average_precision_score(relevant, score))
-
-
-def _expected_hits_in_top(score: np.ndarray, relevant: np.ndarray, k: int) -> float:
-    """Positives among the ``k`` highest scores; molecules tied at the cut count in proportion
-    (the expected number under a random order of the ties)."""
-    threshold = np.sort(score)[::-1][k - 1]
-    above = score > threshold
-    tied = score == threshold
-    return float(relevant[above].sum() + (k - above.sum()) * relevant[tied].sum() / tied.sum())
+    return _average_precision(*_scores_and_positives(scores, positives))
 
 
 def precision_at_k(scores: Any, positives: Any, k: int) -> float:
     """Fraction of positives among the ``k`` highest-scoring molecules.
 
-    ``P@k = hits(k) / k'`` with ``k' = min(k, N)`` (a list shorter than ``k`` is read whole).
-    Molecules tied with the ``k'``-th score share the remaining places in proportion, so the
-    value does not depend on the input order. NaN when there are no positives.
+    ``P@k = hits(k') / k'`` with ``k' = min(k, N)`` (a list shorter than ``k`` is read whole).
+    Molecules tied with the ``k'``-th score share the remaining places in proportion (the
+    expected hits under a random order of the ties), so the value does not depend on the input
+    order. NaN when there are no positives.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    score, relevant = _scores_and_positives(scores, positives)
-    if not relevant.any():
-        return math.nan
-    top = min(k, len(score))
-    return _expected_hits_in_top(score, relevant, top) / top
+    return _Ranking(*_scores_and_positives(scores, positives)).precision_at(k)
 
 
 def top_fraction_size(n: int, fraction: float) -> int:
@@ -431,12 +409,56 @@ def enrichment_factor(scores: Any, positives: Any, fraction: float) -> float:
     by ``N / k``) the best possible. Ties at the cut as in :func:`precision_at_k`. NaN when
     there are no positives.
     """
-    score, relevant = _scores_and_positives(scores, positives)
+    top_fraction_size(1, fraction)  # checks the fraction
+    return _Ranking(*_scores_and_positives(scores, positives)).enrichment(fraction)
+
+
+def _roc_auc(score: np.ndarray, relevant: np.ndarray) -> float:
+    if relevant.all() or not relevant.any():
+        return math.nan
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(relevant, score))
+
+
+def _average_precision(score: np.ndarray, relevant: np.ndarray) -> float:
     if not relevant.any():
         return math.nan
-    top = top_fraction_size(len(score), fraction)
-    precision = _expected_hits_in_top(score, relevant, top) / top
-    return precision / (relevant.sum() / len(score))
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(relevant, score))
+
+
+class _Ranking:
+    """Validated scores sorted once (descending), answering hits in the top ``k`` with ties at
+    the cut shared in proportion."""
+
+    def __init__(self, score: np.ndarray, relevant: np.ndarray) -> None:
+        order = np.argsort(-score, kind="stable")
+        self.negated = -score[order]  # ascending, so searchsorted finds a tie block
+        self.cumulative = np.concatenate(([0], np.cumsum(relevant[order])))
+        self.n = len(score)
+        self.n_positive = int(self.cumulative[-1])
+
+    def hits(self, k: int) -> float:
+        """Expected positives among the first ``k`` (1 <= k <= n)."""
+        cut = self.negated[k - 1]
+        low = int(np.searchsorted(self.negated, cut, side="left"))
+        high = int(np.searchsorted(self.negated, cut, side="right"))
+        tied = self.cumulative[high] - self.cumulative[low]
+        return float(self.cumulative[low] + (k - low) * tied / (high - low))
+
+    def precision_at(self, k: int) -> float:
+        if not self.n_positive:
+            return math.nan
+        top = min(k, self.n)
+        return self.hits(top) / top
+
+    def enrichment(self, fraction: float) -> float:
+        if not self.n_positive:
+            return math.nan
+        top = top_fraction_size(self.n, fraction)
+        return (self.hits(top) / top) / (self.n_positive / self.n)
 
 
 def mean_absolute_error_nm(predicted_nm: Any, true_nm: Any) -> float:
@@ -463,19 +485,18 @@ def mean_absolute_error_nm(predicted_nm: Any, true_nm: Any) -> float:
 def _retrieval_block(score: np.ndarray, relevant: np.ndarray) -> dict[str, Any]:
     """Every retrieval metric of one target, JSON-ready (NaN -> None)."""
     n = len(score)
-    precision = {str(k): precision_at_k(score, relevant, k) for k in RETRIEVAL_KS}
+    ranking = _Ranking(score, relevant)
+    precision = {str(k): ranking.precision_at(k) for k in RETRIEVAL_KS}
     for fraction in RETRIEVAL_FRACTIONS:
-        top = top_fraction_size(n, fraction) if n else 1
-        precision[f"{100 * fraction:g}%"] = precision_at_k(score, relevant, top)
+        precision[f"{100 * fraction:g}%"] = ranking.precision_at(top_fraction_size(n, fraction))
     enrichment = {
-        f"{100 * fraction:g}%": enrichment_factor(score, relevant, fraction)
-        for fraction in ENRICHMENT_FRACTIONS
+        f"{100 * fraction:g}%": ranking.enrichment(fraction) for fraction in ENRICHMENT_FRACTIONS
     }
     return {
-        "n_positive": int(relevant.sum()),
-        "prevalence": _json_number(relevant.mean() if n else math.nan),
-        "roc_auc": _json_number(roc_auc(score, relevant)),
-        "average_precision": _json_number(average_precision(score, relevant)),
+        "n_positive": ranking.n_positive,
+        "prevalence": _json_number(ranking.n_positive / n if n else math.nan),
+        "roc_auc": _json_number(_roc_auc(score, relevant)),
+        "average_precision": _json_number(_average_precision(score, relevant)),
         "precision_at_k": {key: _json_number(value) for key, value in precision.items()},
         "enrichment_factor": {key: _json_number(value) for key, value in enrichment.items()},
     }
