@@ -24,6 +24,7 @@ from api import db
 from api.deps import AppState
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.jobs import WorkerPool
+from api.limits import document_limits
 from api.routes import ROUTERS
 from api.settings import Settings
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, served=None, engine=None) ->
     )
     for router in ROUTERS:
         app.include_router(router)
+    document_limits(app, settings)
     return app
 
 

@@ -12,8 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-__all__ = ["APIError", "BodyLimitMiddleware", "install_error_handlers", "error_body"]
+__all__ = ["APIError", "BodyLimitMiddleware", "install_error_handlers", "error_body",
+           "printable"]
+
+MAX_ECHO = 200  # characters of client text (a field name, say) an error message repeats
 
 DEFAULT_CODES = {
     400: "bad_request",
@@ -42,29 +46,59 @@ def error_body(message: str, code: str, **extra) -> dict:
     return {"error": message, "code": code, **extra}
 
 
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe to answer in JSON: lone surrogates escaped (``\\ud800``), cut to ``limit``
+    characters (with ``...``) when given."""
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = getattr(error, "code", None) or DEFAULT_CODES.get(error.status_code, "error")
     message = error.detail if isinstance(error.detail, str) else json.dumps(error.detail)
+    headers = getattr(error, "headers", None)
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return JSONResponse(
-        error_body(message, code), status_code=error.status_code,
-        headers=getattr(error, "headers", None),
+        error_body(printable(message), code), status_code=error.status_code, headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at this path (Starlette's 405 names only the first route's,
+    so ``GET /v1/screens/{id}`` and ``DELETE /v1/screens/{id}`` would hide each other)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _location(loc) -> str:
     return ".".join(str(part) for part in loc if part != "body") or "body"
 
 
+def _message(item: dict) -> str:
+    if item.get("type") == "extra_forbidden":
+        return "unknown field; remove it (see the request schema at /docs)"
+    return printable(str(item.get("msg", "")))
+
+
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming the first offending field (its location may be client text: a field name)."""
+    errors = error.errors()
     detail = [
-        {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type")}
-        for item in error.errors()
+        {"loc": [printable(p, MAX_ECHO) if isinstance(p, str) else p
+                 for p in item.get("loc", ())],
+         "msg": _message(item), "type": item.get("type")}
+        for item in errors[:50]
     ]
     first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
     message = f"{_location(first['loc'])}: {first['msg']}"
-    if len(detail) > 1:
-        message += f" (and {len(detail) - 1} more)"
-    return JSONResponse(error_body(message, "validation_error", detail=detail[:50]),
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return JSONResponse(error_body(message, "validation_error", detail=detail),
                         status_code=422)
 
 

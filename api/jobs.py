@@ -440,12 +440,14 @@ class ChunkWorker:
         try:
             with session_scope(self.sessions) as session:
                 rows = session.execute(
-                    select(items.c.id, items.c.input_smiles)
+                    select(items.c.id, items.c.input_smiles, items.c.error)
                     .where(items.c.screen_id == chunk.screen_id,
                            items.c.position >= chunk.start, items.c.position < chunk.stop)
                     .order_by(items.c.position)
                 ).all()
-            identified = self.served.identify([row.input_smiles for row in rows])
+            # an item stored with an error (e.g. a NUL in its upload row) stays invalid
+            identified = self.served.identify(
+                ["" if row.error else row.input_smiles for row in rows])
             with session_scope(self.sessions) as session:
                 known = store.known_predictions(
                     session, self.served.model_id, identified.graph_of
@@ -457,7 +459,9 @@ class ChunkWorker:
                     session, chunk, worker=self.name, holder=self.holder,
                     model_id=self.served.model_id,
                     item_ids=[row.id for row in rows], keys=identified.keys,
-                    errors=identified.errors, known=known, new=new,
+                    errors=[row.error or error for row, error in zip(rows, identified.errors,
+                                                                      strict=True)],
+                    known=known, new=new,
                 )
                 if ok:
                     session.commit()

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "SmilesRequest",
@@ -28,15 +37,61 @@ class ErrorOut(BaseModel):
     code: str = Field(description="Machine-readable error code, e.g. 'unauthorized'.")
 
 
-class SmilesRequest(BaseModel):
-    """Molecules to predict or screen, with optional ids echoed back in the results."""
+NO_NUL = "^[^\\x00]*$"  # JSON Schema pattern of a text without NUL characters
 
-    smiles: list[str] = Field(description="SMILES strings, in the order results come back.")
-    ids: list[str] | None = Field(
-        default=None, description="Your identifier of each molecule (same length as smiles)."
+
+def _unicode(value: str) -> str:
+    """Refuse lone UTF-16 surrogates (JSON ``"\\ud800"``): not text, so never echoed or stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PydanticCustomError(
+            "invalid_unicode",
+            "contains a lone UTF-16 surrogate ({character}) at character {position}; send "
+            "valid Unicode text",
+            {"character": f"U+{ord(value[error.start]):04X}", "position": error.start},
+        ) from None
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "nul_character",
+            "contains a NUL character (U+0000) at character {position}; remove it",
+            {"position": value.index("\x00")},
+        )
+    return value
+
+
+UnicodeText = Annotated[str, AfterValidator(_unicode)]
+Label = Annotated[str, AfterValidator(_unicode), AfterValidator(_no_nul),
+                  Field(json_schema_extra={"pattern": NO_NUL})]
+# an id may be sent as a JSON number (taken as its text, see SmilesRequest._ids_as_text)
+MoleculeId = Annotated[Label, WithJsonSchema(
+    {"anyOf": [{"type": "string", "pattern": NO_NUL}, {"type": "number"}]}, mode="validation")]
+
+
+class SmilesRequest(BaseModel):
+    """Molecules to predict or screen, with optional ids echoed back in the results.
+
+    Unknown fields and text that is not valid Unicode (lone surrogates) are refused; ids and
+    the name may not contain NUL characters. Length limits are settings, enforced by the
+    routes and written into the served OpenAPI document (:mod:`api.limits`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    smiles: list[UnicodeText] = Field(
+        description="SMILES strings, in the order results come back.",
+        json_schema_extra={"minItems": 1},
     )
-    name: str | None = Field(default=None, max_length=300,
-                             description="A label for a screen (ignored by /v1/predictions).")
+    ids: list[MoleculeId] | None = Field(
+        default=None, description="Your identifier of each molecule (same length as smiles; "
+        "numbers are taken as text)."
+    )
+    name: Label | None = Field(default=None,
+                               description="A label for a screen (ignored by /v1/predictions).")
 
     @field_validator("ids", mode="before")
     @classmethod

@@ -30,6 +30,9 @@ ZINCFLUOR_MAX_UPLOAD_BYTES         body of ``POST /v1/screens``, file or JSON (2
 ZINCFLUOR_MAX_BODY_BYTES           any other request body (16000000)
 ZINCFLUOR_MAX_SMILES_LENGTH        characters per SMILES (2000)
 ZINCFLUOR_MAX_HEAVY_ATOMS          heavy atoms per molecule (250)
+ZINCFLUOR_MAX_ID_LENGTH            characters per molecule id, in JSON or an uploaded file
+                                   (200)
+ZINCFLUOR_MAX_NAME_LENGTH          characters per screen name (300)
 =================================  ===========================================================
 """
 
@@ -84,6 +87,8 @@ class Settings:
     max_body_bytes: int = 16_000_000
     max_smiles_length: int = 2000
     max_heavy_atoms: int = 250
+    max_id_length: int = 200
+    max_name_length: int = 300
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -104,7 +109,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("batch_size", "chunk_size", "max_attempts", "max_request_smiles",
                      "max_screen_molecules", "max_upload_bytes", "max_body_bytes",
-                     "max_smiles_length", "max_heavy_atoms"):
+                     "max_smiles_length", "max_heavy_atoms", "max_id_length",
+                     "max_name_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.worker_threads < 0:

@@ -244,13 +244,14 @@ def create_screen(
     owner_id: int,
     model_id: int,
     name: str | None,
-    records: Iterable[tuple[str, str | None]],
+    records: Iterable[tuple[str, str | None, str | None]],
     chunk_size: int,
     max_molecules: int,
 ) -> Screen:
-    """A queued screen over ``records`` (``(smiles, id)`` pairs, in input order), with its items
-    and chunks. Raises :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput`
-    when there is nothing to screen; the caller's transaction makes it all-or-nothing.
+    """A queued screen over ``records`` (``(smiles, id, error)``, in input order), with its items
+    and chunks. An item given an ``error`` is invalid from the start (workers keep its error).
+    Raises :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput` when there is
+    nothing to screen; the caller's transaction makes it all-or-nothing.
     """
     now = utcnow()
     screen = Screen(
@@ -268,7 +269,8 @@ def create_screen(
         session.execute(
             ScreenItem.__table__.insert(),
             [{"screen_id": screen.id, "position": total + i, "input_smiles": smiles,
-              "input_id": ident} for i, (smiles, ident) in enumerate(batch)],
+              "input_id": ident, "error": error}
+             for i, (smiles, ident, error) in enumerate(batch)],
         )
         total += len(batch)
     if total == 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.deps import AppState, Caller, get_state, require_key
-from api.routes._shared import check_smiles_list, prediction_result
+from api.routes._shared import check_request, prediction_result
 from api.schemas import ErrorOut, PredictionsResponse, SmilesRequest
 
 router = APIRouter(prefix="/v1", tags=["predictions"])
@@ -31,8 +31,7 @@ def predict(
     """One result per input, in input order. Invalid SMILES come back inline with
     ``status: invalid`` and an ``error``; they never fail the request."""
     settings = state.settings
-    check_smiles_list(body.smiles, body.ids, max_count=settings.max_request_smiles,
-                      max_length=settings.max_smiles_length)
+    check_request(body, settings, max_count=settings.max_request_smiles)
     served = state.served
     outcomes = served.evaluate(state.sessions, body.smiles)
     ids = body.ids or [None] * len(body.smiles)

@@ -5,8 +5,6 @@ A key sees only its own screens: another key's screen answers 404, as if it did 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 import json
@@ -18,17 +16,20 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParameter
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api import store
+from api.cursors import decode_cursor, encode_cursor
 from api.db import session_scope
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.orm import Model, Screen
-from api.routes._shared import check_smiles_list, row_result
+from api.routes._shared import check_name, check_request, row_result, storable_records
 from api.schemas import (
     ErrorOut,
     ResultsPage,
@@ -42,6 +43,10 @@ from api.schemas import (
 router = APIRouter(prefix="/v1/screens", tags=["screens"])
 
 UPLOAD_SUFFIXES = (".smi", ".smiles", ".txt", ".csv", ".tsv")
+SCREEN_ID = PathParameter(
+    pattern=r"^[0-9a-f]{32}$",
+    description="A screen id, as answered by POST /v1/screens (32 hex digits).",
+)
 ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 CREATE_BODY = {
     "requestBody": {
@@ -119,10 +124,13 @@ async def create_screen(
                 raise APIError(422, "file: send the library as a form field named 'file'")
             column = form.get("smiles_column")
             name = form.get("name")
+            if isinstance(name, str) and name:
+                check_name(name, state.settings)
+            else:  # the file's name labels the screen: made storable rather than refused
+                name = _label_from_filename(upload.filename, state.settings.max_name_length)
             return await run_in_threadpool(
                 _create_from_upload, state, caller, upload,
-                column if isinstance(column, str) and column else None,
-                name if isinstance(name, str) and name else upload.filename,
+                column if isinstance(column, str) and column else None, name,
             )
         finally:
             await form.close()
@@ -132,16 +140,26 @@ async def create_screen(
     raise APIError(415, "send JSON (application/json) or a file upload (multipart/form-data)")
 
 
+def _label_from_filename(filename: str | None, limit: int) -> str | None:
+    if not filename:
+        return None
+    return filename.replace("\x00", "\ufffd")[:limit]
+
+
 def _create_from_json(state: AppState, caller: Caller, raw: bytes) -> ScreenCreated:
+    """Parsed like ``POST /v1/predictions`` (same checks, same error answers)."""
     try:
-        body = SmilesRequest.model_validate_json(raw)
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as error:  # bad JSON or bad UTF-8
+        raise RequestValidationError([{"loc": ("body",), "msg": f"not valid JSON ({error})",
+                                       "type": "json_invalid"}]) from None
+    try:
+        body = SmilesRequest.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise APIError(422, f"{where}: {first.get('msg')}", "validation_error") from None
-    settings = state.settings
-    check_smiles_list(body.smiles, body.ids, max_count=settings.max_screen_molecules,
-                      max_length=settings.max_smiles_length)
+        raise RequestValidationError(
+            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+        ) from None
+    check_request(body, state.settings, max_count=state.settings.max_screen_molecules)
     ids = body.ids or [None] * len(body.smiles)
     return _create(state, caller, zip(body.smiles, ids, strict=True), body.name)
 
@@ -174,7 +192,7 @@ def _create(state: AppState, caller: Caller, records, name: str | None) -> Scree
         with session_scope(state.sessions) as session:
             screen = store.create_screen(
                 session, owner_id=caller.key_id, model_id=state.served.model_id, name=name,
-                records=records, chunk_size=settings.chunk_size,
+                records=storable_records(records, settings), chunk_size=settings.chunk_size,
                 max_molecules=settings.max_screen_molecules,
             )
             return ScreenCreated(id=screen.id, status=screen.status, total=screen.total)
@@ -200,7 +218,9 @@ def list_screens(
 @router.get("/{screen_id}", response_model=ScreenOut, responses=ERRORS,
             summary="A screen's status and progress")
 def get_screen(
-    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+    screen_id: str = SCREEN_ID,
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
 ) -> ScreenOut:
     with session_scope(state.sessions) as session:
         return screen_out(_own_screen(session, screen_id, caller))
@@ -209,7 +229,9 @@ def get_screen(
 @router.delete("/{screen_id}", status_code=204, responses=ERRORS,
                summary="Cancel (if queued or running) and delete a screen")
 def delete_screen(
-    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+    screen_id: str = SCREEN_ID,
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
 ) -> Response:
     """Workers drop the screen's remaining chunks; stored predictions stay for reuse."""
     with session_scope(state.sessions) as session:
@@ -223,29 +245,6 @@ def delete_screen(
 # --- results -----------------------------------------------------------------------------------
 
 
-def _encode_cursor(order: str, filters: list, key: tuple) -> str:
-    raw = json.dumps({"o": order, "f": filters, "k": list(key)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, order: str, filters: list) -> tuple:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        key = tuple(data["k"])
-        valid = data["o"] == order and data["f"] == filters and (
-            (order == "rare" and len(key) == 2 and isinstance(key[0], float | int)
-             and isinstance(key[1], int))
-            or (order == "input" and len(key) == 1 and isinstance(key[0], int))
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        valid = False
-    if not valid:
-        raise APIError(422, "cursor: not a cursor of this query (pass next_cursor back with the "
-                       "same order, level and min_score)", "invalid_cursor")
-    return key
-
-
 @router.get(
     "/{screen_id}/results",
     response_model=ResultsPage,
@@ -253,7 +252,7 @@ def _decode_cursor(cursor: str, order: str, filters: list) -> tuple:
     summary="A page of results, by rare score or in input order",
 )
 def results(
-    screen_id: str,
+    screen_id: str = SCREEN_ID,
     order: Literal["rare", "input"] = Query(
         "rare", description="rare: predicted molecules, highest rare score first; "
         "input: every item in input order (pending and invalid ones too)."),
@@ -261,7 +260,8 @@ def results(
     min_score: float | None = Query(None, ge=0.0, le=1.0,
                                     description="Only molecules with at least this rare score."),
     limit: int = Query(100, ge=1, le=1000),
-    cursor: str | None = Query(None, description="next_cursor of the previous page."),
+    cursor: str | None = Query(None, max_length=1000,
+                               description="next_cursor of the previous page."),
     caller: Caller = Depends(require_key),
     state: AppState = Depends(get_state),
 ) -> ResultsPage:
@@ -279,7 +279,7 @@ def results(
                                f"{', '.join(names)}")
             level_index = lookup[level.lower()]
         filters = [level_index, min_score]
-        after = _decode_cursor(cursor, order, filters) if cursor else None
+        after = decode_cursor(cursor, order, filters) if cursor else None
         rows = store.result_rows(session, screen, order=order, level=level_index,
                                  min_score=min_score, limit=limit + 1, after=after)
     more = len(rows) > limit
@@ -288,7 +288,7 @@ def results(
     if more:
         last = rows[-1]
         key = (last.rare_score, last.position) if order == "rare" else (last.position,)
-        next_cursor = _encode_cursor(order, filters, key)
+        next_cursor = encode_cursor(order, filters, key)
     return ResultsPage(
         screen_id=screen.id, status=screen.status, order=order,
         results=[row_result(row, names) for row in rows], next_cursor=next_cursor,
@@ -307,7 +307,9 @@ def _level_names(session, screen: Screen) -> list[str]:
     summary="Every item of a screen as CSV, in input order (streamed)",
 )
 def results_csv(
-    screen_id: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
+    screen_id: str = SCREEN_ID,
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
 ) -> StreamingResponse:
     """Columns: index, id, smiles, status, canonical_smiles, inchikey, level, rare_score,
     prob_<level>..., error. Invalid and not yet processed items are included."""

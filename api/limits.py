@@ -1,0 +1,89 @@
+"""The settings' request limits, written into the app's OpenAPI document.
+
+The pydantic models and route signatures declare what never changes (types, patterns, unknown
+fields refused). The ``ZINCFLUOR_MAX_*`` limits are settings, known only when the app is made,
+so :func:`document_limits` adds them to the generated document: ``maxItems`` of the SMILES and
+id lists (per route), ``maxLength`` of a SMILES, an id and a screen name, and the InChIKey
+pattern of ``/v1/molecules/{inchikey}``. The routes enforce the same numbers
+(:func:`api.routes._shared.check_request`), so the document and the answers agree.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from fastapi import FastAPI
+
+from api.schemas import NO_NUL
+from api.settings import Settings
+
+__all__ = ["document_limits", "add_limits", "INCHIKEY_PATTERN"]
+
+INCHIKEY_PATTERN = r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$"
+REQUEST_MODEL = "SmilesRequest"
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Make ``app.openapi()`` answer the document with ``settings``' limits in it."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            add_limits(generate(), settings)  # generate() caches the document it makes
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def add_limits(document: dict, settings: Settings) -> dict:
+    """Write ``settings``' limits into an OpenAPI ``document`` (in place; also returned).
+
+    The shared request body becomes ``PredictionsRequest`` (at most ``max_request_smiles``
+    SMILES) and ``ScreenRequest`` (at most ``max_screen_molecules``).
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    base = schemas.pop(REQUEST_MODEL, None)
+    if base is not None:
+        _limit_texts(base, settings)
+        for path, model, max_items in (
+            ("/v1/predictions", "PredictionsRequest", settings.max_request_smiles),
+            ("/v1/screens", "ScreenRequest", settings.max_screen_molecules),
+        ):
+            body = copy.deepcopy(base)
+            body["title"] = model
+            body["properties"]["smiles"]["maxItems"] = max_items
+            _branch(body["properties"]["ids"], "array")["maxItems"] = max_items
+            schemas[model] = body
+            content = _operation(document, path, "post").get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                content["application/json"]["schema"] = {"$ref": f"#/components/schemas/{model}"}
+    upload = (_operation(document, "/v1/screens", "post").get("requestBody", {})
+              .get("content", {}).get("multipart/form-data", {}).get("schema", {}))
+    if "name" in upload.get("properties", {}):
+        upload["properties"]["name"].update(maxLength=settings.max_name_length, pattern=NO_NUL)
+    for parameter in _operation(document, "/v1/molecules/{inchikey}", "get").get("parameters",
+                                                                                  []):
+        if parameter.get("name") == "inchikey" and parameter.get("in") == "path":
+            parameter.setdefault("schema", {})["pattern"] = INCHIKEY_PATTERN
+            parameter.setdefault("description", "An InChIKey, e.g. LFQSCWFLJHTTHZ-UHFFFAOYSA-N.")
+    return document
+
+
+def _limit_texts(body: dict, settings: Settings) -> None:
+    properties = body["properties"]
+    properties["smiles"]["items"]["maxLength"] = settings.max_smiles_length
+    id_item = _branch(properties["ids"], "array")["items"]
+    _branch(id_item, "string")["maxLength"] = settings.max_id_length
+    _branch(properties["name"], "string")["maxLength"] = settings.max_name_length
+
+
+def _operation(document: dict, path: str, method: str) -> dict:
+    return document.get("paths", {}).get(path, {}).get(method, {})
+
+
+def _branch(schema: dict, kind: str) -> dict:
+    """The ``anyOf`` branch of type ``kind`` (``schema`` itself when it has that type)."""
+    if schema.get("type") == kind:
+        return schema
+    return next(s for s in schema.get("anyOf", ()) if s.get("type") == kind)
+
