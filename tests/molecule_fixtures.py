@@ -18,7 +18,7 @@ DEEP4CHEM_COLUMNS = [
 
 # one homologous series per emission8 level, with an emission value inside that level
 SERIES = [
-    ("C{}", 350.0),
+    ("CC{}", 350.0),  # from ethane: a lone atom (methane) is outside a model's scope
     ("C{}O", 425.0),
     ("C{}N", 475.0),
     ("c1ccccc1C{}", 530.0),

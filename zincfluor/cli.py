@@ -298,7 +298,8 @@ def predict(
         out.unlink(missing_ok=True)
         _fail(f"{'standard input' if input == '-' else input} holds no molecules; nothing written")
     out_console.print(
-        f"{counts['rows']} rows -> {out} ({counts['ok']} predicted, {counts['invalid']} invalid)"
+        f"{counts['rows']} rows -> {out} ({counts['ok']} predicted, {counts['invalid']} invalid, "
+        f"{counts['out_of_scope']} out of scope)"
     )
 
 

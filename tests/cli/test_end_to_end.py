@@ -227,11 +227,14 @@ def test_train_with_deepchem_features_and_scaffold_split(tmp_path):
     assert split["valid"] and split["test"]
 
 
-def test_deepchem_backend_leaves_out_what_it_cannot_featurize(tmp_path):
-    """DeepChem refuses single-atom molecules ('C', 'O', ...): they are named and left out."""
+def test_single_atom_molecules_are_skipped_as_out_of_scope_before_featurization(tmp_path):
+    """Methane, water, a lone ion: out of a model's scope, reported as skipped rows (DeepChem,
+    which cannot featurize a single atom, never sees them)."""
     from molecule_fixtures import write_deep4chem_csv
 
     data = write_deep4chem_csv(tmp_path / "measurements.csv")
+    with open(data, "a", encoding="utf-8") as handle:
+        handle.write("999,C,O,300,420" + ",NaN" * 8 + ",test\n")
     result = runner.invoke(
         app,
         ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
@@ -239,7 +242,9 @@ def test_deepchem_backend_leaves_out_what_it_cannot_featurize(tmp_path):
          "1", "--no-progress", "--device", "cpu"],
     )
     assert result.exit_code == 0, result.output
-    assert "left out" in result.output and "'C'" in result.output
+    assert "3 skipped" in result.output
+    bad_rows = (tmp_path / "run" / "bad_rows.csv").read_text()
+    assert "out of scope: a lone atom or ion" in bad_rows
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert "C" not in split["train_smiles"] + split["valid_smiles"] + split["test_smiles"]
 

@@ -80,7 +80,7 @@ def test_rows_are_ranked_by_rare_score_and_invalid_rows_come_last(model_dir, lib
     assert result.exit_code == 0, result.output
     rows = read(out)
     assert len(rows) == N_ROWS
-    assert list(rows[0]) == ["rank", "row", "id", "smiles", "canonical_smiles", "status",
+    assert list(rows[0]) == ["rank", "row", "id", "smiles", "canonical_smiles", "status", "notes",
                              "rare_score", "predicted_level", *PROBS]
     valid, invalid = rows[: N_ROWS - len(INVALID_ROWS)], rows[N_ROWS - len(INVALID_ROWS):]
     assert [r["rank"] for r in valid] == [str(i) for i in range(1, len(valid) + 1)]

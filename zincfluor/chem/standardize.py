@@ -121,7 +121,17 @@ class StandardizedMolecule:
 
 
 _FRAGMENT_CHOOSER = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+_NORMALIZER = rdMolStandardize.Normalizer()
 _UNCHARGER = rdMolStandardize.Uncharger(canonicalOrder=True)
+
+# Every default RDKit normalisation rewrites a charged atom, a hypervalent N, P, S, Se, Te, As,
+# Sb or halogen, or an aromatic N=O. Normalize costs about a parse, so it runs only on molecules
+# with one of those (about a quarter of Deep4Chem); on every Deep4Chem molecule it left
+# unchanged none that this query skips.
+_MAY_NORMALIZE = Chem.MolFromSmarts(
+    "[!+0,#7&!v3,#15&!v3,#16&!v2,#33&!v3,#34&!v2,#51&!v3,#52&!v2,Cl&!v1,Br&!v1,I&!v1,$(n=O)]"
+)
+_CHARGED = Chem.MolFromSmarts("[!+0]")
 
 
 def elements_of(mol: Chem.Mol) -> set[str]:
@@ -196,17 +206,19 @@ def standardize(mol: Chem.Mol,
             mol, note = _fragment_parent(mol)
             if note:
                 notes.append(note)
-        if config.normalize:
+        if config.normalize and mol.HasSubstructMatch(_MAY_NORMALIZE):
             before = _smiles(mol)
-            mol = rdMolStandardize.Normalize(mol)
+            mol = _NORMALIZER.normalize(mol)
             if _smiles(mol) != before:
                 notes.append("functional groups normalised")
-        if config.neutralize:
+        charged = mol.HasSubstructMatch(_CHARGED)
+        if config.neutralize and charged:
             before = _smiles(mol)
             mol = _UNCHARGER.uncharge(mol)
             if _smiles(mol) != before:
                 notes.append("charge neutralised")
-        if config.resonance and _has_unpaired_charge(mol):
+                charged = mol.HasSubstructMatch(_CHARGED)
+        if config.resonance and charged and _has_unpaired_charge(mol):
             before = _smiles(mol)
             trip = _inchi_round_trip(mol)
             if trip is not None:

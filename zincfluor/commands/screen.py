@@ -77,7 +77,8 @@ def screen(
         f"({summary.molecules_per_second:,.0f} molecules/s)"
     )
     out_console.print(
-        f"{summary.rows} rows ({summary.ok} scored, {summary.invalid} invalid) -> {out}"
+        f"{summary.rows} rows ({summary.ok} scored, {summary.invalid} invalid, "
+        f"{summary.out_of_scope} out of scope) -> {out}"
         + (f" (top {summary.written})" if top is not None else "")
     )
 

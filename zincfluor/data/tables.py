@@ -1,8 +1,10 @@
 """Read a measurements CSV into one labelled row per molecule, reporting every skipped row.
 
 Deep4Chem (columns ``Chromophore`` and ``Emission max (nm)``) is recognised without options.
-Each row is one measurement; rows of the same molecule (same canonical RDKit SMILES, whatever
-the spelling in the file) are merged into one molecule whose value is the median of its rows.
+Each row is one measurement; rows of the same molecule (same canonical SMILES of the
+standardised molecule, :mod:`zincfluor.chem.standardize`: a salt and its free base, or two
+resonance forms of a dye cation, are one molecule) are merged into one molecule whose value is
+the median of its rows. Molecules outside a model's scope (no carbon, a lone ion) are bad rows.
 Rows that cannot be used are kept in :attr:`MoleculeTable.bad_rows` with their spreadsheet row
 number (header = row 1, first data row = row 2) and the reason.
 """
@@ -15,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zincfluor.chem.smiles import try_canonical_smiles
+from zincfluor.chem.config import FeaturizerConfig
+from zincfluor.chem.smiles import InvalidMoleculeError
+from zincfluor.chem.standardize import StandardizerConfig, standardize_smiles
 from zincfluor.data.labels import EMISSION8, LabelScheme, categorical_scheme
 from zincfluor.data.stats import class_counts
 
@@ -176,17 +180,27 @@ def _pick_columns(
     return smiles_column, value_column, label_column
 
 
-def _canonicalise(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical SMILES and failure reason of each row, parsing each distinct text once."""
+def _canonicalise(
+    raw: pd.Series, standardizer: StandardizerConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised canonical SMILES and failure reason of each row, each distinct text once."""
+    config = FeaturizerConfig(standardizer=standardizer)
     canonical: dict[str, str | None] = {}
     reasons: dict[str, str | None] = {}
     for text in pd.unique(raw):
+        canonical[text] = None
         if text.lower() in _MISSING_TEXT:
-            canonical[text], reasons[text] = None, "no SMILES"
+            reasons[text] = "no SMILES"
             continue
-        smiles, reason = try_canonical_smiles(text)
-        canonical[text] = smiles
-        reasons[text] = None if reason is None else f"invalid SMILES: {reason}"
+        try:
+            molecule = standardize_smiles(text, config)
+        except InvalidMoleculeError as error:
+            reasons[text] = f"invalid SMILES: {error.reason}"
+            continue
+        if molecule.out_of_scope is not None:
+            reasons[text] = f"out of scope: {molecule.out_of_scope}"
+            continue
+        canonical[text], reasons[text] = molecule.smiles, None
     return raw.map(canonical).to_numpy(object), raw.map(reasons).to_numpy(object)
 
 
@@ -253,6 +267,7 @@ def read_measurements(
     label_column: str | None = None,
     scheme: LabelScheme = EMISSION8,
     aggregate: str = "median",
+    standardizer: StandardizerConfig = StandardizerConfig(),
 ) -> MoleculeTable:
     """Read a measurements CSV into a :class:`MoleculeTable` (one label per molecule).
 
@@ -266,6 +281,8 @@ def read_measurements(
         each molecule gets its most frequent level, ties going to the lowest
     scheme : label scheme for ``value_column``, or whose names the given labels use
     aggregate : ``"median"`` or ``"mean"`` of a molecule's values
+    standardizer : how each SMILES is standardised before molecules are merged (the
+        settings a model trained on the table then uses at prediction time)
 
     Raises
     ------
@@ -287,7 +304,7 @@ def read_measurements(
     data_column = value_column if value_column is not None else label_column
     frame = _read_columns(path, list(dict.fromkeys([smiles_column, data_column])))
     raw_smiles = frame[smiles_column].str.strip()
-    canonical, reasons = _canonicalise(raw_smiles)
+    canonical, reasons = _canonicalise(raw_smiles, standardizer)
 
     data_text = frame[data_column].str.strip()
     if value_column is not None:

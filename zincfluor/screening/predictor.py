@@ -22,7 +22,8 @@ from zincfluor.chem import FeaturizerConfig
 from zincfluor.chem.encoding import GraphEncoder
 from zincfluor.chem.featurizer import make_featurizer
 from zincfluor.chem.packing import PackedGraphs
-from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
+from zincfluor.chem.smiles import InvalidMoleculeError
+from zincfluor.chem.standardize import standardize_smiles
 from zincfluor.data import LabelScheme
 from zincfluor.screening.fastgcn import fast_forward
 from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
@@ -35,9 +36,12 @@ __all__ = ["Predictor", "PredictionBatch", "PreparedMolecules", "prepare_molecul
 class PredictionBatch:
     """Predictions for a list of inputs, aligned with it.
 
-    ``status`` is "ok" or "invalid: <reason>"; ``probs`` is [n, C] with NaN rows where invalid;
-    ``levels`` is -1 where invalid; ``inchikey`` is ``None`` unless asked for, else one key per
-    input (``None`` where invalid or where RDKit cannot make one).
+    ``status`` is "ok", "invalid: <reason>" (not a molecule) or "out_of_scope: <reason>" (a
+    molecule the model cannot score: no carbon, a lone ion, an element unseen in training);
+    ``probs`` is [n, C] with NaN rows where not ok; ``levels`` is -1 there. ``canonical`` is the
+    canonical SMILES of the standardised molecule the model saw, ``notes`` what standardisation
+    changed in each input (empty tuple when nothing). ``inchikey`` is ``None`` unless asked for,
+    else one key per input (``None`` where invalid or where RDKit cannot make one).
     """
 
     smiles: list[str]
@@ -45,6 +49,7 @@ class PredictionBatch:
     status: list[str]
     probs: np.ndarray
     inchikey: list[str | None] | None = None
+    notes: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def levels(self) -> np.ndarray:
@@ -65,11 +70,14 @@ class PreparedMolecules:
     Attributes
     ----------
     n : number of inputs
-    graphs : packed graphs of the valid inputs, in input order
+    graphs : packed graphs of the scored inputs, in input order
     positions : int64 input position of each graph
-    canonical : canonical SMILES of each graph (aligned with ``positions``)
+    canonical : canonical SMILES of each graph's standardised molecule (aligned with
+        ``positions``): exactly what the model sees, so the key of a prediction cache
     inchikey : InChIKey of each graph, or ``None`` when not asked for
     failures : ``(position, reason)`` of every invalid input
+    out_of_scope : ``(position, reason)`` of every valid molecule the model cannot score
+    notes : per input, what standardisation changed (empty tuples where nothing or invalid)
     """
 
     n: int
@@ -78,11 +86,15 @@ class PreparedMolecules:
     canonical: list[str]
     inchikey: list[str | None] | None = None
     failures: list[tuple[int, str]] = field(default_factory=list)
+    out_of_scope: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[tuple[str, ...]] = field(default_factory=list)
 
     def status(self) -> list[str]:
         status = ["ok"] * self.n
         for position, reason in self.failures:
             status[position] = f"invalid: {reason}"
+        for position, reason in self.out_of_scope:
+            status[position] = f"out_of_scope: {reason}"
         return status
 
 
@@ -98,32 +110,36 @@ def prepare_molecules(
     smiles: Sequence[object],
     config: FeaturizerConfig,
     *,
-    canonical: bool = True,
     inchikey: bool = False,
 ) -> PreparedMolecules:
-    """Parse each SMILES once and derive graph features, canonical SMILES and InChIKey from it."""
+    """Parse and standardise each SMILES once; derive graph features, canonical SMILES and
+    InChIKey from the standardised molecule (see :mod:`zincfluor.chem.standardize`)."""
     featurizer = _featurizer(config)
-    mols, texts, positions, failures = [], [], [], []
-    max_length, max_atoms = config.max_smiles_length, config.max_heavy_atoms
+    mols, texts, positions, failures, out_of_scope = [], [], [], [], []
+    notes: list[tuple[str, ...]] = [()] * len(smiles)
     for position, text in enumerate(smiles):
         try:
-            mol = parse_smiles(text, max_length=max_length, max_heavy_atoms=max_atoms)
+            molecule = standardize_smiles(text, config)
         except InvalidMoleculeError as error:
             failures.append((position, error.reason))
             continue
-        mols.append(mol)
-        texts.append(text)
+        notes[position] = molecule.notes
+        if molecule.out_of_scope is not None:
+            out_of_scope.append((position, molecule.out_of_scope))
+            continue
+        mols.append(molecule.mol)
+        texts.append(molecule.smiles)
         positions.append(position)
 
     if config.backend == "zincfluor":
         graphs = featurizer.encode_many(mols, texts)
     else:  # deepchem works from SMILES one at a time and may refuse more molecules
-        graphs, mols, positions, failures = _deepchem_pack(featurizer, mols, texts, positions,
-                                                           failures)
-    names = [Chem.MolToSmiles(mol) for mol in mols] if canonical else []
+        graphs, mols, texts, positions, failures = _deepchem_pack(featurizer, mols, texts,
+                                                                  positions, failures)
     keys = [_inchikey(mol) for mol in mols] if inchikey else None
     return PreparedMolecules(
-        len(smiles), graphs, np.asarray(positions, np.int64), names, keys, failures
+        len(smiles), graphs, np.asarray(positions, np.int64), texts, keys, failures,
+        out_of_scope, notes,
     )
 
 
@@ -132,8 +148,9 @@ def _deepchem_pack(featurizer, mols, texts, positions, failures):
     kept = set(packed.positions)
     extra = [(positions[k], reason) for k, reason in packed.failures]
     mols = [mol for k, mol in enumerate(mols) if k in kept]
+    texts = [text for k, text in enumerate(texts) if k in kept]
     positions = [p for k, p in enumerate(positions) if k in kept]
-    return packed.graphs, mols, positions, sorted(failures + extra)
+    return packed.graphs, mols, texts, positions, sorted(failures + extra)
 
 
 _FEATURIZERS: dict = {}
@@ -229,7 +246,8 @@ class Predictor:
             canonical[position] = prepared.canonical[k]
             if keys is not None:
                 keys[position] = prepared.inchikey[k]
-        return PredictionBatch(list(smiles), canonical, prepared.status(), probs, keys)
+        return PredictionBatch(list(smiles), canonical, prepared.status(), probs, keys,
+                               prepared.notes)
 
     def predict_prepared(self, prepared: PreparedMolecules) -> np.ndarray:
         """[n, C] probabilities of prepared molecules, NaN rows for the invalid inputs."""

@@ -37,7 +37,6 @@ import numpy as np
 
 from zincfluor.chem import FeaturizerConfig
 from zincfluor.chem.packing import PackedGraphs
-from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
 from zincfluor.screening.inputs import InputRecord, is_smiles_file, read_molecule_inputs
 from zincfluor.screening.predictor import Predictor, PreparedMolecules, prepare_molecules
 from zincfluor.screening.rare import rare_scores
@@ -63,6 +62,7 @@ class ScreenSummary:
     rows: int
     ok: int
     invalid: int
+    out_of_scope: int
     written: int
     seconds: float
     target_levels: list[str]
@@ -77,7 +77,7 @@ class ScreenSummary:
 def screen_columns(level_names: Sequence[str], *, with_id: bool) -> list[str]:
     """Columns of a screen's output CSV."""
     columns = ["rank", "row"] + (["id"] if with_id else [])
-    columns += ["smiles", "canonical_smiles", "status", "rare_score", "predicted_level"]
+    columns += ["smiles", "canonical_smiles", "status", "notes", "rare_score", "predicted_level"]
     return columns + [f"p_{name}" for name in level_names]
 
 
@@ -143,8 +143,8 @@ def _expand(graphs: PackedGraphs) -> PackedGraphs:
     )
 
 
-def _prepare_in_worker(smiles: list[str], canonical: bool, compact: bool) -> PreparedMolecules:
-    prepared = prepare_molecules(smiles, _WORKER_CONFIG, canonical=canonical)
+def _prepare_in_worker(smiles: list[str], compact: bool) -> PreparedMolecules:
+    prepared = prepare_molecules(smiles, _WORKER_CONFIG)
     if compact:
         prepared.graphs = _compact(prepared.graphs)
     return prepared
@@ -181,7 +181,7 @@ class _Ranker:
         self.buffer: list = []
         self.runs: list[Path] = []
         self.threshold: str | None = None
-        self.rows = self.ok = 0
+        self.rows = self.ok = self.out_of_scope = 0
 
     # keys ------------------------------------------------------------------------------
 
@@ -207,10 +207,11 @@ class _Ranker:
         start = self.rows
         self.rows += len(records)
         self.ok += len(prepared.positions)
+        self.out_of_scope += len(prepared.out_of_scope)
         keys = self._keys(scores, start)
         canonical = [""] * len(records)
         for k, position in enumerate(prepared.positions.tolist()):
-            canonical[position] = prepared.canonical[k] if prepared.canonical else ""
+            canonical[position] = prepared.canonical[k]
         status = prepared.status()
         levels = np.where(np.isnan(scores), -1, np.nan_to_num(probs).argmax(axis=1)).tolist()
 
@@ -221,8 +222,8 @@ class _Ranker:
             chosen = [i for i, key in enumerate(keys) if threshold is None or key < threshold]
         items = []
         for i in chosen:
-            items.append((keys[i], records[i], canonical[i], status[i], scores[i], levels[i],
-                          probs[i]))
+            items.append((keys[i], records[i], canonical[i], status[i], prepared.notes[i],
+                          scores[i], levels[i], probs[i]))
         if self.top is None:
             self.buffer.extend(self._line(*item) for item in items)
             if len(self.buffer) >= self.run_size:
@@ -232,11 +233,11 @@ class _Ranker:
             if len(self.buffer) >= 2 * self.top:
                 self._trim()
 
-    def _line(self, key, record, canonical, status, score, level, probs) -> str:
+    def _line(self, key, record, canonical, status, notes, score, level, probs) -> str:
         parts = [key, str(record.row)]
         if self.with_id:
             parts.append(_field(record.id or ""))
-        parts += [_field(record.smiles), canonical, _field(status)]
+        parts += [_field(record.smiles), canonical, _field(status), _field("; ".join(notes))]
         if level >= 0:
             parts += [f"{score:.6f}", self.names[level], self._prob_format.format(*probs.tolist())]
         else:
@@ -277,23 +278,8 @@ class _Ranker:
             yield from heapq.merge(*handles)
 
     def _top_lines(self) -> Iterator[str]:
-        for key, record, canonical, status, score, level, probs in self.buffer:
-            if level >= 0 and not canonical:
-                canonical = self._canonical(record.smiles)
-            yield self._line(key, record, canonical, status, score, level, probs)
-
-    def _canonical(self, smiles: str) -> str:
-        from rdkit import Chem
-
-        try:
-            mol = parse_smiles(
-                smiles,
-                max_length=self.config.max_smiles_length,
-                max_heavy_atoms=self.config.max_heavy_atoms,
-            )
-        except InvalidMoleculeError:  # pragma: no cover - it parsed in the worker
-            return ""
-        return Chem.MolToSmiles(mol)
+        for item in self.buffer:
+            yield self._line(*item)
 
 
 def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRecord]]:
@@ -453,7 +439,7 @@ def screen_library(
             pending: deque = deque()
             for chunk in _chunks(records, chunk_size):
                 texts = [record.smiles for record in chunk]
-                future = pool.submit(_prepare_in_worker, texts, top is None, jobs > 1)
+                future = pool.submit(_prepare_in_worker, texts, jobs > 1)
                 pending.append((chunk, future))
                 if len(pending) >= in_flight:
                     _finish(ranker, pending.popleft(), advance)
@@ -474,7 +460,8 @@ def screen_library(
     return ScreenSummary(
         rows=ranker.rows,
         ok=ranker.ok,
-        invalid=ranker.rows - ranker.ok,
+        invalid=ranker.rows - ranker.ok - ranker.out_of_scope,
+        out_of_scope=ranker.out_of_scope,
         written=written,
         seconds=time.perf_counter() - started,
         target_levels=[names[i] for i in target_levels],

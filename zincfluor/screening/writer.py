@@ -17,9 +17,10 @@ __all__ = ["write_predictions", "prediction_columns"]
 
 
 def prediction_columns(level_names: list[str], *, with_id: bool) -> list[str]:
-    """Output columns: [id,] smiles, canonical_smiles, status, level, level_name, prob_<name>..."""
+    """Output columns: [id,] smiles, canonical_smiles, status, notes, level, level_name,
+    prob_<name>... (``notes``: what standardisation changed, ``; ``-separated)."""
     columns = ["id"] if with_id else []
-    columns += ["smiles", "canonical_smiles", "status", "level", "level_name"]
+    columns += ["smiles", "canonical_smiles", "status", "notes", "level", "level_name"]
     return columns + [f"prob_{name}" for name in level_names]
 
 
@@ -41,13 +42,13 @@ def write_predictions(
 
     Memory stays bounded by ``chunk_size``. The file is written to a temporary name and renamed
     when complete, so an interrupted run never leaves a truncated CSV behind.
-    Returns counts: rows, ok, invalid.
+    Returns counts: rows, ok, invalid, out_of_scope.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with_id = str(source) != "-" and is_smiles_file(source)
     names = predictor.level_names
-    counts = {"rows": 0, "ok": 0, "invalid": 0}
+    counts = {"rows": 0, "ok": 0, "invalid": 0, "out_of_scope": 0}
     tmp = out.with_name(out.name + ".part")
     records = read_molecule_inputs(source, smiles_column=smiles_column)
     with open(tmp, "w", newline="") as handle, Progress(
@@ -69,15 +70,18 @@ def write_predictions(
                     record.smiles,
                     result.canonical[i] or "",
                     result.status[i],
+                    "; ".join(result.notes[i]),
                     int(levels[i]) if ok else "",
                     names[levels[i]] if ok else "",
                 ]
                 row += [f"{p:.6f}" for p in result.probs[i]] if ok else [""] * len(names)
                 writer.writerow(row)
             n_ok = int(result.ok.sum())
+            n_out = sum(status.startswith("out_of_scope") for status in result.status)
             counts["rows"] += len(chunk)
             counts["ok"] += n_ok
-            counts["invalid"] += len(chunk) - n_ok
+            counts["out_of_scope"] += n_out
+            counts["invalid"] += len(chunk) - n_ok - n_out
             bar.update(task, advance=len(chunk))
     os.replace(tmp, out)
     return counts
