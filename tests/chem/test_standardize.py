@@ -8,6 +8,7 @@ from zincfluor.chem import FeaturizerConfig, InvalidMoleculeError, MoleculeFeatu
 from zincfluor.chem.smiles import parse_smiles, strict_smiles_problem
 from zincfluor.chem.standardize import (
     StandardizerConfig,
+    elements_in_smiles,
     out_of_scope_reason,
     standardize,
     standardize_smiles,
@@ -102,6 +103,9 @@ def test_elements_never_seen_in_training_are_out_of_scope():
     assert "element Se never occurs" in molecule.out_of_scope
     assert standardize(Chem.MolFromSmiles("c1ccccc1N"), seen).out_of_scope is None
     assert out_of_scope_reason(Chem.MolFromSmiles("c1ccccc1[Se]C"), None) is None
+    assert elements_in_smiles(["CCO", "c1ccccc1[Se]C", "[Na+].[Cl-]"]) == (
+        "C", "Cl", "Na", "O", "Se"
+    )
 
 
 def test_settings_round_trip_through_the_featurizer_dict():

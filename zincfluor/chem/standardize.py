@@ -58,6 +58,7 @@ __all__ = [
     "standardize_smiles",
     "out_of_scope_reason",
     "elements_of",
+    "elements_in_smiles",
 ]
 
 RDLogger.DisableLog("rdApp.*")  # InChI's "proton(s) added/removed" is not news here
@@ -137,6 +138,16 @@ _CHARGED = Chem.MolFromSmarts("[!+0]")
 def elements_of(mol: Chem.Mol) -> set[str]:
     """Element symbols of the heavy atoms of ``mol``."""
     return {atom.GetSymbol() for atom in mol.GetAtoms() if atom.GetAtomicNum() > 1}
+
+
+def elements_in_smiles(smiles) -> tuple[str, ...]:
+    """Sorted element symbols of the heavy atoms in SMILES (read without sanitising: fast)."""
+    found: set[str] = set()
+    for text in smiles:
+        mol = Chem.MolFromSmiles(text, sanitize=False)
+        if mol is not None:
+            found |= elements_of(mol)
+    return tuple(sorted(found))
 
 
 def out_of_scope_reason(mol: Chem.Mol, allowed_elements: tuple[str, ...] | None) -> str | None:

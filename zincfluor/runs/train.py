@@ -29,6 +29,7 @@ from zincfluor.chem.molecule_features import (
     attach_molecule_features,
     fit_feature_scaling,
 )
+from zincfluor.chem.standardize import StandardizerConfig, elements_in_smiles
 from zincfluor.data import DataOptions, MoleculeTable, Split, class_counts, make_split
 from zincfluor.methods import METHODS, MethodContext, build_method
 from zincfluor.nn import (
@@ -136,7 +137,10 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         table.write_bad_rows(out / "bad_rows.csv")
         log(console, f"rows that were left out are listed in {out / 'bad_rows.csv'}")
 
-    featurizer = FeaturizerConfig(backend=config.featurizer)
+    # The model's scope: elements of the data it learnt from (a prediction for a molecule with
+    # any other element is reported out_of_scope instead of guessed).
+    standardizer = StandardizerConfig(allowed_elements=elements_in_smiles(table.smiles))
+    featurizer = FeaturizerConfig(backend=config.featurizer, standardizer=standardizer)
     featurized = featurize_cached(
         table.smiles, featurizer, resolve_cache_dir(config.cache_dir), n_jobs=config.n_jobs,
         progress=progress,
