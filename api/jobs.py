@@ -225,8 +225,8 @@ def complete_chunk(
     (the chunk is no longer ``running`` for this ``worker`` of this ``holder``).
 
     ``item_ids``, ``keys`` and ``errors`` are aligned: each item gets the stored prediction of
-    its InChIKey, or its error. The chunk's completion, its items and the screen's counts are
-    one transaction; the screen is done when its last item is.
+    its structure (canonical SMILES), or its error. The chunk's completion, its items and the
+    screen's counts are one transaction; the screen is done when its last item is.
     """
     now = utcnow()
     still_mine = session.execute(
@@ -238,6 +238,9 @@ def complete_chunk(
         return False
     stored = dict(known)
     stored.update(store.store_predictions(session, model_id, new))
+    # the screen's owner has now obtained these; its items score the screen's target levels
+    scoring = store.screen_scoring(session, chunk.screen_id)
+    store.record_owner_predictions(session, scoring.owner_id, stored.values())
     params = []
     for item_id, key, error in zip(item_ids, keys, errors, strict=True):
         hit = stored.get(key) if key is not None else None
@@ -245,7 +248,7 @@ def complete_chunk(
             "item_id": item_id,
             "m": hit.molecule_id if hit else None,
             "l": hit.level if hit else None,
-            "s": hit.rare_score if hit else None,
+            "s": scoring.rare_score(hit) if hit else None,
             "e": None if hit else (error or "no prediction"),
         })
     session.execute(
@@ -449,8 +452,10 @@ class ChunkWorker:
             identified = self.served.identify(
                 ["" if row.error else row.input_smiles for row in rows])
             with session_scope(self.sessions) as session:
-                known = store.known_predictions(
-                    session, self.served.model_id, identified.graph_of
+                scoring = store.screen_scoring(session, chunk.screen_id)
+                known = store.known_predictions(  # the screen owner's view of the cache
+                    session, self.served.model_id, identified.graph_of,
+                    owner_id=scoring.owner_id if scoring else None,
                 )
             new = self.served.predict_new(identified, known)
             session = self.sessions()

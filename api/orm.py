@@ -1,7 +1,10 @@
 """The service's tables (SQLAlchemy 2 declarative ORM); the schema itself is made by migrations.
 
 One prediction per (molecule, model) pair is ever stored; screens refer to molecules through
-their items, so a molecule screened a thousand times is predicted once per model.
+their items, so a molecule screened a thousand times is predicted once per model. A molecule is
+what the model reads: the canonical SMILES of the standardised structure (one InChIKey may name
+several). Which key has obtained which prediction is recorded in ``owner_predictions``: a key
+sees, and is answered from the store for, only those.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "Model",
     "Molecule",
     "Prediction",
+    "OwnerPrediction",
     "Screen",
     "ScreenItem",
     "ScreenChunk",
@@ -106,13 +110,17 @@ class Model(Base):
 
 
 class Molecule(Base):
-    """A distinct molecule, identified by its standard InChIKey."""
+    """A distinct model input: unique by the canonical SMILES of the standardised structure.
+
+    ``inchikey`` is indexed but not unique: InChI merges forms (tautomers, resonance and charge
+    forms) that the model reads as different graphs.
+    """
 
     __tablename__ = "molecules"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    inchikey: Mapped[str] = mapped_column(String(27), unique=True)
-    canonical_smiles: Mapped[str] = mapped_column(Text)
+    inchikey: Mapped[str] = mapped_column(String(27), index=True)
+    canonical_smiles: Mapped[str] = mapped_column(Text, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -131,8 +139,27 @@ class Prediction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OwnerPrediction(Base):
+    """An API key has obtained a prediction (by ``/v1/predictions`` or in one of its screens).
+
+    ``GET /v1/molecules`` shows a key only these; the known-prediction lookup answers a key
+    from the store only for these (everything else is predicted again, see api/README.md).
+    """
+
+    __tablename__ = "owner_predictions"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(BigId, ForeignKey("predictions.id"),
+                                               primary_key=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Screen(Base):
-    """A library screening job owned by one API key."""
+    """A library screening job owned by one API key.
+
+    ``target_levels``: the names of the levels its items' rare scores add up (chosen per screen;
+    the model's default ones when not chosen).
+    """
 
     __tablename__ = "screens"
     __table_args__ = (Index(None, "owner_id", "created_at"),)
@@ -141,6 +168,7 @@ class Screen(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
     name: Mapped[str | None] = mapped_column(String(300))
+    target_levels: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)

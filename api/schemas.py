@@ -26,6 +26,7 @@ __all__ = [
     "ScreenList",
     "ResultsPage",
     "StoredPredictionOut",
+    "StructureOut",
     "MoleculeOut",
     "ModelsOut",
     "ErrorOut",
@@ -92,6 +93,10 @@ class SmilesRequest(BaseModel):
     )
     name: Label | None = Field(default=None,
                                description="A label for a screen (ignored by /v1/predictions).")
+    target_levels: list[Label] | None = Field(
+        default=None, description="Level names whose probabilities the rare score adds up (any "
+        "case; GET /v1/models lists the levels); the model's target levels when left out."
+    )
 
     @field_validator("ids", mode="before")
     @classmethod
@@ -159,6 +164,7 @@ class ScreenOut(BaseModel):
     name: str | None
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     model_id: int
+    target_levels: list[str] = Field(description="The levels its rare scores add up.")
     counts: ScreenCounts
     progress: float = Field(description="done / total, from 0 to 1.")
     created_at: dt.datetime
@@ -187,15 +193,24 @@ class StoredPredictionOut(BaseModel):
     model: str
     level: str
     probabilities: dict[str, float]
-    rare_score: float
+    rare_score: float = Field(description="Probability mass on the model's target levels.")
     target_levels: list[str]
-    created_at: dt.datetime
+    first_seen: dt.datetime = Field(description="When this key first obtained this prediction.")
+
+
+class StructureOut(BaseModel):
+    canonical_smiles: str = Field(description="The standardised structure the model read.")
+    first_seen: dt.datetime = Field(description="When this key first obtained a prediction of "
+                                    "this structure.")
+    predictions: list[StoredPredictionOut]
 
 
 class MoleculeOut(BaseModel):
+    """The structures stored under one InChIKey that this key has predicted or screened (InChI
+    merges tautomers and charge forms that the model reads as different structures)."""
+
     inchikey: str
-    canonical_smiles: str
-    predictions: list[StoredPredictionOut]
+    structures: list[StructureOut]
 
 
 class ModelsOut(BaseModel):

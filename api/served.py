@@ -1,8 +1,11 @@
 """The served model and the prediction pipeline shared by ``/v1/predictions`` and workers.
 
-Each SMILES is parsed once (RDKit): that gives the canonical SMILES, the InChIKey and the graph.
-Molecules the database already knows for this model are not predicted again; only new graphs
-go through the network, under a lock, so one model can serve many threads.
+Each SMILES is parsed and standardised once (RDKit): that gives the canonical SMILES of the
+standardised structure (exactly what the model reads, and so the key of stored predictions), its
+InChIKey and its graph. Structures for which the caller has already obtained this model's
+prediction are answered from the database; the others go through the network (under a lock, so
+one model can serve many threads) and are stored, once, for everyone. See api/README.md for why
+a key is not answered from predictions other keys obtained.
 """
 
 from __future__ import annotations
@@ -25,25 +28,33 @@ INCHIKEY_ERROR = "RDKit could not make an InChIKey for this molecule"
 
 @dataclass
 class Identified:
-    """What RDKit makes of a list of SMILES: per input a key or an error, and the graphs.
+    """What RDKit makes of a list of SMILES: per input a structure or an error, and the graphs.
 
-    ``keys[i]`` is the InChIKey of input ``i`` (``None`` when invalid, with ``errors[i]`` set);
-    ``graph_of[key]`` is the index of that molecule's first graph in ``prepared.graphs``.
+    ``keys[i]`` is the canonical SMILES of input ``i``'s standardised structure, the model's
+    input and the key of stored predictions (``None`` when invalid or out of scope, with
+    ``errors[i]`` set and ``statuses[i]`` saying which); ``inchikey[key]`` is its InChIKey and
+    ``graph_of[key]`` the index of its first graph in ``prepared.graphs``; ``notes[i]``: what
+    standardisation changed in input ``i``.
     """
 
     keys: list[str | None]
     errors: list[str | None]
-    canonical: dict[str, str]
+    inchikey: dict[str, str]
     graph_of: dict[str, int]
     prepared: object
+    statuses: list[str]
+    notes: list[tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The answer for one input: a stored prediction, or why there is none."""
+    """The answer for one input: a stored prediction, or why there is none (``status``:
+    ``ok``, ``invalid`` or ``out_of_scope``), and what standardisation changed in it."""
 
     prediction: store.StoredPrediction | None
     error: str | None
+    status: str = "ok"
+    notes: tuple[str, ...] = ()
 
 
 def _card_dict(card) -> dict | None:
@@ -188,31 +199,35 @@ class ServedModel:
     # --- pipeline -----------------------------------------------------------------------------
 
     def identify(self, smiles: Sequence[str]) -> Identified:
-        """Parse every SMILES once: InChIKey, canonical SMILES and graph, or the reason why not."""
+        """Parse every SMILES once: structure key, InChIKey and graph, or the reason why not."""
         from zincfluor.screening.predictor import prepare_molecules
 
         prepared = prepare_molecules(list(smiles), self.featurizer_config, inchikey=True)
         keys: list[str | None] = [None] * prepared.n
         errors: list[str | None] = [None] * prepared.n
-        for position, reason in prepared.failures:
-            errors[position] = reason
-        canonical: dict[str, str] = {}
+        statuses = ["ok"] * prepared.n
+        for status, failures in (("invalid", prepared.failures),
+                                 ("out_of_scope", prepared.out_of_scope)):
+            for position, reason in failures:
+                errors[position], statuses[position] = reason, status
+        inchikey: dict[str, str] = {}
         graph_of: dict[str, int] = {}
         for k, position in enumerate(prepared.positions.tolist()):
-            key = prepared.inchikey[k]
-            if not key:
-                errors[position] = INCHIKEY_ERROR
+            if not prepared.inchikey[k]:
+                errors[position], statuses[position] = INCHIKEY_ERROR, "invalid"
                 continue
+            key = prepared.canonical[k]
             keys[position] = key
             if key not in graph_of:
                 graph_of[key] = k
-                canonical[key] = prepared.canonical[k]
-        return Identified(keys, errors, canonical, graph_of, prepared)
+                inchikey[key] = prepared.inchikey[k]
+        notes = list(prepared.notes) or [()] * prepared.n
+        return Identified(keys, errors, inchikey, graph_of, prepared, statuses, notes)
 
     def predict_new(
         self, identified: Identified, known: dict[str, store.StoredPrediction]
     ) -> list[store.NewPrediction]:
-        """Predict the molecules of ``identified`` missing from ``known`` (each once)."""
+        """Predict the structures of ``identified`` missing from ``known`` (each once)."""
         from zincfluor.screening.rare import rare_scores
 
         missing = [key for key in identified.graph_of if key not in known]
@@ -224,14 +239,28 @@ class ServedModel:
         levels = probs.argmax(axis=1)
         return [
             store.NewPrediction(
-                inchikey=key,
-                canonical_smiles=identified.canonical[key],
+                canonical_smiles=key,
+                inchikey=identified.inchikey[key],
                 probabilities=[round(float(p), 6) for p in probs[i]],
                 level=int(levels[i]),
                 rare_score=float(scores[i]),
             )
             for i, key in enumerate(missing)
         ]
+
+    def chosen_levels(self, names: Sequence[str] | None) -> list[int] | None:
+        """Indices of the target levels ``names`` (any case), in level order; ``None`` when
+        ``names`` is ``None`` or names the default levels. ``ValueError`` (naming the valid
+        levels) for an unknown or empty choice."""
+        from zincfluor.screening.rare import resolve_target_levels
+
+        if names is None:
+            return None
+        if not any(str(name).strip() for name in names):
+            raise ValueError(f"name at least one level; valid levels: "
+                             f"{', '.join(self.level_names)}")
+        indices = resolve_target_levels(self.level_names, None, list(names))
+        return None if indices == self.target_indices else indices
 
     def probabilities(self, graphs) -> np.ndarray:
         """Level probabilities of packed graphs; one forward pass at a time."""
@@ -240,24 +269,46 @@ class ServedModel:
             self.molecules_predicted += len(graphs)
             return self.predictor.probabilities(graphs)
 
-    def evaluate(self, sessions, smiles: Sequence[str]) -> list[Outcome]:
-        """Predictions for ``smiles`` (input order), storing the new ones; reuses stored ones.
+    def names_of(self, target_indices: Sequence[int] | None) -> list[str]:
+        """Names of the levels ``target_indices`` (``None``: the model's target levels)."""
+        if target_indices is None:
+            return self.target_levels
+        return [self.level_names[i] for i in target_indices]
 
-        ``sessions`` is a session factory: the lookup and the store are short transactions of
-        their own, and no transaction stays open while the network runs.
+    def evaluate(
+        self,
+        sessions,
+        smiles: Sequence[str],
+        *,
+        owner_id: int,
+        target_indices: Sequence[int] | None = None,
+    ) -> list[Outcome]:
+        """Predictions for ``smiles`` (input order) obtained by key ``owner_id``.
+
+        The key is answered from the database for structures it has obtained before; the rest
+        are predicted and stored (or, if another key stored them meanwhile, the stored ones are
+        kept) and recorded as the key's. ``target_indices``: rare levels of the answer's scores
+        (``None``: the model's). ``sessions`` is a session factory: the lookup and the store are
+        short transactions of their own, and no transaction stays open while the network runs.
         """
         from api.db import session_scope
 
         identified = self.identify(smiles)
         with session_scope(sessions) as session:
-            known = store.known_predictions(session, self.model_id, identified.graph_of)
+            known = store.known_predictions(session, self.model_id, identified.graph_of,
+                                            owner_id=owner_id)
         new = self.predict_new(identified, known)
         if new:
             with session_scope(sessions) as session:
-                known.update(store.store_predictions(session, self.model_id, new))
+                stored = store.store_predictions(session, self.model_id, new)
+                store.record_owner_predictions(session, owner_id, stored.values())
+            known.update(stored)
         return [
-            Outcome(known[key], None) if key is not None else Outcome(None, error)
-            for key, error in zip(identified.keys, identified.errors, strict=True)
+            Outcome(store.rescored(known[key], target_indices) if key is not None else None,
+                    error, status, tuple(notes))
+            for key, error, status, notes in zip(identified.keys, identified.errors,
+                                                 identified.statuses, identified.notes,
+                                                 strict=True)
         ]
 
 

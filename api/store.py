@@ -7,6 +7,8 @@ spell it the same), so two writers storing the same molecule never store it twic
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,7 +18,17 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import auth
-from api.orm import ApiKey, Model, Molecule, Prediction, Screen, ScreenChunk, ScreenItem, utcnow
+from api.orm import (
+    ApiKey,
+    Model,
+    Molecule,
+    OwnerPrediction,
+    Prediction,
+    Screen,
+    ScreenChunk,
+    ScreenItem,
+    utcnow,
+)
 
 __all__ = [
     "LimitExceeded",
@@ -31,7 +43,12 @@ __all__ = [
     "register_model",
     "known_predictions",
     "store_predictions",
+    "record_owner_predictions",
+    "rescored",
+    "StructurePredictions",
     "create_screen",
+    "ScreenScoring",
+    "screen_scoring",
     "list_screens",
     "get_screen",
     "delete_screen",
@@ -147,10 +164,10 @@ def register_model(
 
 @dataclass(frozen=True)
 class NewPrediction:
-    """A prediction computed for a molecule the database did not know for this model."""
+    """A prediction computed for a model input (a standardised structure's canonical SMILES)."""
 
-    inchikey: str
     canonical_smiles: str
+    inchikey: str
     probabilities: list[float]
     level: int
     rare_score: float
@@ -158,6 +175,9 @@ class NewPrediction:
 
 @dataclass(frozen=True)
 class StoredPrediction:
+    """A stored prediction; ``rare_score`` adds up the model's default target levels."""
+
+    prediction_id: int
     molecule_id: int
     inchikey: str
     canonical_smiles: str
@@ -166,69 +186,133 @@ class StoredPrediction:
     rare_score: float
 
 
-def known_predictions(
-    session: Session, model_id: int, inchikeys: Iterable[str]
-) -> dict[str, StoredPrediction]:
-    """The stored predictions of ``model_id`` for those of ``inchikeys`` it has, by InChIKey."""
-    found: dict[str, StoredPrediction] = {}
-    query = select(
-        Molecule.id, Molecule.inchikey, Molecule.canonical_smiles,
+def _prediction_query(model_id: int):
+    return select(
+        Prediction.id, Molecule.id, Molecule.inchikey, Molecule.canonical_smiles,
         Prediction.probabilities, Prediction.level, Prediction.rare_score,
     ).join(Prediction, and_(Prediction.molecule_id == Molecule.id, Prediction.model_id == model_id))
-    for batch in _batches(sorted(set(inchikeys))):
-        for row in session.execute(query.where(Molecule.inchikey.in_(batch))):
-            found[row.inchikey] = StoredPrediction(*row)
+
+
+def known_predictions(
+    session: Session, model_id: int, structures: Iterable[str], *, owner_id: int | None
+) -> dict[str, StoredPrediction]:
+    """The stored predictions of ``model_id`` for those ``structures`` (canonical SMILES of
+    standardised molecules: the model's inputs) it has, by canonical SMILES.
+
+    ``owner_id``: only predictions that key has obtained before (its view of the cache, see
+    api/README.md); ``None``: every stored one.
+    """
+    query = _prediction_query(model_id)
+    if owner_id is not None:
+        query = query.join(OwnerPrediction, and_(OwnerPrediction.prediction_id == Prediction.id,
+                                                 OwnerPrediction.api_key_id == owner_id))
+    found: dict[str, StoredPrediction] = {}
+    for batch in _batches(sorted(set(structures))):
+        for row in session.execute(query.where(Molecule.canonical_smiles.in_(batch))):
+            found[row.canonical_smiles] = StoredPrediction(*row)
     return found
 
 
 def store_predictions(
     session: Session, model_id: int, new: Sequence[NewPrediction]
 ) -> dict[str, StoredPrediction]:
-    """Store ``new`` (molecules and predictions, each at most once) and return what is stored.
+    """Store ``new`` (molecules and predictions, each at most once) and return what is stored,
+    by canonical SMILES.
 
     A molecule or prediction another writer stored meanwhile is kept as it is: the returned
     predictions are the stored ones, whoever stored them.
     """
     if not new:
         return {}
-    # one row per molecule, in InChIKey order: concurrent writers take row locks in the same
-    # order on PostgreSQL, so they can wait for each other but never deadlock
-    new = sorted({p.inchikey: p for p in new}.values(), key=lambda p: p.inchikey)
+    # one row per structure, in canonical SMILES order: concurrent writers take row locks in the
+    # same order on PostgreSQL, so they can wait for each other but never deadlock
+    new = sorted({p.canonical_smiles: p for p in new}.values(), key=lambda p: p.canonical_smiles)
     now = utcnow()
     for batch in _batches(new):
         session.execute(
-            insert_ignoring_conflicts(session, Molecule.__table__, ["inchikey"]),
+            insert_ignoring_conflicts(session, Molecule.__table__, ["canonical_smiles"]),
             [{"inchikey": p.inchikey, "canonical_smiles": p.canonical_smiles, "created_at": now}
              for p in batch],
         )
     ids: dict[str, int] = {}
-    for batch in _batches([p.inchikey for p in new]):
+    for batch in _batches([p.canonical_smiles for p in new]):
         rows = session.execute(
-            select(Molecule.inchikey, Molecule.id).where(Molecule.inchikey.in_(batch))
+            select(Molecule.canonical_smiles, Molecule.id)
+            .where(Molecule.canonical_smiles.in_(batch))
         )
-        ids.update((key, ident) for key, ident in rows)
+        ids.update((smiles, ident) for smiles, ident in rows)
     for batch in _batches(new):
         session.execute(
             insert_ignoring_conflicts(session, Prediction.__table__, ["molecule_id", "model_id"]),
-            [{"molecule_id": ids[p.inchikey], "model_id": model_id,
+            [{"molecule_id": ids[p.canonical_smiles], "model_id": model_id,
               "probabilities": p.probabilities, "level": p.level, "rare_score": p.rare_score,
               "created_at": now} for p in batch],
         )
-    return known_predictions(session, model_id, ids)
+    return known_predictions(session, model_id, ids, owner_id=None)
 
 
-def molecule_predictions(session: Session, inchikey: str) -> tuple[Molecule, list] | None:
-    """A molecule and every stored ``(Prediction, Model)`` of it, or ``None`` when unknown."""
-    molecule = session.scalar(select(Molecule).where(Molecule.inchikey == inchikey))
-    if molecule is None:
-        return None
+def record_owner_predictions(
+    session: Session, owner_id: int, predictions: Iterable[StoredPrediction]
+) -> None:
+    """Record that key ``owner_id`` has obtained ``predictions`` (kept: the first time)."""
+    rows = sorted({p.prediction_id for p in predictions})
+    now = utcnow()
+    for batch in _batches(rows):
+        session.execute(
+            insert_ignoring_conflicts(session, OwnerPrediction.__table__,
+                                      ["api_key_id", "prediction_id"]),
+            [{"api_key_id": owner_id, "prediction_id": ident, "first_seen": now}
+             for ident in batch],
+        )
+
+
+def rescored(prediction: StoredPrediction, target_indices: Sequence[int] | None
+             ) -> StoredPrediction:
+    """``prediction`` with its rare score over ``target_indices`` (``None``: as stored).
+
+    The score is the sum of the stored probabilities of those levels.
+    """
+    if target_indices is None:
+        return prediction
+    score = sum(prediction.probabilities[i] for i in target_indices)
+    return dataclasses.replace(prediction, rare_score=float(score))
+
+
+@dataclass(frozen=True)
+class StructurePredictions:
+    """One stored structure of an InChIKey, with the predictions a key has obtained of it."""
+
+    molecule: Molecule
+    first_seen: dt.datetime
+    predictions: list[tuple[Prediction, Model, dt.datetime]]
+
+
+def molecule_predictions(
+    session: Session, inchikey: str, owner_id: int
+) -> list[StructurePredictions]:
+    """Every structure stored under ``inchikey`` with the predictions ``owner_id`` has obtained
+    of it (``(prediction, model, first_seen)``, by model), by first sight; empty when none.
+
+    Structures and predictions other keys obtained are left out, exactly like unknown ones.
+    """
     rows = session.execute(
-        select(Prediction, Model)
+        select(Molecule, Prediction, Model, OwnerPrediction.first_seen)
+        .join(Prediction, Prediction.molecule_id == Molecule.id)
+        .join(OwnerPrediction, and_(OwnerPrediction.prediction_id == Prediction.id,
+                                    OwnerPrediction.api_key_id == owner_id))
         .join(Model, Model.id == Prediction.model_id)
-        .where(Prediction.molecule_id == molecule.id)
-        .order_by(Model.id)
+        .where(Molecule.inchikey == inchikey)
+        .order_by(Molecule.id, Model.id)
     ).tuples()
-    return molecule, list(rows)
+    found: dict[int, StructurePredictions] = {}
+    for molecule, prediction, model, first_seen in rows:
+        entry = found.get(molecule.id)
+        if entry is None:
+            entry = found[molecule.id] = StructurePredictions(molecule, first_seen, [])
+        elif first_seen < entry.first_seen:
+            entry = found[molecule.id] = dataclasses.replace(entry, first_seen=first_seen)
+        entry.predictions.append((prediction, model, first_seen))
+    return sorted(found.values(), key=lambda s: (s.first_seen, s.molecule.id))
 
 
 # --- screens ----------------------------------------------------------------------------------
@@ -244,6 +328,7 @@ def create_screen(
     owner_id: int,
     model_id: int,
     name: str | None,
+    target_levels: list[str],
     records: Iterable[tuple[str, str | None, str | None]],
     chunk_size: int,
     max_molecules: int,
@@ -251,12 +336,14 @@ def create_screen(
     """A queued screen over ``records`` (``(smiles, id, error)``, in input order), with its items
     and chunks. An item given an ``error`` is invalid from the start (workers keep its error).
     Raises :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput` when there is
-    nothing to screen; the caller's transaction makes it all-or-nothing.
+    nothing to screen; the caller's transaction makes it all-or-nothing. ``target_levels``: the
+    level names its rare scores add up.
     """
     now = utcnow()
     screen = Screen(
-        id=new_screen_id(), owner_id=owner_id, model_id=model_id, name=name, status="queued",
-        total=0, done=0, invalid=0, created_at=now, updated_at=now,
+        id=new_screen_id(), owner_id=owner_id, model_id=model_id, name=name,
+        target_levels=list(target_levels), status="queued", total=0, done=0, invalid=0,
+        created_at=now, updated_at=now,
     )
     session.add(screen)
     session.flush()
@@ -283,6 +370,36 @@ def create_screen(
          for start in range(0, total, chunk_size)],
     )
     return screen
+
+
+@dataclass(frozen=True)
+class ScreenScoring:
+    """Who owns a screen and which levels its items' rare scores add up.
+
+    ``target_indices`` is ``None`` when those are the model's default levels (whose score is
+    the stored one).
+    """
+
+    owner_id: int
+    target_indices: list[int] | None
+
+    def rare_score(self, prediction: StoredPrediction) -> float:
+        return rescored(prediction, self.target_indices).rare_score
+
+
+def screen_scoring(session: Session, screen_id: str) -> ScreenScoring | None:
+    """The :class:`ScreenScoring` of ``screen_id`` (``None`` when it no longer exists)."""
+    row = session.execute(
+        select(Screen.owner_id, Screen.target_levels, Model.level_names, Model.target_levels)
+        .join(Model, Model.id == Screen.model_id)
+        .where(Screen.id == screen_id)
+    ).first()
+    if row is None:
+        return None
+    owner_id, chosen, names, default = row
+    if not chosen or list(chosen) == list(default):
+        return ScreenScoring(owner_id, None)
+    return ScreenScoring(owner_id, [names.index(name) for name in chosen])
 
 
 def list_screens(session: Session, owner_id: int, limit: int = 1000) -> list[Screen]:

@@ -1,4 +1,8 @@
-"""``GET /v1/molecules/{inchikey}``: every stored prediction of one molecule, per model."""
+"""``GET /v1/molecules/{inchikey}``: the caller's stored predictions of one InChIKey.
+
+A key sees only the structures and predictions it has obtained itself (by ``/v1/predictions``
+or in its screens); everything else answers 404 exactly like an unknown InChIKey.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from api.db import session_scope
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.routes._shared import probabilities_by_name
-from api.schemas import ErrorOut, MoleculeOut, StoredPredictionOut
+from api.schemas import ErrorOut, MoleculeOut, StoredPredictionOut, StructureOut
 
 router = APIRouter(prefix="/v1/molecules", tags=["molecules"])
 
@@ -22,34 +26,42 @@ INCHIKEY = re.compile(r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$")
     "/{inchikey}",
     response_model=MoleculeOut,
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-    summary="Stored predictions of a molecule, by InChIKey",
+    summary="This key's stored predictions of the structures of an InChIKey",
 )
 def molecule(
     inchikey: str, caller: Caller = Depends(require_key), state: AppState = Depends(get_state)
 ) -> MoleculeOut:
+    """Every structure stored under the InChIKey (one per standardised form the model read)
+    that this key has predicted or screened, each with its predictions, per model."""
     key = inchikey.strip().upper()
     if not INCHIKEY.match(key):
         raise APIError(422, f"{inchikey!r} is not an InChIKey (like "
                        "'LFQSCWFLJHTTHZ-UHFFFAOYSA-N')", "validation_error")
     with session_scope(state.sessions) as session:
-        found = store.molecule_predictions(session, key)
-        if found is None:
-            raise APIError(404, f"no prediction stored for {key}", "not_found")
-        molecule, rows = found
+        structures = store.molecule_predictions(session, key, owner_id=caller.key_id)
+        if not structures:
+            raise APIError(404, f"no prediction of {key} among this key's molecules",
+                           "not_found")
         return MoleculeOut(
-            inchikey=molecule.inchikey,
-            canonical_smiles=molecule.canonical_smiles,
-            predictions=[
-                StoredPredictionOut(
-                    model_id=model.id,
-                    model=model.name,
-                    level=model.level_names[prediction.level],
-                    probabilities=probabilities_by_name(model.level_names,
-                                                        prediction.probabilities),
-                    rare_score=prediction.rare_score,
-                    target_levels=model.target_levels,
-                    created_at=prediction.created_at,
+            inchikey=key,
+            structures=[
+                StructureOut(
+                    canonical_smiles=found.molecule.canonical_smiles,
+                    first_seen=found.first_seen,
+                    predictions=[
+                        StoredPredictionOut(
+                            model_id=model.id,
+                            model=model.name,
+                            level=model.level_names[prediction.level],
+                            probabilities=probabilities_by_name(model.level_names,
+                                                                prediction.probabilities),
+                            rare_score=prediction.rare_score,
+                            target_levels=model.target_levels,
+                            first_seen=first_seen,
+                        )
+                        for prediction, model, first_seen in found.predictions
+                    ],
                 )
-                for prediction, model in rows
+                for found in structures
             ],
         )

@@ -30,6 +30,7 @@ from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.orm import Model, Screen
 from api.routes._shared import check_name, check_request, row_result, storable_records
+from api.routes.predictions import chosen_levels
 from api.schemas import (
     ErrorOut,
     ResultsPage,
@@ -64,6 +65,13 @@ CREATE_BODY = {
                         "smiles_column": {"type": "string",
                                           "description": "SMILES column of a CSV "
                                                          "(detected when left out)."},
+                        "id_column": {"type": "string",
+                                      "description": "Id column of a CSV (else a column named "
+                                                     "id, name or identifier, if any)."},
+                        "target_levels": {"type": "string",
+                                          "description": "Level names the rare score adds up, "
+                                                         "comma-separated (default: the "
+                                                         "model's)."},
                         "name": {"type": "string", "description": "A label for the screen."},
                     },
                 }
@@ -79,6 +87,7 @@ def screen_out(screen: Screen) -> ScreenOut:
         name=screen.name,
         status=screen.status,
         model_id=screen.model_id,
+        target_levels=list(screen.target_levels or []),
         counts=ScreenCounts(total=screen.total, done=screen.done, invalid=screen.invalid),
         progress=round(screen.done / screen.total, 6) if screen.total else 0.0,
         created_at=screen.created_at,
@@ -131,6 +140,7 @@ async def create_screen(
             return await run_in_threadpool(
                 _create_from_upload, state, caller, upload,
                 column if isinstance(column, str) and column else None, name,
+                _form_text(form, "id_column"), _form_levels(form),
             )
         finally:
             await form.close()
@@ -138,6 +148,19 @@ async def create_screen(
         raw = await request.body()
         return await run_in_threadpool(_create_from_json, state, caller, raw)
     raise APIError(415, "send JSON (application/json) or a file upload (multipart/form-data)")
+
+
+def _form_text(form, field: str) -> str | None:
+    value = form.get(field)
+    return value if isinstance(value, str) and value else None
+
+
+def _form_levels(form) -> list[str] | None:
+    """``target_levels`` of an upload form: comma-separated, or the field repeated."""
+    values = [v for v in form.getlist("target_levels") if isinstance(v, str)]
+    if not values:
+        return None
+    return [name for value in values for name in value.split(",")]
 
 
 def _label_from_filename(filename: str | None, limit: int) -> str | None:
@@ -160,14 +183,20 @@ def _create_from_json(state: AppState, caller: Caller, raw: bytes) -> ScreenCrea
             [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
         ) from None
     check_request(body, state.settings, max_count=state.settings.max_screen_molecules)
+    levels = chosen_levels(state.served, body.target_levels)
     ids = body.ids or [None] * len(body.smiles)
-    return _create(state, caller, zip(body.smiles, ids, strict=True), body.name)
+    return _create(state, caller, zip(body.smiles, ids, strict=True), body.name, levels)
 
 
 def _create_from_upload(state: AppState, caller: Caller, upload: UploadFile,
-                        smiles_column: str | None, name: str | None) -> ScreenCreated:
+                        smiles_column: str | None, name: str | None,
+                        id_column: str | None = None,
+                        target_levels: list[str] | None = None) -> ScreenCreated:
+    """A screen of an uploaded library; a CSV's ids come from ``id_column``, else from a column
+    named id, name or identifier (any case) when there is one."""
     from zincfluor.screening.inputs import read_molecule_inputs
 
+    levels = chosen_levels(state.served, target_levels)
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise APIError(415, f"unsupported file type {suffix or '(none)'!r}: upload a "
@@ -176,22 +205,27 @@ def _create_from_upload(state: AppState, caller: Caller, upload: UploadFile,
         upload.file.seek(0)
         shutil.copyfileobj(upload.file, copy, 1 << 20)
         copy.flush()
-        records = ((r.smiles, r.id) for r in read_molecule_inputs(copy.name,
-                                                                   smiles_column=smiles_column))
+        inputs = read_molecule_inputs(copy.name, smiles_column=smiles_column,
+                                      id_column=id_column, detect_id=True)
+        records = ((r.smiles, r.id) for r in inputs)
         try:
-            return _create(state, caller, records, name)
+            return _create(state, caller, records, name, levels)
         except (UnicodeDecodeError, csv.Error) as error:
             raise APIError(422, f"file: cannot read it as {suffix} text ({error})") from None
         except ValueError as error:  # e.g. no SMILES column found
             raise APIError(422, f"file: {error}") from None
 
 
-def _create(state: AppState, caller: Caller, records, name: str | None) -> ScreenCreated:
+def _create(state: AppState, caller: Caller, records, name: str | None,
+            target_indices: list[int] | None = None) -> ScreenCreated:
+    """Store a queued screen of ``records`` whose rare scores add up ``target_indices``
+    (``None``: the model's target levels), recorded on the screen by name."""
     settings = state.settings
     try:
         with session_scope(state.sessions) as session:
             screen = store.create_screen(
                 session, owner_id=caller.key_id, model_id=state.served.model_id, name=name,
+                target_levels=state.served.names_of(target_indices),
                 records=storable_records(records, settings), chunk_size=settings.chunk_size,
                 max_molecules=settings.max_screen_molecules,
             )
@@ -304,27 +338,40 @@ def _level_names(session, screen: Screen) -> list[str]:
     "/{screen_id}/results.csv",
     responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
     response_class=StreamingResponse,
-    summary="Every item of a screen as CSV, in input order (streamed)",
+    summary="A screen's results as CSV, in input order or ranked (streamed)",
 )
 def results_csv(
     screen_id: str = SCREEN_ID,
+    order: Literal["input", "rare"] = Query(
+        "input", description="input: every item in input order (pending and invalid ones too); "
+        "rare: predicted molecules, highest rare score first (ties in input order)."),
+    top: int | None = Query(None, ge=1, description="Only the first top rows (with "
+                            "order=rare: the top-ranked molecules)."),
     caller: Caller = Depends(require_key),
     state: AppState = Depends(get_state),
 ) -> StreamingResponse:
     """Columns: index, id, smiles, status, canonical_smiles, inchikey, level, rare_score,
-    prob_<level>..., error. Invalid and not yet processed items are included."""
+    prob_<level>..., error. The rare score adds up the screen's target levels."""
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
         names = _level_names(session, screen)
+    label = screen.id + ("-rare" if order == "rare" else "") + (f"-top{top}" if top else "")
     return StreamingResponse(
-        _csv_lines(state, screen, names),
+        _csv_lines(state, screen, names, order=order, top=top),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="screen-{screen.id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="screen-{label}.csv"'},
     )
 
 
-def _csv_lines(state: AppState, screen: Screen, names: list[str],
-               page: int = 2000) -> Iterator[str]:
+CSV_PAGE = 2000
+"""Rows of results.csv read per (short) transaction."""
+
+
+def _csv_lines(state: AppState, screen: Screen, names: list[str], *, order: str = "input",
+               top: int | None = None) -> Iterator[str]:
+    """The CSV text of a screen's results in ``order`` (at most ``top`` rows), a page of rows
+    (one short transaction, keyset-paged like the JSON results) at a time."""
+    page = CSV_PAGE
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
 
@@ -337,10 +384,11 @@ def _csv_lines(state: AppState, screen: Screen, names: list[str],
     writer.writerow(["index", "id", "smiles", "status", "canonical_smiles", "inchikey", "level",
                      "rare_score", *[f"prob_{name}" for name in names], "error"])
     yield flush()
-    after = None
-    while True:
+    after, left = None, top
+    while left is None or left > 0:
+        limit = page if left is None else min(page, left)
         with session_scope(state.sessions) as session:
-            rows = store.result_rows(session, screen, order="input", limit=page, after=after)
+            rows = store.result_rows(session, screen, order=order, limit=limit, after=after)
         for row in rows:
             ok = row.status == "ok"
             writer.writerow([
@@ -353,6 +401,9 @@ def _csv_lines(state: AppState, screen: Screen, names: list[str],
             ])
         if rows:
             yield flush()
-        if len(rows) < page:
+        if len(rows) < limit:
             return
-        after = (rows[-1].position,)
+        if left is not None:
+            left -= len(rows)
+        last = rows[-1]
+        after = (last.rare_score, last.position) if order == "rare" else (last.position,)

@@ -9,8 +9,8 @@ from api import db
 from zincfluor.cli import app as cli
 
 runner = CliRunner()
-TABLES = {"api_keys", "models", "molecules", "predictions", "screens", "screen_items",
-          "screen_chunks"}
+TABLES = {"api_keys", "models", "molecules", "predictions", "owner_predictions", "screens",
+          "screen_items", "screen_chunks"}
 
 
 def _flat(result) -> str:

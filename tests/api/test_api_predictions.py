@@ -64,8 +64,10 @@ def test_molecule_lookup_by_inchikey(service):
                                   headers=service.auth(key))
     assert response.status_code == 200
     body = response.json()
-    assert body["canonical_smiles"] == "CCO"
-    [prediction] = body["predictions"]
+    [structure] = body["structures"]
+    assert structure["canonical_smiles"] == "CCO"
+    [prediction] = structure["predictions"]
+    assert prediction["first_seen"] == structure["first_seen"]
     assert prediction["model"] == "test-emission8"
     assert prediction["model_id"] == service.served.model_id
     assert set(prediction["probabilities"]) == set(service.served.level_names)

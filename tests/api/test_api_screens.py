@@ -39,7 +39,8 @@ def test_screen_lifecycle_with_embedded_workers(make_service):
     assert distinct <= service.served.molecules_predicted <= distinct + 1
     ethanol = service.client.get("/v1/molecules/LFQSCWFLJHTTHZ-UHFFFAOYSA-N",
                                  headers=service.auth(key)).json()
-    assert len(ethanol["predictions"]) == 1
+    [structure] = ethanol["structures"]
+    assert structure["canonical_smiles"] == "CCO" and len(structure["predictions"]) == 1
 
 
 def test_results_page_by_rare_score_and_walk_every_row_once(service):
@@ -146,7 +147,7 @@ def test_csv_of_an_unprocessed_screen_lists_pending_rows(service):
     ("library.smi", b"smiles name\nCCO ethanol\nC1CC broken\n\nCCN ethylamine\n",
      [("CCO", "ethanol"), ("C1CC", "broken"), ("", None), ("CCN", "ethylamine")]),
     ("library.csv", b"name,SMILES,value\nx,CCO,1\ny,c1ccccc1,2\n",
-     [("CCO", None), ("c1ccccc1", None)]),
+     [("CCO", "x"), ("c1ccccc1", "y")]),  # a column named name holds the ids
     ("library.txt", b"CCO\nCCCl\n", [("CCO", None), ("CCCl", None)]),
 ])
 def test_upload_a_library_file(service, name, content, expected):

@@ -21,10 +21,13 @@ __all__ = [
     "read_molecule_inputs",
     "is_smiles_file",
     "detect_smiles_column",
+    "detect_id_column",
     "SMILES_COLUMN_NAMES",
+    "ID_COLUMN_NAMES",
 ]
 
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "chromophore", "smile", "mol", "molecule")
+ID_COLUMN_NAMES = ("id", "name", "identifier")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ def detect_smiles_column(header: list[str], sample_rows: list[list[str]]) -> str
             f"no SMILES column found among {header}; name it with --smiles-column"
         )
     return best
+
+
+def detect_id_column(header: list[str], smiles_column: str | None = None) -> str | None:
+    """The id column of a CSV: the first of :data:`ID_COLUMN_NAMES` (any case) in ``header``
+    that is not the SMILES column, or ``None``."""
+    lowered = {name.strip().lower(): name for name in header if name != smiles_column}
+    for candidate in ID_COLUMN_NAMES:
+        if candidate in lowered:
+            return lowered[candidate]
+    return None
 
 
 def _parses(text: str) -> bool:
@@ -93,13 +106,19 @@ def _is_csv(source: str | Path, first_line: str) -> bool:
 
 
 def read_molecule_inputs(
-    source: str | Path, *, smiles_column: str | None = None
+    source: str | Path,
+    *,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
+    detect_id: bool = False,
 ) -> Iterator[InputRecord]:
     """Yield one :class:`InputRecord` per input row of ``source`` (a path, or ``-`` for stdin).
 
-    CSV/TSV: the SMILES column is ``smiles_column`` or detected; row numbers follow spreadsheet
-    numbering (header = row 1). SMILES files (.smi/.txt): one molecule per line, SMILES then an
-    optional id separated by whitespace; a first line ``smiles ...`` is taken as a header.
+    CSV/TSV: the SMILES column is ``smiles_column`` or detected; ids come from ``id_column``, or
+    with ``detect_id`` from a column named id, name or identifier (any case), else there are
+    none; row numbers follow spreadsheet numbering (header = row 1). SMILES files (.smi/.txt):
+    one molecule per line, SMILES then an optional id separated by whitespace; a first line
+    ``smiles ...`` is taken as a header.
     """
     handle = _open_text(source)
     try:
@@ -107,7 +126,7 @@ def read_molecule_inputs(
         if not first:
             return
         if _is_csv(source, first):
-            yield from _read_csv(first, handle, source, smiles_column)
+            yield from _read_csv(first, handle, source, smiles_column, id_column, detect_id)
         else:
             yield from _read_smi(first, handle)
     finally:
@@ -115,7 +134,8 @@ def read_molecule_inputs(
             handle.close()
 
 
-def _read_csv(first, handle, source, smiles_column) -> Iterator[InputRecord]:
+def _read_csv(first, handle, source, smiles_column, id_column=None,
+              detect_id=False) -> Iterator[InputRecord]:
     delimiter = "\t" if Path(str(source)).suffix.lower() == ".tsv" or "\t" in first else ","
     reader = csv.reader(handle, delimiter=delimiter)
     header = next(csv.reader([first], delimiter=delimiter))
@@ -129,10 +149,16 @@ def _read_csv(first, handle, source, smiles_column) -> Iterator[InputRecord]:
     if smiles_column not in header:
         raise ValueError(f"column {smiles_column!r} not in the input; columns are {header}")
     index = header.index(smiles_column)
+    if id_column is None and detect_id:
+        id_column = detect_id_column(header, smiles_column)
+    if id_column is not None and id_column not in header:
+        raise ValueError(f"id column {id_column!r} not in the input; columns are {header}")
+    id_index = header.index(id_column) if id_column is not None else None
     row_number = 1
     for row in itertools.chain(sample, reader):
         row_number += 1
-        yield InputRecord(row_number, row[index] if index < len(row) else "")
+        ident = row[id_index].strip() if id_index is not None and id_index < len(row) else ""
+        yield InputRecord(row_number, row[index] if index < len(row) else "", ident or None)
 
 
 def _read_smi(first: str, handle) -> Iterator[InputRecord]:
