@@ -156,8 +156,9 @@ def _form_text(form, field: str) -> str | None:
 
 
 def _form_levels(form) -> list[str] | None:
-    """``target_levels`` of an upload form: comma-separated, or the field repeated."""
-    values = [v for v in form.getlist("target_levels") if isinstance(v, str)]
+    """``target_levels`` of an upload form: comma-separated, or the field repeated (left empty:
+    not given, like the form's other optional fields)."""
+    values = [v for v in form.getlist("target_levels") if isinstance(v, str) and v.strip()]
     if not values:
         return None
     return [name for value in values for name in value.split(",")]

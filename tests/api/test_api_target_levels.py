@@ -93,3 +93,12 @@ def test_screens_rank_by_their_own_levels(service):
                                   headers=headers).json()["results"]:
         assert math.isclose(row["rare_score"], _score(row, plain["target_levels"]),
                             abs_tol=1e-5)
+
+
+def test_an_empty_target_levels_form_field_means_the_default(service):
+    headers = service.auth(service.new_key())
+    response = service.client.post("/v1/screens", files={"file": ("a.smi", b"CCO\n")},
+                                   data={"target_levels": ""}, headers=headers)
+    assert response.status_code == 202, response.text
+    screen = service.client.get(f"/v1/screens/{response.json()['id']}", headers=headers).json()
+    assert screen["target_levels"] == service.served.target_levels
