@@ -119,6 +119,12 @@ class GaussianHead(nn.Module):
         mean, std = self.distribution(features)
         return gaussian_bin_log_masses(mean, std, self.edges_z)
 
+    def log_nm_distribution(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std), each [B], of log λ (λ in nm): loc + scale·μ and scale·σ. What an
+        ensemble mixes (members may have different loc and scale)."""
+        mean, std = self.distribution(features)
+        return self.scale_map.loc + self.scale_map.scale * mean, self.scale_map.scale * std
+
     def to_z(self, nm: torch.Tensor) -> torch.Tensor:
         """Emission maxima in nm -> the head's standardised space."""
         return self.scale_map.to_z(nm.float())

@@ -21,15 +21,29 @@ from rdkit import Chem
 from zincfluor.chem import FeaturizerConfig
 from zincfluor.chem.encoding import GraphEncoder
 from zincfluor.chem.featurizer import make_featurizer
+from zincfluor.chem.molecule_features import MoleculeFeatureConfig
+from zincfluor.chem.molecule_features import molecule_features as molecule_features_of
 from zincfluor.chem.packing import PackedGraphs
 from zincfluor.chem.smiles import InvalidMoleculeError
 from zincfluor.chem.standardize import standardize_smiles
 from zincfluor.data import LabelScheme
+from zincfluor.nn.distribution import mixture_quantiles
 from zincfluor.screening.fastgcn import fast_forward
-from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
+from zincfluor.train.checkpoint import (
+    load_checkpoint,
+    model_from_checkpoint,
+    resolve_member_paths,
+)
 from zincfluor.train.seeding import resolve_device
 
-__all__ = ["Predictor", "PredictionBatch", "PreparedMolecules", "prepare_molecules"]
+__all__ = [
+    "INTERVAL_COVERAGE",
+    "ModelOutputs",
+    "Predictor",
+    "PredictionBatch",
+    "PreparedMolecules",
+    "prepare_molecules",
+]
 
 
 @dataclass
@@ -42,6 +56,8 @@ class PredictionBatch:
     canonical SMILES of the standardised molecule the model saw, ``notes`` what standardisation
     changed in each input (empty tuple when nothing). ``inchikey`` is ``None`` unless asked for,
     else one key per input (``None`` where invalid or where RDKit cannot make one).
+    ``emission_nm`` [n, 3] (median, low, high of the central 80 % interval) for a model with a
+    wavelength head; ``member_probs`` [K, n, C] for an ensemble (see :class:`ModelOutputs`).
     """
 
     smiles: list[str]
@@ -50,6 +66,8 @@ class PredictionBatch:
     probs: np.ndarray
     inchikey: list[str | None] | None = None
     notes: list[tuple[str, ...]] = field(default_factory=list)
+    emission_nm: np.ndarray | None = None
+    member_probs: np.ndarray | None = None
 
     @property
     def levels(self) -> np.ndarray:
@@ -78,6 +96,8 @@ class PreparedMolecules:
     failures : ``(position, reason)`` of every invalid input
     out_of_scope : ``(position, reason)`` of every valid molecule the model cannot score
     notes : per input, what standardisation changed (empty tuples where nothing or invalid)
+    mol_x : float32 [len(positions), d] molecule-level features of the graphs, for models that
+        read them (``None`` otherwise)
     """
 
     n: int
@@ -88,6 +108,7 @@ class PreparedMolecules:
     failures: list[tuple[int, str]] = field(default_factory=list)
     out_of_scope: list[tuple[int, str]] = field(default_factory=list)
     notes: list[tuple[str, ...]] = field(default_factory=list)
+    mol_x: np.ndarray | None = None
 
     def status(self) -> list[str]:
         status = ["ok"] * self.n
@@ -111,9 +132,11 @@ def prepare_molecules(
     config: FeaturizerConfig,
     *,
     inchikey: bool = False,
+    molecule_features: MoleculeFeatureConfig | None = None,
 ) -> PreparedMolecules:
-    """Parse and standardise each SMILES once; derive graph features, canonical SMILES and
-    InChIKey from the standardised molecule (see :mod:`zincfluor.chem.standardize`)."""
+    """Parse and standardise each SMILES once; derive graph features, canonical SMILES,
+    InChIKey and (for models that read them) molecule-level features from the standardised
+    molecule (see :mod:`zincfluor.chem.standardize`)."""
     featurizer = _featurizer(config)
     mols, texts, positions, failures, out_of_scope = [], [], [], [], []
     notes: list[tuple[str, ...]] = [()] * len(smiles)
@@ -137,9 +160,12 @@ def prepare_molecules(
         graphs, mols, texts, positions, failures = _deepchem_pack(featurizer, mols, texts,
                                                                   positions, failures)
     keys = [_inchikey(mol) for mol in mols] if inchikey else None
+    mol_x = None
+    if molecule_features is not None and molecule_features.dim:
+        mol_x = molecule_features_of(mols, molecule_features)
     return PreparedMolecules(
         len(smiles), graphs, np.asarray(positions, np.int64), texts, keys, failures,
-        out_of_scope, notes,
+        out_of_scope, notes, mol_x,
     )
 
 
@@ -167,7 +193,7 @@ def _featurizer(config: FeaturizerConfig):
 class _GraphBatch:
     """The concatenated batch the GCN reads (``x``, ``edge_index``, ``batch``, ``num_graphs``)."""
 
-    def __init__(self, graphs: PackedGraphs):
+    def __init__(self, graphs: PackedGraphs, mol_x: np.ndarray | None = None):
         counts = torch.from_numpy(graphs.atom_counts)
         edge_counts = torch.from_numpy(graphs.edge_counts)
         self.num_graphs = len(graphs)
@@ -179,10 +205,12 @@ class _GraphBatch:
         self.edge_attr = torch.from_numpy(graphs.edge_attr)
         self.batch = torch.repeat_interleave(torch.arange(self.num_graphs), counts)
         self.ptr = torch.cat([starts, counts.sum().reshape(1)])
+        self.mol_x = torch.from_numpy(mol_x) if mol_x is not None else None
 
     def to(self, device):
-        for name in ("x", "edge_index", "edge_attr", "batch", "ptr"):
-            setattr(self, name, getattr(self, name).to(device))
+        for name in ("x", "edge_index", "edge_attr", "batch", "ptr", "mol_x"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name).to(device))
         return self
 
 
@@ -200,37 +228,110 @@ def _slice_graphs(graphs: PackedGraphs, start: int, stop: int) -> PackedGraphs:
     )
 
 
+@dataclass
+class ModelOutputs:
+    """What the model says about a set of graphs (rows aligned with the graphs or inputs).
+
+    ``probs`` [n, C]: level probabilities (an ensemble's mean). ``emission_nm`` [n, 3]: median,
+    low and high of the central :data:`INTERVAL_COVERAGE` interval of the emission maximum in
+    nm, for models with a wavelength head (``None`` otherwise). ``member_probs`` [K, n, C]:
+    each member's probabilities, for an ensemble of K > 1 members (``None`` otherwise).
+    """
+
+    probs: np.ndarray
+    emission_nm: np.ndarray | None = None
+    member_probs: np.ndarray | None = None
+
+
+INTERVAL_COVERAGE = 0.8
+"""Coverage of the emission-wavelength interval that predictions report (central 80 %)."""
+
+
+class _Member:
+    """One trained network of a model, with its fast inference path."""
+
+    def __init__(self, checkpoint: dict, device):
+        self.model = model_from_checkpoint(checkpoint).to(device)
+        self.forward = fast_forward(self.model)
+        self.has_wavelength = hasattr(self.model.head, "log_nm_distribution")
+
+    def outputs(self, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """(probabilities [B, C], (mean, std) of log nm or None), from one backbone pass."""
+        if not self.has_wavelength:
+            return torch.softmax(self.forward(batch).float(), dim=1), None
+        features = self.model.features(batch)
+        logits = self.model.head(features) / self.model.temperature
+        return torch.softmax(logits.float(), dim=1), self.model.head.log_nm_distribution(features)
+
+
+def _same_settings(checkpoints: list[dict]) -> None:
+    first = checkpoints[0]["metadata"]
+    for k, checkpoint in enumerate(checkpoints[1:], start=1):
+        metadata = checkpoint["metadata"]
+        for key in ("featurizer", "label_scheme", "molecule_features"):
+            if metadata.get(key) != first.get(key):
+                raise ValueError(
+                    f"ensemble member {k} has other {key} settings than member 0; an ensemble's "
+                    "members must read molecules and levels the same way"
+                )
+
+
 class Predictor:
-    """The trained model of one checkpoint, ready to predict SMILES.
+    """The trained model of a checkpoint (or the members of an ensemble), ready to predict.
 
     Parameters
     ----------
-    checkpoint : a loaded checkpoint dict (see :mod:`zincfluor.train.checkpoint`)
+    checkpoint : a loaded checkpoint dict (see :mod:`zincfluor.train.checkpoint`), or a list of
+        them: an ensemble, whose level probabilities are the mean of its members' (the mixture
+        of their distributions) and whose emission interval is that of the mixture
     device : "auto", "cpu" or "cuda"
     batch_size : molecules per forward pass
     """
 
-    def __init__(self, checkpoint: dict, *, device: str = "auto", batch_size: int = 256):
-        metadata = checkpoint["metadata"]
+    def __init__(self, checkpoint: dict | list[dict], *, device: str = "auto",
+                 batch_size: int = 256):
+        checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+        metadata = checkpoints[0]["metadata"]
         if metadata.get("kind") != "molecules":
             raise ValueError("this checkpoint is not a molecular model")
-        self.checkpoint = checkpoint
+        _same_settings(checkpoints)
+        self.checkpoint = checkpoints[0]
         self.scheme = LabelScheme.from_dict(metadata["label_scheme"])
         self.featurizer_config = FeaturizerConfig.from_dict(metadata["featurizer"])
+        settings = metadata.get("molecule_features")
+        self.molecule_features = MoleculeFeatureConfig.from_dict(settings) if settings else None
         self.device = resolve_device(device)
-        self.model = model_from_checkpoint(checkpoint).to(self.device)
-        self._forward = fast_forward(self.model)
+        self.members = [_Member(c, self.device) for c in checkpoints]
+        if len({member.has_wavelength for member in self.members}) > 1:
+            raise ValueError("an ensemble's members must all have a wavelength head, or none")
+        self.model = self.members[0].model
         self.batch_size = batch_size
-        self.class_counts = list(checkpoint["class_counts"])
+        self.class_counts = list(self.checkpoint["class_counts"])
 
     @classmethod
     def load(cls, model: str | Path, *, device: str = "auto", batch_size: int = 256):
-        """Load a run folder or checkpoint file (``torch.load(weights_only=True)``)."""
-        return cls(load_checkpoint(model), device=device, batch_size=batch_size)
+        """Load a run folder, an ensemble folder or a checkpoint file
+        (``torch.load(weights_only=True)``)."""
+        checkpoints = [load_checkpoint(path) for path in resolve_member_paths(model)]
+        return cls(checkpoints, device=device, batch_size=batch_size)
 
     @property
     def level_names(self) -> list[str]:
         return list(self.scheme.names)
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    @property
+    def predicts_wavelength(self) -> bool:
+        """True when predictions carry ``emission_nm`` (the model has a wavelength head)."""
+        return self.members[0].has_wavelength
+
+    def prepare(self, smiles: Sequence[object], *, inchikey: bool = False) -> PreparedMolecules:
+        """:func:`prepare_molecules` with this model's featurizer and molecule-feature settings."""
+        return prepare_molecules(smiles, self.featurizer_config, inchikey=inchikey,
+                                 molecule_features=self.molecule_features)
 
     def predict(self, smiles: Sequence[str], *, inchikey: bool = False) -> PredictionBatch:
         """Probabilities for each SMILES in ``smiles`` (invalid ones flagged, not dropped).
@@ -238,36 +339,67 @@ class Predictor:
         With ``inchikey=True`` the result also carries each valid molecule's InChIKey, computed
         from the same parsed molecule as its features and canonical SMILES.
         """
-        prepared = prepare_molecules(smiles, self.featurizer_config, inchikey=inchikey)
-        probs = self.predict_prepared(prepared)
+        prepared = self.prepare(smiles, inchikey=inchikey)
+        outputs = self.predict_prepared(prepared)
         canonical: list[str | None] = [None] * prepared.n
         keys: list[str | None] | None = [None] * prepared.n if inchikey else None
         for k, position in enumerate(prepared.positions.tolist()):
             canonical[position] = prepared.canonical[k]
             if keys is not None:
                 keys[position] = prepared.inchikey[k]
-        return PredictionBatch(list(smiles), canonical, prepared.status(), probs, keys,
-                               prepared.notes)
+        return PredictionBatch(list(smiles), canonical, prepared.status(), outputs.probs, keys,
+                               prepared.notes, outputs.emission_nm, outputs.member_probs)
 
-    def predict_prepared(self, prepared: PreparedMolecules) -> np.ndarray:
-        """[n, C] probabilities of prepared molecules, NaN rows for the invalid inputs."""
-        probs = np.full((prepared.n, self.scheme.num_classes), np.nan, dtype=np.float32)
-        if len(prepared.positions):
-            probs[prepared.positions] = self.probabilities(prepared.graphs)
-        return probs
+    def predict_prepared(self, prepared: PreparedMolecules) -> ModelOutputs:
+        """Outputs aligned with the inputs of ``prepared``: NaN rows where not scored."""
+        n, positions = prepared.n, prepared.positions
+        probs = np.full((n, self.scheme.num_classes), np.nan, dtype=np.float32)
+        nm = np.full((n, 3), np.nan, dtype=np.float32) if self.predicts_wavelength else None
+        members = None
+        if self.n_members > 1:
+            members = np.full((self.n_members, n, self.scheme.num_classes), np.nan, np.float32)
+        if len(positions):
+            outputs = self.outputs(prepared.graphs, prepared.mol_x)
+            probs[positions] = outputs.probs
+            if nm is not None:
+                nm[positions] = outputs.emission_nm
+            if members is not None:
+                members[:, positions] = outputs.member_probs
+        return ModelOutputs(probs, nm, members)
 
-    def probabilities(self, graphs: PackedGraphs) -> np.ndarray:
+    def probabilities(self, graphs: PackedGraphs, mol_x: np.ndarray | None = None) -> np.ndarray:
         """[len(graphs), C] probabilities of packed graphs, ``batch_size`` graphs per pass."""
-        out = np.empty((len(graphs), self.scheme.num_classes), np.float32)
-        for start in range(0, len(graphs), self.batch_size):
-            stop = min(start + self.batch_size, len(graphs))
-            part = graphs if (start, stop) == (0, len(graphs)) else _slice_graphs(
-                graphs, start, stop
-            )
-            out[start:stop] = self._probabilities(_GraphBatch(part))
-        return out
+        return self.outputs(graphs, mol_x).probs
+
+    def outputs(self, graphs: PackedGraphs, mol_x: np.ndarray | None = None) -> ModelOutputs:
+        """:class:`ModelOutputs` of packed graphs, ``batch_size`` graphs per pass."""
+        n, k, c = len(graphs), self.n_members, self.scheme.num_classes
+        members = np.empty((k, n, c), np.float32)
+        nm = np.empty((n, 3), np.float32) if self.predicts_wavelength else None
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            part = graphs if (start, stop) == (0, n) else _slice_graphs(graphs, start, stop)
+            part_x = mol_x[start:stop] if mol_x is not None else None
+            member_probs, interval = self._batch_outputs(_GraphBatch(part, part_x))
+            members[:, start:stop] = member_probs
+            if nm is not None:
+                nm[start:stop] = interval
+        return ModelOutputs(members.mean(axis=0), nm, members if k > 1 else None)
 
     @torch.inference_mode()
-    def _probabilities(self, batch) -> np.ndarray:
-        logits = self._forward(batch.to(self.device))
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+    def _batch_outputs(self, batch) -> tuple[np.ndarray, np.ndarray | None]:
+        batch = batch.to(self.device)
+        probs, means, stds = [], [], []
+        for member in self.members:
+            p, distribution = member.outputs(batch)
+            probs.append(p)
+            if distribution is not None:
+                means.append(distribution[0])
+                stds.append(distribution[1])
+        member_probs = torch.stack(probs).cpu().numpy()
+        if not means:
+            return member_probs, None
+        tail = (1 - INTERVAL_COVERAGE) / 2
+        log_nm = mixture_quantiles(torch.stack(means), torch.stack(stds),
+                                   (0.5, tail, 1 - tail))
+        return member_probs, torch.exp(log_nm).t().float().cpu().numpy()

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from zincfluor.chem import FeaturizerConfig
+from zincfluor.chem.molecule_features import MoleculeFeatureConfig
 from zincfluor.chem.packing import PackedGraphs
 from zincfluor.screening.inputs import InputRecord, is_smiles_file, read_molecule_inputs
 from zincfluor.screening.predictor import Predictor, PreparedMolecules, prepare_molecules
@@ -74,10 +75,16 @@ class ScreenSummary:
         return self.rows / self.seconds if self.seconds > 0 else float("nan")
 
 
-def screen_columns(level_names: Sequence[str], *, with_id: bool) -> list[str]:
-    """Columns of a screen's output CSV."""
+def screen_columns(level_names: Sequence[str], *, with_id: bool, wavelength: bool = False,
+                   ensemble: bool = False) -> list[str]:
+    """Columns of a screen's output CSV. ``wavelength``: the model predicts the emission maximum
+    (median and central 80 % interval, nm); ``ensemble``: the standard deviation of the rare
+    score over the ensemble's members."""
     columns = ["rank", "row"] + (["id"] if with_id else [])
-    columns += ["smiles", "canonical_smiles", "status", "notes", "rare_score", "predicted_level"]
+    columns += ["smiles", "canonical_smiles", "status", "notes", "rare_score"]
+    columns += ["rare_score_std"] if ensemble else []
+    columns += ["predicted_level"]
+    columns += ["emission_nm", "emission_nm_low", "emission_nm_high"] if wavelength else []
     return columns + [f"p_{name}" for name in level_names]
 
 
@@ -97,7 +104,8 @@ def _field(text: str) -> str:
 
 # --------------------------------------------------------------------------- worker side
 
-_WORKER_CONFIG: FeaturizerConfig | None = None
+# What a worker prepares molecules with: (featurizer settings, molecule-feature settings).
+_WORKER_CONFIG: tuple[FeaturizerConfig, MoleculeFeatureConfig | None] | None = None
 
 
 def _keep_freed_memory() -> None:
@@ -111,7 +119,7 @@ def _keep_freed_memory() -> None:
     np.empty(30 << 20, np.uint8)
 
 
-def _init_worker(config: FeaturizerConfig) -> None:
+def _init_worker(config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]) -> None:
     global _WORKER_CONFIG
     _WORKER_CONFIG = config
     _keep_freed_memory()
@@ -144,7 +152,8 @@ def _expand(graphs: PackedGraphs) -> PackedGraphs:
 
 
 def _prepare_in_worker(smiles: list[str], compact: bool) -> PreparedMolecules:
-    prepared = prepare_molecules(smiles, _WORKER_CONFIG)
+    featurizer_config, molecule_features = _WORKER_CONFIG
+    prepared = prepare_molecules(smiles, featurizer_config, molecule_features=molecule_features)
     if compact:
         prepared.graphs = _compact(prepared.graphs)
     return prepared
@@ -202,8 +211,10 @@ class _Ranker:
 
     def add(self, records: list[InputRecord], prepared: PreparedMolecules) -> None:
         prepared.graphs = _expand(prepared.graphs)
-        probs = self.predictor.predict_prepared(prepared)
+        outputs = self.predictor.predict_prepared(prepared)
+        probs = outputs.probs
         scores = rare_scores(probs, self.targets)
+        extra = self._extra_columns(outputs)
         start = self.rows
         self.rows += len(records)
         self.ok += len(prepared.positions)
@@ -223,7 +234,7 @@ class _Ranker:
         items = []
         for i in chosen:
             items.append((keys[i], records[i], canonical[i], status[i], prepared.notes[i],
-                          scores[i], levels[i], probs[i]))
+                          scores[i], extra[i], levels[i], probs[i]))
         if self.top is None:
             self.buffer.extend(self._line(*item) for item in items)
             if len(self.buffer) >= self.run_size:
@@ -233,15 +244,35 @@ class _Ranker:
             if len(self.buffer) >= 2 * self.top:
                 self._trim()
 
-    def _line(self, key, record, canonical, status, notes, score, level, probs) -> str:
+    def _extra_columns(self, outputs) -> list[tuple[str, str]]:
+        """Per row: (rare-score spread over ensemble members, emission nm columns), as text."""
+        n = len(outputs.probs)
+        spread = [""] * n
+        if outputs.member_probs is not None:
+            member_scores = np.stack([rare_scores(p, self.targets) for p in outputs.member_probs])
+            spread = [f"{v:.6f}" if v == v else "" for v in member_scores.std(axis=0).tolist()]
+        nm = [""] * n
+        if outputs.emission_nm is not None:
+            nm = [",".join(f"{v:.1f}" for v in row) if row[0] == row[0] else ",,"
+                  for row in outputs.emission_nm.tolist()]
+        return list(zip(spread, nm, strict=True))
+
+    def _line(self, key, record, canonical, status, notes, score, extra, level, probs) -> str:
         parts = [key, str(record.row)]
         if self.with_id:
             parts.append(_field(record.id or ""))
         parts += [_field(record.smiles), canonical, _field(status), _field("; ".join(notes))]
+        spread, nm = extra
+        ensemble = self.predictor.n_members > 1
+        wavelength = self.predictor.predicts_wavelength
         if level >= 0:
-            parts += [f"{score:.6f}", self.names[level], self._prob_format.format(*probs.tolist())]
+            parts += [f"{score:.6f}"] + ([spread] if ensemble else []) + [self.names[level]]
+            parts += [nm] if wavelength else []
+            parts += [self._prob_format.format(*probs.tolist())]
         else:
-            parts += ["", "", self._empty_probs]
+            parts += [""] + ([""] if ensemble else []) + [""]
+            parts += [",,"] if wavelength else []
+            parts += [self._empty_probs]
         # the key is glued to the row number; a comma after it is added when writing
         return parts[0] + ",".join(parts[1:]) + "\n"
 
@@ -341,7 +372,7 @@ def _progress(enabled: bool, total: int | None):
 class _InProcess:
     """Stand-in for a pool with ``jobs=1``: the work runs when its result is asked for."""
 
-    def __init__(self, config: FeaturizerConfig):
+    def __init__(self, config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]):
         _init_worker(config)
 
     def submit(self, function: Callable, *args):
@@ -359,7 +390,7 @@ class _Deferred:
         return self._function(*self._args)
 
 
-def _make_pool(jobs: int, config: FeaturizerConfig):
+def _make_pool(jobs: int, config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]):
     if jobs <= 1:
         return _InProcess(config)
     import multiprocessing
@@ -427,7 +458,8 @@ def screen_library(
     tmp = out.with_name(out.name + ".part")
     runs_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=tmp_dir or out.parent))
     _keep_freed_memory()
-    pool = _make_pool(jobs, config)  # before any inference: workers fork a quiet process
+    # before any inference: workers fork a quiet process
+    pool = _make_pool(jobs, (config, predictor.molecule_features))
     threads = _inference_threads(predictor, jobs)
     try:
         ranker = _Ranker(
@@ -449,7 +481,10 @@ def screen_library(
                 source_name = "standard input" if str(source) == "-" else str(source)
                 raise ValueError(f"{source_name} holds no molecules; nothing written")
             describe("writing")
-            written = _write_output(tmp, ranker, screen_columns(names, with_id=with_id))
+            columns = screen_columns(names, with_id=with_id,
+                                     wavelength=predictor.predicts_wavelength,
+                                     ensemble=predictor.n_members > 1)
+            written = _write_output(tmp, ranker, columns)
         os.replace(tmp, out)
     finally:
         pool.shutdown(cancel_futures=True)

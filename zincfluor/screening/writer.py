@@ -16,11 +16,15 @@ from zincfluor.screening.predictor import Predictor
 __all__ = ["write_predictions", "prediction_columns"]
 
 
-def prediction_columns(level_names: list[str], *, with_id: bool) -> list[str]:
+def prediction_columns(level_names: list[str], *, with_id: bool,
+                       wavelength: bool = False) -> list[str]:
     """Output columns: [id,] smiles, canonical_smiles, status, notes, level, level_name,
-    prob_<name>... (``notes``: what standardisation changed, ``; ``-separated)."""
+    [emission_nm, emission_nm_low, emission_nm_high,] prob_<name>... (``notes``: what
+    standardisation changed, ``; ``-separated; the emission maximum's median and central 80 %
+    interval in nm, for a model with a wavelength head)."""
     columns = ["id"] if with_id else []
     columns += ["smiles", "canonical_smiles", "status", "notes", "level", "level_name"]
+    columns += ["emission_nm", "emission_nm_low", "emission_nm_high"] if wavelength else []
     return columns + [f"prob_{name}" for name in level_names]
 
 
@@ -59,7 +63,8 @@ def write_predictions(
     ) as bar:
         task = bar.add_task("predicting", total=None)
         writer = csv.writer(handle, lineterminator="\n")  # plain lines for cut/awk/grep
-        writer.writerow(prediction_columns(names, with_id=with_id))
+        wavelength = predictor.predicts_wavelength
+        writer.writerow(prediction_columns(names, with_id=with_id, wavelength=wavelength))
         for chunk in _chunks(records, chunk_size):
             result = predictor.predict([record.smiles for record in chunk])
             levels = result.levels
@@ -74,6 +79,8 @@ def write_predictions(
                     int(levels[i]) if ok else "",
                     names[levels[i]] if ok else "",
                 ]
+                if wavelength:
+                    row += ([f"{v:.1f}" for v in result.emission_nm[i]] if ok else ["", "", ""])
                 row += [f"{p:.6f}" for p in result.probs[i]] if ok else [""] * len(names)
                 writer.writerow(row)
             n_ok = int(result.ok.sum())

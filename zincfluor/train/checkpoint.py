@@ -36,11 +36,17 @@ __all__ = [
     "load_checkpoint",
     "model_from_checkpoint",
     "resolve_checkpoint_path",
+    "resolve_member_paths",
+    "ENSEMBLE_FILE",
     "package_versions",
 ]
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+ENSEMBLE_FILE = "ensemble.json"
+"""A model folder holding this file is an ensemble: ``{"members": ["member-0/checkpoint.pt",
+...]}``, paths relative to the folder. Its first member stands for the ensemble where one
+checkpoint's settings are read (featurizer, label scheme, split)."""
 
 
 def package_versions() -> dict[str, str]:
@@ -114,9 +120,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint: {value!r}")
 
 
-def resolve_checkpoint_path(model: str | Path) -> Path:
-    """A run folder (holding ``checkpoint.pt``) or a checkpoint file -> the checkpoint file."""
+def resolve_member_paths(model: str | Path) -> list[Path]:
+    """The checkpoint files of a model: an ensemble folder's members, else the one checkpoint."""
     path = Path(model)
+    ensemble = path / ENSEMBLE_FILE
+    if path.is_dir() and ensemble.is_file():
+        try:
+            members = json.loads(ensemble.read_text())["members"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{ensemble} is not an ensemble file ({error})") from None
+        if not isinstance(members, list) or not members:
+            raise ValueError(f"{ensemble} lists no members")
+        paths = [path / str(member) for member in members]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{ensemble} names missing checkpoints: {', '.join(missing)}")
+        return paths
+    return [resolve_checkpoint_path(path)]
+
+
+def resolve_checkpoint_path(model: str | Path) -> Path:
+    """A run folder (holding ``checkpoint.pt``), an ensemble folder (its first member) or a
+    checkpoint file -> the checkpoint file."""
+    path = Path(model)
+    if path.is_dir() and (path / ENSEMBLE_FILE).is_file():
+        return resolve_member_paths(path)[0]
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
