@@ -132,10 +132,10 @@ class ServedModel:
         from zincfluor.screening import Predictor
         from zincfluor.screening.card import file_sha256
         from zincfluor.screening.rare import resolve_target_levels
-        from zincfluor.train.checkpoint import resolve_checkpoint_path
+        from zincfluor.train.checkpoint import resolve_member_paths
 
         model_dir = Path(settings.model_path)
-        checkpoint = resolve_checkpoint_path(model_dir)
+        members = resolve_member_paths(model_dir)  # an ensemble's identity is all its members
         if predictor is None:
             predictor = Predictor.load(model_dir, device=settings.device,
                                        batch_size=settings.batch_size)
@@ -149,7 +149,7 @@ class ServedModel:
         return cls(
             predictor,
             name=getattr(card, "name", None) or folder.name,
-            checkpoint_sha256=file_sha256(checkpoint),
+            checkpoint_sha256=_combined_sha256([file_sha256(path) for path in members]),
             target_indices=target,
             card=_card_dict(card),
             max_smiles_length=settings.max_smiles_length,
@@ -202,7 +202,8 @@ class ServedModel:
         """Parse every SMILES once: structure key, InChIKey and graph, or the reason why not."""
         from zincfluor.screening.predictor import prepare_molecules
 
-        prepared = prepare_molecules(list(smiles), self.featurizer_config, inchikey=True)
+        prepared = prepare_molecules(list(smiles), self.featurizer_config, inchikey=True,
+                                     molecule_features=self.predictor.molecule_features)
         keys: list[str | None] = [None] * prepared.n
         errors: list[str | None] = [None] * prepared.n
         statuses = ["ok"] * prepared.n
@@ -233,8 +234,10 @@ class ServedModel:
         missing = [key for key in identified.graph_of if key not in known]
         if not missing:
             return []
-        graphs = _take(identified.prepared.graphs, [identified.graph_of[k] for k in missing])
-        probs = self.probabilities(graphs)
+        rows = [identified.graph_of[k] for k in missing]
+        graphs = _take(identified.prepared.graphs, rows)
+        mol_x = identified.prepared.mol_x
+        probs = self.probabilities(graphs, mol_x[rows] if mol_x is not None else None)
         scores = rare_scores(probs, self.target_indices)
         levels = probs.argmax(axis=1)
         return [
@@ -262,12 +265,13 @@ class ServedModel:
         indices = resolve_target_levels(self.level_names, None, list(names))
         return None if indices == self.target_indices else indices
 
-    def probabilities(self, graphs) -> np.ndarray:
-        """Level probabilities of packed graphs; one forward pass at a time."""
+    def probabilities(self, graphs, mol_x: np.ndarray | None = None) -> np.ndarray:
+        """Level probabilities of packed graphs (and their molecule features, for models that
+        read them); one forward pass at a time."""
         with self._lock:
             self.forward_calls += 1
             self.molecules_predicted += len(graphs)
-            return self.predictor.probabilities(graphs)
+            return self.predictor.probabilities(graphs, mol_x)
 
     def names_of(self, target_indices: Sequence[int] | None) -> list[str]:
         """Names of the levels ``target_indices`` (``None``: the model's target levels)."""
@@ -310,6 +314,15 @@ class ServedModel:
                                                  identified.statuses, identified.notes,
                                                  strict=True)
         ]
+
+
+def _combined_sha256(hashes: list[str]) -> str:
+    """One checkpoint's own hash; for an ensemble, the hash of its members' hashes in order."""
+    if len(hashes) == 1:
+        return hashes[0]
+    import hashlib
+
+    return hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
 def _take(graphs, indices: list[int]):
