@@ -7,16 +7,17 @@ Every error answer is ``{"error": "<what went wrong and what to do>", "code": "<
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 __all__ = ["APIError", "BodyLimitMiddleware", "install_error_handlers", "error_body",
            "printable"]
 
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_ECHO = 200  # characters of client text (a field name, say) an error message repeats
 
 DEFAULT_CODES = {
@@ -59,19 +60,23 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
     message = error.detail if isinstance(error.detail, str) else json.dumps(error.detail)
     headers = getattr(error, "headers", None)
     if error.status_code == 405:
-        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        allowed = _documented_methods(request)
+        headers = {**(headers or {}), **({"Allow": allowed} if allowed else {})}
     return JSONResponse(
         error_body(printable(message), code), status_code=error.status_code, headers=headers,
     )
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method of every route at this path (Starlette's 405 names only the first route's,
-    so ``GET /v1/screens/{id}`` and ``DELETE /v1/screens/{id}`` would hide each other)."""
+def _documented_methods(request: Request) -> str:
+    """Every method the OpenAPI document gives this path (Starlette's 405 names only the first
+    route's, so ``GET /v1/screens/{id}`` and ``DELETE /v1/screens/{id}`` would hide each other);
+    empty for a path the document does not list."""
+    path = request.scope.get("path", "")
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations if method in HTTP_METHODS}
     return ", ".join(sorted(methods))
 
 

@@ -5,12 +5,16 @@ fields refused). The ``ZINCFLUOR_MAX_*`` limits are settings, known only when th
 so :func:`document_limits` adds them to the generated document: ``maxItems`` of the SMILES and
 id lists (per route), ``maxLength`` of a SMILES, an id and a screen name, and the InChIKey
 pattern of ``/v1/molecules/{inchikey}``. The routes enforce the same numbers
-(:func:`api.routes._shared.check_request`), so the document and the answers agree.
+(:func:`api.routes._shared.check_request`), so the document and the answers agree. The served
+model's level names become the ``enum`` of ``target_levels`` and of the results' ``level``
+filter (the routes also take them in any case).
 """
 
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
@@ -28,15 +32,16 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
     generate = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            add_limits(generate(), settings)  # generate() caches the document it makes
+        if app.openapi_schema is None:  # generate() caches the document it makes
+            add_limits(generate(), settings, app.state.zincfluor.served.level_names)
         return app.openapi_schema
 
     app.openapi = openapi
 
 
-def add_limits(document: dict, settings: Settings) -> dict:
-    """Write ``settings``' limits into an OpenAPI ``document`` (in place; also returned).
+def add_limits(document: dict, settings: Settings, level_names: Sequence[str] = ()) -> dict:
+    """Write ``settings``' limits (and the model's ``level_names``) into an OpenAPI
+    ``document``, in place; also returned.
 
     The shared request body becomes ``PredictionsRequest`` (at most ``max_request_smiles``
     SMILES) and ``ScreenRequest`` (at most ``max_screen_molecules``).
@@ -45,6 +50,10 @@ def add_limits(document: dict, settings: Settings) -> dict:
     base = schemas.pop(REQUEST_MODEL, None)
     if base is not None:
         _limit_texts(base, settings)
+        if level_names and "target_levels" in base["properties"]:
+            levels = _branch(base["properties"]["target_levels"], "array")
+            levels["items"] = {"type": "string", "enum": list(level_names)}
+            levels["minItems"] = 1
         for path, model, max_items in (
             ("/v1/predictions", "PredictionsRequest", settings.max_request_smiles),
             ("/v1/screens", "ScreenRequest", settings.max_screen_molecules),
@@ -59,8 +68,16 @@ def add_limits(document: dict, settings: Settings) -> dict:
                 content["application/json"]["schema"] = {"$ref": f"#/components/schemas/{model}"}
     upload = (_operation(document, "/v1/screens", "post").get("requestBody", {})
               .get("content", {}).get("multipart/form-data", {}).get("schema", {}))
-    if "name" in upload.get("properties", {}):
-        upload["properties"]["name"].update(maxLength=settings.max_name_length, pattern=NO_NUL)
+    form = upload.get("properties", {})
+    if "name" in form:
+        form["name"].update(maxLength=settings.max_name_length, pattern=NO_NUL)
+    if level_names and "target_levels" in form:
+        one = "(?:" + "|".join(_escape(name) for name in level_names) + ")"
+        form["target_levels"]["pattern"] = f"^{one}(?:,{one})*$"
+    for parameter in _operation(document, "/v1/screens/{screen_id}/results", "get").get(
+            "parameters", []):
+        if level_names and parameter.get("name") == "level":
+            _branch(parameter["schema"], "string")["enum"] = list(level_names)
     for parameter in _operation(document, "/v1/molecules/{inchikey}", "get").get("parameters",
                                                                                   []):
         if parameter.get("name") == "inchikey" and parameter.get("in") == "path":
@@ -75,6 +92,11 @@ def _limit_texts(body: dict, settings: Settings) -> None:
     id_item = _branch(properties["ids"], "array")["items"]
     _branch(id_item, "string")["maxLength"] = settings.max_id_length
     _branch(properties["name"], "string")["maxLength"] = settings.max_name_length
+
+
+def _escape(text: str) -> str:
+    """``text`` as a regular expression both ECMA (OpenAPI) and Python read alike."""
+    return re.sub(r"([.^$*+?()[\]{}|\\/])", r"\\\1", text)
 
 
 def _operation(document: dict, path: str, method: str) -> dict:

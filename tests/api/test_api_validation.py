@@ -107,18 +107,18 @@ FORGED = [
 ]
 
 
-@pytest.mark.parametrize("order, payload", FORGED)
-def test_forged_cursors_are_refused(service, order, payload):
+def test_forged_cursors_are_refused(service):
     key = service.new_key()
     created = service.client.post("/v1/screens", json={"smiles": ["CCO", "CCN", "CCC"]},
                                   headers=service.auth(key))
     screen_id = created.json()["id"]
     service.drain()
-    response = service.client.get(f"/v1/screens/{screen_id}/results",
-                                  params={"order": order, "cursor": _cursor(payload)},
-                                  headers=service.auth(key))
-    assert response.status_code == 422, response.text
-    assert response.json()["code"] == "invalid_cursor"
+    for order, payload in FORGED:
+        response = service.client.get(f"/v1/screens/{screen_id}/results",
+                                      params={"order": order, "cursor": _cursor(payload)},
+                                      headers=service.auth(key))
+        assert response.status_code == 422, (payload, response.text)
+        assert response.json()["code"] == "invalid_cursor", payload
 
 
 def test_cursor_edge_values_that_are_valid_are_accepted(service):
@@ -198,15 +198,15 @@ def test_nul_in_an_uploaded_line_makes_only_that_row_invalid(service):
     assert "the id contains a NUL character" in rows[2]["error"]
 
 
-@pytest.mark.parametrize("method, suffix", [("get", ""), ("delete", ""), ("get", "/results"),
-                                            ("get", "/results.csv")])
-@pytest.mark.parametrize("screen_id", ["%00", "abc%00def", "0" * 31 + "%00", "x" * 32])
-def test_malformed_screen_ids_in_the_path_are_refused(service, method, suffix, screen_id):
+def test_malformed_screen_ids_in_the_path_are_refused(service):
     key = service.new_key()
-    response = getattr(service.client, method)(f"/v1/screens/{screen_id}{suffix}",
-                                               headers=service.auth(key))
-    assert response.status_code == 422, response.text
-    assert response.json()["error"].startswith("path.screen_id:")
+    for screen_id in ("%00", "abc%00def", "0" * 31 + "%00", "x" * 32, "0" * 33, "A" * 32):
+        for method, suffix in (("get", ""), ("delete", ""), ("get", "/results"),
+                               ("get", "/results.csv")):
+            response = getattr(service.client, method)(f"/v1/screens/{screen_id}{suffix}",
+                                                       headers=service.auth(key))
+            assert response.status_code == 422, (method, screen_id, suffix, response.text)
+            assert response.json()["error"].startswith("path.screen_id:")
 
 
 def test_a_well_formed_unknown_screen_id_is_not_found(service):
@@ -311,3 +311,17 @@ def test_openapi_declares_the_enforced_limits(make_service):
     screen = operations["/v1/screens/{screen_id}"]["get"]["parameters"]
     assert [p["schema"]["pattern"] for p in screen if p["name"] == "screen_id"] == [
         "^[0-9a-f]{32}$"]
+    levels = service.served.level_names
+    assert schemas["PredictionsRequest"]["properties"]["target_levels"]["anyOf"][0]["items"] == {
+        "type": "string", "enum": levels}
+    results = operations["/v1/screens/{screen_id}/results"]["get"]["parameters"]
+    level = next(p for p in results if p["name"] == "level")["schema"]
+    assert next(s for s in level["anyOf"] if s["type"] == "string")["enum"] == levels
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(service):
+    key = service.new_key()
+    one = service.client.request("OPTIONS", f"/v1/screens/{'0' * 32}", headers=service.auth(key))
+    assert one.status_code == 405 and one.headers["allow"] == "DELETE, GET"
+    every = service.client.request("PUT", "/v1/screens", headers=service.auth(key))
+    assert every.status_code == 405 and every.headers["allow"] == "GET, POST"
