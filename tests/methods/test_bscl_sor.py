@@ -105,8 +105,9 @@ def test_sor_gradient_is_the_softmax_weighted_sum_of_the_term_gradients(lambda_s
         for acc, g in zip(expected, grads, strict=True):
             if g is not None:  # the CE terms do not reach the projection head
                 acc += (1 + lambda_sor * p[k]) * g
+    # float32 sums of five gradient terms: 1e-7 absolute was below their rounding on this machine
     for got, want in zip(total, expected, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_ablation_switches_drop_the_right_terms():
