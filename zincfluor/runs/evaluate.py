@@ -2,13 +2,22 @@
 
 ``evaluate_run`` labels the table with the model's own scheme, leaves out (or counts) the
 molecules the model was trained or selected on, predicts, and returns
-:func:`zincfluor.train.metrics.evaluate_predictions`'s dict; with ``out`` it also writes
-``metrics.json``, ``per_level.md``/``per_level.csv`` and ``confusion_matrix.png``.
+:func:`zincfluor.train.metrics.evaluate_predictions`'s dict (with the ``wavelength`` block of
+:mod:`zincfluor.runs.wavelength` for a model that predicts the emission maximum and a table with
+measured values); with ``out`` it also writes ``metrics.json``, ``per_level.md``/``per_level.csv``
+and ``confusion_matrix.png``.
+
+The model is a run folder, a checkpoint or an ensemble folder: predictions come from the
+:class:`~zincfluor.screening.predictor.Predictor`, so an ensemble is evaluated exactly as
+``predict`` and ``screen`` use it (its members' mean probabilities, its mixture's interval).
+:func:`evaluate_molecules` evaluates a loaded predictor on given molecules (e.g. one part of a
+split).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +25,15 @@ import numpy as np
 
 from zincfluor.chem import FeaturizerConfig, featurize_cached
 from zincfluor.chem.molecule_features import attach_model_features
-from zincfluor.data import DataOptions, LabelScheme
-from zincfluor.runs.common import (
-    attach_labels,
-    graph_loader,
-    log,
-    resolve_cache_dir,
-    seen_molecules,
-)
-from zincfluor.train.checkpoint import load_checkpoint, model_from_checkpoint
-from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
+from zincfluor.chem.packing import GraphArrays, PackedGraphs
+from zincfluor.data import DataOptions
+from zincfluor.runs.common import log, resolve_cache_dir, seen_molecules
+from zincfluor.runs.wavelength import evaluate_with_wavelength
+from zincfluor.screening.predictor import Predictor
+from zincfluor.train.metrics import GroupThresholds
 from zincfluor.train.report import per_level_markdown, plot_confusion_matrix, write_per_level_csv
-from zincfluor.train.seeding import resolve_device
-from zincfluor.train.trainer import predict_proba
 
-__all__ = ["evaluate_run"]
+__all__ = ["evaluate_run", "evaluate_molecules"]
 
 
 def evaluate_run(
@@ -55,9 +58,8 @@ def evaluate_run(
     on them are no test; ``exclude_seen`` leaves them out. On the model's own data set that
     leaves exactly its test split.
     """
-    checkpoint = load_checkpoint(model)
-    metadata = checkpoint["metadata"]
-    scheme = LabelScheme.from_dict(metadata["label_scheme"])
+    predictor = Predictor.load(model, device=device)
+    scheme = predictor.scheme
     table = data.read(scheme)
     log(console, table.summary())
     rows = np.arange(len(table.smiles), dtype=np.int64)
@@ -79,25 +81,14 @@ def evaluate_run(
         )
     if rows.size == 0:
         raise ValueError("no molecules left to evaluate")
-    featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
-    smiles = [table.smiles[i] for i in rows]
-    featurized = featurize_cached(
-        smiles, featurizer, resolve_cache_dir(cache_dir), progress=progress
-    )
-    for error in featurized.errors:
-        log(console, f"[yellow]left out[/yellow] {error}")
-    attach_model_features(featurized.graphs, smiles, metadata)
-    keep = np.array(featurized.valid_indices, dtype=np.int64)
-    graphs = attach_labels(featurized.graphs, table.labels[rows], keep)
-    torch_device = resolve_device(device)
-    net = model_from_checkpoint(checkpoint).to(torch_device)
-    probs, targets = predict_proba(
-        net, graph_loader(graphs, 512, torch_device, shuffle=False), torch_device
-    )
-    head, tail = metadata.get("group_thresholds", (100, 20))
-    metrics = evaluate_predictions(
-        probs, targets, checkpoint["class_counts"], list(scheme.names),
-        thresholds=GroupThresholds(head, tail),
+    metrics = evaluate_molecules(
+        predictor,
+        [table.smiles[i] for i in rows],
+        table.labels[rows],
+        None if table.values is None else table.values[rows],
+        cache_dir=cache_dir,
+        console=console,
+        progress=progress,
     )
     if out is not None:
         out = Path(out)
@@ -112,3 +103,48 @@ def evaluate_run(
         if table.bad_rows:
             table.write_bad_rows(out / "bad_rows.csv")
     return metrics
+
+
+def evaluate_molecules(
+    predictor: Predictor,
+    smiles: Sequence[str],
+    labels: np.ndarray,
+    values: np.ndarray | None = None,
+    *,
+    cache_dir: str | None = None,
+    console=None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Metrics of ``predictor`` on molecules with known levels (and, optionally, values).
+
+    Molecules the model's featuriser refuses are left out (and logged). ``values`` (nm, NaN
+    where unknown) add the ``wavelength`` block for a model that predicts the emission maximum.
+    Training counts and head/tail thresholds are the model's own.
+    """
+    metadata = predictor.checkpoint["metadata"]
+    featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
+    featurized = featurize_cached(
+        list(smiles), featurizer, resolve_cache_dir(cache_dir), progress=progress
+    )
+    for error in featurized.errors:
+        log(console, f"[yellow]left out[/yellow] {error}")
+    keep = np.array(featurized.valid_indices, dtype=np.int64)
+    if keep.size == 0:
+        raise ValueError("none of the molecules could be featurized; nothing to evaluate")
+    graphs = [featurized.graphs[i] for i in keep]
+    attach_model_features(graphs, [smiles[i] for i in keep], metadata)
+    first = graphs[0]
+    packed = PackedGraphs.from_arrays(
+        [GraphArrays(g.x.numpy(), g.edge_index.numpy(), g.edge_attr.numpy()) for g in graphs],
+        first.x.shape[1], first.edge_attr.shape[1],
+    )
+    mol_x = (np.concatenate([g.mol_x.numpy() for g in graphs]).astype(np.float32)
+             if getattr(first, "mol_x", None) is not None else None)
+    outputs = predictor.outputs(packed, mol_x)
+    head, tail = metadata.get("group_thresholds", (100, 20))
+    return evaluate_with_wavelength(
+        outputs.probs, np.asarray(labels, dtype=np.int64)[keep], predictor.class_counts,
+        predictor.level_names, thresholds=GroupThresholds(head, tail),
+        emission_nm=outputs.emission_nm,
+        true_nm=None if values is None else np.asarray(values, dtype=np.float64)[keep],
+    )

@@ -49,8 +49,9 @@ from zincfluor.runs.common import (
     resolve_cache_dir,
     usable_mask,
 )
+from zincfluor.runs.wavelength import evaluate_with_wavelength, predict_emission_nm
 from zincfluor.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
+from zincfluor.train.metrics import GroupThresholds
 from zincfluor.train.report import epoch_logger, write_run_reports
 from zincfluor.train.seeding import resolve_device, seed_everything
 from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
@@ -74,6 +75,9 @@ class TrainRunConfig:
     ``pooling`` go to the backbones that have them (attentivefp has its own readout).
     ``molecule_features`` ("none", "morgan", "rdkit2d", "both"; ``morgan_bits`` columns of
     Morgan counts) are joined to the pooled graph vector, scaled with training-split statistics.
+
+    ``seed`` seeds initialisation and batch order, and the split unless ``split_seed`` is set:
+    members of an ensemble train with their own ``seed`` on one shared ``split_seed``.
     """
 
     data: DataOptions
@@ -85,6 +89,7 @@ class TrainRunConfig:
     split: str = "stratified"
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
+    split_seed: int | None = None  # None: the split (and subsampling) follow ``seed``
     imbalance_ratio: float | None = None
     featurizer: str = "zincfluor"
     backbone: str = "gcn"
@@ -108,6 +113,11 @@ class TrainRunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def resolved_split_seed(self) -> int:
+        """The seed of the split and of its long-tail subsampling."""
+        return self.seed if self.split_seed is None else self.split_seed
 
 
 @dataclass
@@ -151,7 +161,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
         table,
         kind=config.split,
         fractions=config.fractions,
-        seed=config.seed,
+        seed=config.resolved_split_seed,
         imbalance_ratio=config.imbalance_ratio,
         usable=usable_mask(len(table.smiles), featurized.valid_indices),
     )
@@ -220,6 +230,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     run_config = config.to_dict()
     run_config["resolved"] = {
         "device": str(device),
+        "split_seed": config.resolved_split_seed,
         "featurizer": featurizer.to_dict(),
         "molecule_features": molecule_config.to_dict(),
         "label_scheme": table.scheme.to_dict(),
@@ -244,13 +255,18 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
 
     thresholds = GroupThresholds(config.head_threshold, config.tail_threshold)
     names = list(table.scheme.names)
+    values = table.values
     valid_probs, valid_targets = predict_proba(model, valid_loader, device)
-    valid_metrics = evaluate_predictions(
-        valid_probs, valid_targets, train_counts, names, thresholds=thresholds
+    valid_metrics = evaluate_with_wavelength(
+        valid_probs, valid_targets, train_counts, names, thresholds=thresholds,
+        emission_nm=predict_emission_nm(model, valid_loader, device),
+        true_nm=None if values is None else values[split.valid],
     )
     test_probs, test_targets = predict_proba(model, test_loader, device)  # the one test look
-    test_metrics = evaluate_predictions(
-        test_probs, test_targets, train_counts, names, thresholds=thresholds
+    test_metrics = evaluate_with_wavelength(
+        test_probs, test_targets, train_counts, names, thresholds=thresholds,
+        emission_nm=predict_emission_nm(model, test_loader, device),
+        true_nm=None if values is None else values[split.test],
     )
 
     save_checkpoint(
@@ -267,7 +283,8 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "label_scheme": table.scheme.to_dict(),
             "group_thresholds": [config.head_threshold, config.tail_threshold],
             "data_source": str(config.data.path),
-            "split": {"kind": config.split, "seed": config.seed, "sizes": split.sizes()},
+            "split": {"kind": config.split, "seed": config.resolved_split_seed,
+                      "sizes": split.sizes()},
             "imbalance_ratio": config.imbalance_ratio,
             "best_epoch": fit.best_epoch,
             "valid_balanced_accuracy": fit.best_score,

@@ -43,6 +43,7 @@ __all__ = [
     "fewest_sample_classes",
     "format_metric",
     "group_accuracy",
+    "interval_coverage",
     "last_k_accuracy",
     "macro_f1",
     "mean_absolute_error_nm",
@@ -480,6 +481,34 @@ def mean_absolute_error_nm(predicted_nm: Any, true_nm: Any) -> float:
     if not known.any():
         return math.nan
     return float(np.abs(predicted[known] - true[known]).mean())
+
+
+def interval_coverage(low_nm: Any, high_nm: Any, true_nm: Any) -> float:
+    """Empirical coverage of predicted intervals: the share of molecules whose true wavelength
+    is known and lies inside their interval.
+
+    ``coverage = |{i in K : low_i <= true_i <= high_i}| / |K|`` with
+    ``K = {i : true_i is not NaN}``. For a calibrated 80 % interval it is close to 0.8. The
+    interval must exist (finite, ``low <= high``) wherever the truth is known. NaN when ``K`` is
+    empty.
+    """
+    low = np.asarray(_to_numpy(low_nm), dtype=np.float64)
+    high = np.asarray(_to_numpy(high_nm), dtype=np.float64)
+    true = np.asarray(_to_numpy(true_nm), dtype=np.float64)
+    if true.ndim != 1 or low.shape != true.shape or high.shape != true.shape:
+        raise ValueError(
+            f"low_nm, high_nm and true_nm must be 1-D of one length, got {low.shape}, "
+            f"{high.shape} and {true.shape}"
+        )
+    known = ~np.isnan(true)
+    low, high, true = low[known], high[known], true[known]
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValueError("low_nm and high_nm must be finite wherever true_nm is known")
+    if (low > high).any():
+        raise ValueError("every interval needs low_nm <= high_nm")
+    if not known.any():
+        return math.nan
+    return float(((low <= true) & (true <= high)).mean())
 
 
 def _retrieval_block(score: np.ndarray, relevant: np.ndarray) -> dict[str, Any]:
