@@ -84,6 +84,11 @@ def train(
     seed: int = typer.Option(
         0, "--seed", help="Seeds the split, subsampling, initialisation and batch order."
     ),
+    split_seed: int = typer.Option(
+        None, "--split-seed",
+        help="Seeds the split and subsampling instead of --seed (ensemble members: one split, "
+        "their own --seed).",
+    ),
     split: SplitKind = typer.Option(
         SplitKind.stratified, "--split",
         help="stratified keeps level proportions; scaffold keeps each Bemis-Murcko scaffold "
@@ -165,6 +170,7 @@ def train(
         head=head,
         split=split.value,
         seed=seed,
+        split_seed=split_seed,
         imbalance_ratio=imbalance_ratio,
         featurizer=featurizer.value,
         hidden_dim=hidden_dim,
