@@ -95,10 +95,13 @@ def _num_graphs(batch: Any) -> int:
 
 
 def _edge_keys(batch: Any) -> list[str]:
-    """``edge_index`` plus every attribute PyG considers edge-level (``edge_attr``, ...)."""
+    """``edge_index`` plus every edge-level attribute: one PyG considers edge-level whose name
+    says so (``edge_attr``, ...). PyG judges by size alone, so when a batch holds as many graphs
+    as edges a per-graph ``y`` or ``mol_x`` would pass for edge-level; the name rules it out."""
     keys = ["edge_index"]
     for key, value in batch:  # a PyG Data yields (name, value) pairs
-        if key != "edge_index" and isinstance(value, torch.Tensor) and batch.is_edge_attr(key):
+        if (key != "edge_index" and "edge" in key and isinstance(value, torch.Tensor)
+                and batch.is_edge_attr(key)):
             keys.append(key)
     return keys
 
