@@ -1,5 +1,5 @@
-"""``zincfluor model calibrate|ship|show``: calibrate a trained run, package it as a model folder
-with a model card, and inspect one."""
+"""``zincfluor model calibrate|ship|ensemble|show``: calibrate a trained run, package it (or
+several runs on one split, as an ensemble) as a model folder with a model card, and inspect one."""
 
 from __future__ import annotations
 
@@ -83,6 +83,57 @@ def ship(
     )
 
 
+@model_app.command("ensemble")
+@friendly_errors
+def ensemble(
+    runs: list[Path] = typer.Argument(
+        ..., help="Training run folders trained on one split (same --split and --split-seed)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Ensemble model folder to write (new)."),
+    name: str = typer.Option(None, "--name", help="Model name for the card (default: OUT's)."),
+    description: str = typer.Option("", "--description", help="One or two sentences."),
+    target_levels: str = typer.Option(
+        None, "--target-levels",
+        help="Levels a screen ranks by, e.g. red,far-red (default: the 3 least-trained).",
+    ),
+    command: str = typer.Option(
+        None, "--command",
+        help="How the model was made (default: this command and the members' train commands).",
+    ),
+    data: Path = typer.Option(
+        None, "--data", help="The members' measurement table, if their recorded path is not here."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Combine training runs into one ensemble model folder (the mean of their probabilities).
+
+    Copies each run's checkpoint to OUT/member-<k>/, writes OUT/ensemble.json, the runs' common
+    split.json, the ensemble's validation and test metrics (metrics.json) and a model card.
+    `zincfluor predict|screen|evaluate --model OUT` use every member.
+    """
+    from zincfluor.commands.screen import split_names
+    from zincfluor.runs.ensemble import build_ensemble
+
+    for run in runs:
+        if not run.exists():
+            fail(f"run folder {run} does not exist")
+    result = build_ensemble(
+        runs, out, name=name, description=description, command=command,
+        target_levels=split_names(target_levels), data_path=data, device=device,
+        cache_dir=cache_dir, progress=progress,
+    )
+    groups = result.valid_metrics["retrieval"]["groups"]
+    ap = ", ".join(f"AP {group} {_pct(block.get('average_precision'))}"
+                   for group, block in groups.items())
+    out_console.print(
+        f"ensemble of {len(result.members)} -> {out}: validation balanced accuracy "
+        f"{_pct(result.valid_metrics['balanced_accuracy'])}, {ap}; test balanced accuracy "
+        f"{_pct(result.test_metrics['balanced_accuracy'])}"
+    )
+
+
 @model_app.command("show")
 @friendly_errors
 def show(
@@ -92,12 +143,9 @@ def show(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the sha256."),
 ) -> None:
     """Print a model folder's card: data, split, method, test metrics."""
-    from zincfluor.screening.card import (
-        CHECKPOINT_NAME,
-        file_sha256,
-        load_model_card,
-        resolve_model_path,
-    )
+    from zincfluor.runs.ensemble import model_sha256
+    from zincfluor.screening.card import load_model_card, resolve_model_path
+    from zincfluor.train.checkpoint import resolve_member_paths
 
     folder = resolve_model_path(model)
     card = load_model_card(folder)
@@ -126,8 +174,10 @@ def show(
         ("command", card.command),
     ]
     if verify:
-        path = folder / CHECKPOINT_NAME
-        ok = path.is_file() and file_sha256(path) == card.checkpoint_sha256
+        try:  # an ensemble's hash covers every member
+            ok = model_sha256(resolve_member_paths(folder)) == card.checkpoint_sha256
+        except FileNotFoundError:
+            ok = False
         rows.append(("checkpoint sha256", "matches" if ok else "[red]MISMATCH or missing[/red]"))
     for field, value in rows:
         table.add_row(field, str(value))
