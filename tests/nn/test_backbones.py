@@ -180,3 +180,14 @@ def test_a_molecule_feature_model_says_what_it_needs():
     with pytest.raises(ValueError, match="needs 3 means"):
         model_spec(backbone_spec("gcn", 45), 8,
                    molecule_features={"dim": 3, "mean": [0.0], "scale": [1.0]})
+
+
+@pytest.mark.parametrize("name, features", [(n, None) for n in EDGE_AWARE] + [("gcn", 3)])
+def test_other_models_go_through_their_own_forward_when_screening(name, features):
+    """The fast GCN path takes only a plain GCN; every other model runs its own forward."""
+    from zincfluor.screening.fastgcn import FastGCN, fast_forward
+
+    readout = _readout_spec(features) if features else None
+    model = _model(name, molecule_features=readout).eval()
+    assert fast_forward(model) is model
+    assert isinstance(fast_forward(_model("gcn").eval()), FastGCN)
