@@ -78,7 +78,7 @@ def test_a_chunk_that_keeps_failing_fails_its_screen(make_service, monkeypatch):
     key = service.new_key()
     screen_id = _submit(service, key, ["CCO", "CCN"])
 
-    def broken(graphs):
+    def broken(graphs, mol_x=None):
         raise RuntimeError("CUDA out of memory")
 
     monkeypatch.setattr(service.served, "probabilities", broken)

@@ -56,10 +56,14 @@ def build_library(seed: int = 7, n_distinct: int = N_DISTINCT
     from scaffold_molecules import scaffold_molecules
 
     from zincfluor.chem.smiles import InvalidMoleculeError, parse_smiles
+    from zincfluor.chem.standardize import elements_in_smiles
 
     RDLogger.DisableLog("rdApp.*")
-    bases = sorted({s for s, _, _ in series_molecules(10)} | set(scaffold_molecules()))
-    heads = ["", "C", "O", "N", "F", "Cl", "N#C", "OC(=O)", "Br", "CO", "CN"]
+    # elements of the fixture model's training data only (the series): others are out of scope
+    trained = set(elements_in_smiles([s for s, _, _ in series_molecules(10)]))
+    bases = sorted({s for s, _, _ in series_molecules(10)}
+                   | {s for s in scaffold_molecules() if set(elements_in_smiles([s])) <= trained})
+    heads = ["", "C", "O", "N", "F", "Cl", "N#C", "OC(=O)", "OCC", "CO", "CN"]
     valid: list[tuple[str, str, object]] = []
     seen: set[str] = set()
     for chain in range(0, 30):
