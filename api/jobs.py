@@ -464,8 +464,9 @@ class ChunkWorker:
                     session, chunk, worker=self.name, holder=self.holder,
                     model_id=self.served.model_id,
                     item_ids=[row.id for row in rows], keys=identified.keys,
-                    errors=[row.error or error for row, error in zip(rows, identified.errors,
-                                                                      strict=True)],
+                    errors=[row.error or store.item_error(status, error)
+                            for row, status, error in zip(rows, identified.statuses,
+                                                          identified.errors, strict=True)],
                     known=known, new=new,
                 )
                 if ok:

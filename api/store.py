@@ -457,7 +457,28 @@ class ResultRow:
     def status(self) -> str:
         if self.molecule_id is not None:
             return "ok"
-        return "invalid" if self.error is not None else "pending"
+        if self.error is None:
+            return "pending"
+        return "out_of_scope" if self.error.startswith(OUT_OF_SCOPE) else "invalid"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the item has no prediction (without the out-of-scope marker)."""
+        if self.error is not None and self.error.startswith(OUT_OF_SCOPE):
+            return self.error.removeprefix(OUT_OF_SCOPE)
+        return self.error
+
+
+OUT_OF_SCOPE = "out_of_scope: "
+"""How a screen item's stored ``error`` marks a valid molecule outside the model's scope (as
+``predict`` and ``screen`` write the status), so its status reads ``out_of_scope``."""
+
+
+def item_error(status: str, reason: str | None) -> str | None:
+    """The ``error`` text stored for an item of ``status`` (``ok``: none)."""
+    if status == "ok" or reason is None:
+        return None
+    return OUT_OF_SCOPE + reason if status == "out_of_scope" else reason
 
 
 def _result_query(screen_id: str, model_id: int):

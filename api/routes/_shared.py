@@ -125,7 +125,7 @@ def row_result(row: ResultRow, level_names: list[str]) -> MoleculeResult:
     status = row.status
     if status != "ok":
         return MoleculeResult(index=row.position, id=row.input_id, smiles=row.input_smiles,
-                              status=status, error=row.error)
+                              status=status, error=row.reason)
     return MoleculeResult(
         index=row.position,
         id=row.input_id,

@@ -398,7 +398,7 @@ def _csv_lines(state: AppState, screen: Screen, names: list[str], *, order: str 
                 names[row.level] if ok else "",
                 repr(row.rare_score) if ok else "",
                 *([f"{p:.6f}" for p in row.probabilities] if ok else [""] * len(names)),
-                row.error or "",
+                row.reason or "",
             ])
         if rows:
             yield flush()

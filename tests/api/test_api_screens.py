@@ -233,3 +233,20 @@ def test_delete_cancels_a_screen_and_its_chunks(service):
         assert session.scalar(select(func.count()).select_from(ScreenChunk)) == 0
     again = service.client.delete(f"/v1/screens/{screen_id}", headers=service.auth(key))
     assert again.status_code == 404
+
+
+def test_out_of_scope_items_say_so_in_pages_and_csv(service):
+    key = service.new_key()
+    screen_id = _submit(service, key, ["CCO", "[Na+].[Cl-]", "C1CC"])
+    service.drain()
+    page = service.client.get(f"/v1/screens/{screen_id}/results", params={"order": "input"},
+                              headers=service.auth(key)).json()
+    statuses = [(r["status"], r.get("error", "")) for r in page["results"]]
+    assert statuses[0] == ("ok", "")
+    assert statuses[1][0] == "out_of_scope" and statuses[1][1].startswith("a lone atom or ion")
+    assert statuses[2][0] == "invalid" and "unclosed ring" in statuses[2][1]
+    text = service.client.get(f"/v1/screens/{screen_id}/results.csv",
+                              headers=service.auth(key)).text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["status"] for row in rows] == ["ok", "out_of_scope", "invalid"]
+    assert rows[1]["error"].startswith("a lone atom or ion")
