@@ -118,8 +118,10 @@ class _Compact(BaseModel):
 class MoleculeResult(_Compact):
     """One input molecule's result; fields without a value are left out.
 
-    ``status`` is ``ok`` (predicted), ``invalid`` (``error`` says why) or ``pending`` (a screen
-    item not processed yet).
+    ``status`` is ``ok`` (predicted), ``invalid`` (not a molecule; ``error`` says why),
+    ``out_of_scope`` (a valid molecule the model cannot score: no carbon, a lone ion, an element
+    its training data lacked; ``error`` says which) or ``pending`` (a screen item not processed
+    yet). ``notes`` says what standardisation changed in the input (``/v1/predictions``).
     """
 
     index: int = Field(description="Position in the input, from 0.")
