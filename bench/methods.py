@@ -336,8 +336,8 @@ def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
     text = [f"### {setting.title}", ""]
     text.append(f"Training molecules per level (seed {counts_seed}): "
                 + ", ".join(f"{n} {c}" for n, c in zip(level_names, counts, strict=True)) + ".")
-    text += ["", _markdown(header, rows_headline), "", "Per-level test Top-1 (%):", ""]
-    text.append(_markdown(["method"] + list(level_names), rows_levels))
+    text += ["", markdown_table(header, rows_headline), "", "Per-level test Top-1 (%):", ""]
+    text.append(markdown_table(["method"] + list(level_names), rows_levels))
     return "\n".join(text) + "\n"
 
 
@@ -369,7 +369,7 @@ def tuning_table(runs_dir: Path, setting: Setting, configs) -> str:
     return (
         f"#### Tuning on the validation split, {setting.title}\n\n"
         "Each candidate's mean validation balanced accuracy picks the family's row above; "
-        "test metrics play no part.\n\n" + _markdown(header, rows) + "\n"
+        "test metrics play no part.\n\n" + markdown_table(header, rows) + "\n"
     )
 
 
@@ -393,7 +393,7 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
     if not rows:
         return ""
     header = ["variant", "seeds"] + [h for h, _ in HEADLINE]
-    return f"#### Ablation, {setting.title}\n\n" + _markdown(header, rows) + "\n"
+    return f"#### Ablation, {setting.title}\n\n" + markdown_table(header, rows) + "\n"
 
 
 SHIP_SETTING = "natural"
@@ -448,11 +448,12 @@ def ship_table(runs_dir: Path, configs, seeds: list[int]) -> str:
         "Eligible: mean validation balanced accuracy within one standard deviation of the best; "
         "of those, the highest mean validation Tail Top-4 is shipped, as its seed with the best "
         f"validation balanced accuracy (here: `{chosen[0]}`, seed {chosen[1]}).\n\n"
-        + _markdown(["configuration", "valid bal. acc.", "valid Tail Top-4", ""], table) + "\n"
+        + markdown_table(["configuration", "valid bal. acc.", "valid Tail Top-4", ""], table) + "\n"
     )
 
 
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: ``header`` and one line per row of cells (shared by bench scripts)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -517,7 +518,7 @@ def paper_comparison(runs_dir: Path) -> str:
         "### Beside the seed paper (ZincFluor, Table 2, Tail Top-2)\n\n"
         "The paper trains on ZincFluor (T ≈ 137.5); ours is Deep4Chem at imbalance ratio 1100 "
         "(T = 149.75), a related but different data set, so only the ordering is comparable.\n\n"
-        + _markdown(["method", "paper Tail Top-2", "ours Tail Top-2 (IR 1100)", "seeds"], rows)
+        + markdown_table(["method", "paper Tail Top-2", "ours Tail Top-2 (IR 1100)", "seeds"], rows)
         + "\n"
     )
 
