@@ -15,7 +15,7 @@ kept epoch/iteration use the validation part only):
   (``--epochs``), the epoch with the lowest validation loss, patience 10.
 - ``chemprop-reg``: the same model regressing the emission maximum (MSE on standardised nm);
   levels are binned from the predicted nm.
-- ``lightgbm-cls``: LightGBM multiclass on 2048-bit radius-2 Morgan bits; at most 1000 trees,
+- ``lightgbm-cls``: LightGBM multiclass on 2048-bit radius-2 Morgan bits; at most 3000 trees,
   learning rate 0.05, 31 leaves, feature fraction 0.5, bagging 0.8, early stopping after 50
   rounds without a better validation log loss.
 - ``lightgbm-reg``: the same trees regressing nm (L2), levels from the predicted nm.
@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer_chemprop import fit_chemprop  # noqa: E402  (bench/ is not a package)
+from peer_chemprop import ChempropSettings, fit_chemprop  # noqa: E402  (bench/: no package)
 from peer_data import (  # noqa: E402
     PeerTask,
     check_split_file,
@@ -198,11 +198,27 @@ def cell_command(args: argparse.Namespace, peer: str, split: str, seed: int) -> 
     return command
 
 
+def is_finished(path: Path, peer: Peer, epochs: int | None) -> bool:
+    """True when the cell's JSON exists and, for chemprop, was trained with the requested
+    maximum epochs (a smoke-test cell of 3 epochs does not count for the 50-epoch grid)."""
+    if not path.is_file():
+        return False
+    if peer.family != "chemprop":
+        return True
+    trained = json.loads(path.read_text())["fit"]["settings"]["max_epochs"]
+    wanted = ChempropSettings().max_epochs if epochs is None else epochs
+    if trained != wanted:
+        print(f"{path}: trained with at most {trained} epochs, {wanted} asked: training it again")
+        return False
+    return True
+
+
 def todo_cells(args: argparse.Namespace) -> list[tuple[Peer, str, int]]:
+    """The cells of the grid that are not finished."""
     return [
         (PEERS[name], split, seed)
         for split in args.splits for name in args.peers for seed in args.seeds
-        if not cell_path(args.out, split, name, seed).is_file()
+        if not is_finished(cell_path(args.out, split, name, seed), PEERS[name], args.epochs)
     ]
 
 
@@ -293,7 +309,8 @@ def report(args: argparse.Namespace) -> str:
         "",
         "```bash",
         f".venv/bin/python bench/peers.py --peers {','.join(args.peers)} --splits "
-        f"{','.join(args.splits)} --seeds {','.join(map(str, args.seeds))}",
+        f"{','.join(args.splits)} --seeds {','.join(map(str, args.seeds))}"
+        + ("" if args.epochs is None else f" --epochs {args.epochs}"),
         "```",
         "",
         peers_tables(results, args.peers, args.splits),

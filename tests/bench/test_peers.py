@@ -178,6 +178,16 @@ def test_clear_errors_for_bad_arguments(peers, tmp_path):
                     "--peers", "lightgbm-cls", "--seeds", "0", "--splits", "stratified"])
 
 
+def test_a_chemprop_cell_of_other_max_epochs_is_not_finished(peers, tmp_path):
+    path = tmp_path / "seed0.json"
+    assert not peers.is_finished(path, peers.PEERS["chemprop-cls"], None)
+    path.write_text(json.dumps({"fit": {"settings": {"max_epochs": 3}}}))
+    assert not peers.is_finished(path, peers.PEERS["chemprop-cls"], None)  # default 50
+    assert not peers.is_finished(path, peers.PEERS["chemprop-reg"], 5)
+    assert peers.is_finished(path, peers.PEERS["chemprop-cls"], 3)
+    assert peers.is_finished(path, peers.PEERS["lightgbm-cls"], None)  # no epochs
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
@@ -251,3 +261,17 @@ def test_chemprop_peers_end_to_end(peers, fixture_csv, tmp_path):
     for peer in ("chemprop-cls", "chemprop-reg"):
         result = _check_cell(peers, out, peer, 0, fixture_csv, cache)
         assert result["fit"]["epochs_run"] == 2 and len(result["fit"]["history"]) == 2
+
+
+@pytest.mark.slow
+def test_jobs_run_cells_in_subprocesses_with_a_log_each(peers, fixture_csv, tmp_path):
+    pytest.importorskip("lightgbm")
+    out, cache = tmp_path / "peers", tmp_path / "cache"
+    assert peers.main([
+        "--peers", "lightgbm-reg", "--splits", "stratified", "--seeds", "0,1", "--jobs", "2",
+        "--data", str(fixture_csv), "--out", str(out), "--cache-dir", str(cache),
+    ]) == 0
+    for seed in (0, 1):
+        _check_cell(peers, out, "lightgbm-reg", seed, fixture_csv, cache)
+        log = peers.cell_path(out, "stratified", "lightgbm-reg", seed).with_suffix(".log")
+        assert "lightgbm regression: best iteration" in log.read_text()
