@@ -337,7 +337,8 @@ def check_split(args: argparse.Namespace) -> None:
     table = read_table(args.data)
     task = make_task(table, saved["kind"], seed, cache_dir=args.cache_dir)
     check_split_file(task.split, args.check_split, table.smiles)
-    print(f"{args.check_split}: the peers' {saved['kind']} split (seed {seed}) is the same "
+    which = "no seed" if saved.get("seed") is None else f"seed {seed}"
+    print(f"{args.check_split}: the peers' {saved['kind']} split ({which}) is the same "
           f"({task.split.sizes()})")
 
 
