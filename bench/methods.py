@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -501,10 +502,26 @@ def write_report(args: argparse.Namespace, settings, configs) -> str:
     vision = args.archive.parent / "vision.md"
     if vision.is_file():  # the CIFAR-10-LT section, written by bench/vision.py
         parts.append(vision.read_text())
-    text = "\n".join(parts)
+    text = keep_marked_sections("\n".join(parts), args.results)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)
     return text
+
+
+_MARKED_SECTION = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->\n?", re.DOTALL)
+
+
+def keep_marked_sections(text: str, path: Path) -> str:
+    """``text`` with the marked sections (``<!-- NAME:start -->`` ... ``<!-- NAME:end -->``) that
+    other scripts (bench/rare.py, bench/peers.py) keep in ``path`` put back after its title
+    line, so rebuilding the method tables never erases them."""
+    if not path.is_file():
+        return text
+    sections = [match.group(0) for match in _MARKED_SECTION.finditer(path.read_text())]
+    if not sections:
+        return text
+    title, _, rest = text.partition("\n")
+    return "\n".join([title, "", *[section.rstrip() + "\n" for section in sections], rest])
 
 
 def paper_comparison(runs_dir: Path) -> str:

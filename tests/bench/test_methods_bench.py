@@ -153,3 +153,14 @@ def test_headline_carries_average_precision_of_red_and_far_red_where_recorded(be
     assert "| 50.00 ± 14.14 | n/a |" in ce
     bcl = next(line for line in text.splitlines() if line.startswith("| bcl |"))
     assert "| n/a | n/a |" in bcl
+
+
+def test_rebuilding_the_report_keeps_other_scripts_marked_sections(bench, tmp_path):
+    results = tmp_path / "results.md"
+    results.write_text("# Old title\n\n<!-- rare:start -->\nrare tables\n<!-- rare:end -->\n\n"
+                       "old method tables\n<!-- peers:start -->\npeer rows\n<!-- peers:end -->\n")
+    text = bench.keep_marked_sections("# Results\n\nnew method tables\n", results)
+    assert text.startswith("# Results\n\n<!-- rare:start -->\nrare tables\n<!-- rare:end -->")
+    assert "peer rows" in text and "new method tables" in text
+    assert "old method tables" not in text and "Old title" not in text
+    assert bench.keep_marked_sections("# R\nx\n", tmp_path / "missing.md") == "# R\nx\n"
