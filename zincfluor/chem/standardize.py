@@ -153,14 +153,14 @@ def elements_in_smiles(smiles) -> tuple[str, ...]:
 def out_of_scope_reason(mol: Chem.Mol, allowed_elements: tuple[str, ...] | None) -> str | None:
     """Why the model cannot score ``mol`` (after standardisation), or ``None`` when it can."""
     if mol.GetNumHeavyAtoms() == 1:
-        return "a lone atom or ion, not a chromophore"
+        return "a lone atom or ion (not a chromophore)"
     if not any(atom.GetAtomicNum() == 6 for atom in mol.GetAtoms()):
-        return "no carbon atom: an inorganic molecule or salt, not an organic chromophore"
+        return "no carbon atom (an inorganic molecule or salt)"
     if allowed_elements is not None:
         unseen = sorted(elements_of(mol) - set(allowed_elements))
         if unseen:
-            return (f"element {', '.join(unseen)} never occurs in the model's training data, so "
-                    "its prediction would be a guess")
+            return (f"element {' and '.join(unseen)} never occurs in the model's training data "
+                    "(its prediction would be a guess)")
     return None
 
 
