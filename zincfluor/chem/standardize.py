@@ -44,11 +44,13 @@ They are untuned: each step exists to make equivalent inputs one input, not to r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from rdkit import Chem, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
+
+from zincfluor.settings import settings_from_dict
 
 __all__ = [
     "STANDARDIZER_VERSION",
@@ -100,11 +102,7 @@ class StandardizerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StandardizerConfig:
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown standardizer settings: {unknown}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "standardizer")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ reaches the atom states directly.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,17 +23,20 @@ from torch_geometric.nn.models import AttentiveFP
 from torch_geometric.utils import scatter
 
 from zincfluor.nn.readout import batch_index
+from zincfluor.settings import PlainSettings
 
 __all__ = ["AttentiveFPConfig", "AttentiveFPBackbone"]
 
 
 @dataclass(frozen=True)
-class AttentiveFPConfig:
+class AttentiveFPConfig(PlainSettings):
     """Settings of :class:`AttentiveFPBackbone`; stored in checkpoints as a plain dict.
 
     ``num_layers`` counts the atom-level attention layers (the first one reads bond features),
     ``num_timesteps`` the molecule-level readout steps; ``dropout`` is AttentiveFP's own.
     """
+
+    settings_kind = "attentivefp"
 
     in_dim: int
     edge_dim: int
@@ -48,15 +51,6 @@ class AttentiveFPConfig:
         if self.edge_dim < 1:
             raise ValueError("attentivefp reads bond features: edge_dim must be at least 1")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AttentiveFPConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown attentivefp settings: {unknown}")
-        return cls(**data)
 
 
 class AttentiveFPBackbone(nn.Module):

@@ -22,25 +22,28 @@ W_o has one. The reverse edge w→v of every directed edge is found by sorting t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
 from zincfluor.nn.readout import batch_index, check_pooling, graph_pool, num_graphs_of, pooled_dim
+from zincfluor.settings import PlainSettings
 
 __all__ = ["DMPNNConfig", "DMPNNBackbone", "reverse_edge_index"]
 
 
 @dataclass(frozen=True)
-class DMPNNConfig:
+class DMPNNConfig(PlainSettings):
     """Settings of :class:`DMPNNBackbone`; stored in checkpoints as a plain dict.
 
     ``num_layers`` is the depth T (chemprop's ``depth``; T-1 bond-state updates, then the atom
     readout). ``dropout`` applies to the pooled graph vector, as in the GCN backbone (chemprop
     drops every hidden state; on CPU those masks over [E, hidden] took a third of the time).
     """
+
+    settings_kind = "dmpnn"
 
     in_dim: int
     edge_dim: int
@@ -56,15 +59,6 @@ class DMPNNConfig:
         if self.edge_dim < 1:
             raise ValueError("dmpnn reads bond features: edge_dim must be at least 1")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DMPNNConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown dmpnn settings: {unknown}")
-        return cls(**data)
 
 
 def reverse_edge_index(

@@ -14,23 +14,26 @@ with a two-layer MLP (Linear-BN-ReLU-Linear) per layer, ε learned, and a pooled
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch_geometric.nn import GINEConv
 
 from zincfluor.nn.readout import batch_index, check_pooling, graph_pool, num_graphs_of, pooled_dim
+from zincfluor.settings import PlainSettings
 
 __all__ = ["GINEConfig", "GINEBackbone"]
 
 
 @dataclass(frozen=True)
-class GINEConfig:
+class GINEConfig(PlainSettings):
     """Settings of :class:`GINEBackbone`; stored in checkpoints as a plain dict.
 
     ``dropout`` applies to the pooled graph vector (as in the GCN backbone).
     """
+
+    settings_kind = "gine"
 
     in_dim: int
     edge_dim: int
@@ -49,15 +52,6 @@ class GINEConfig:
         if self.edge_dim < 1:
             raise ValueError("gine reads bond features: edge_dim must be at least 1")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GINEConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown gine settings: {unknown}")
-        return cls(**data)
 
 
 def _norm(width: int, enabled: bool) -> nn.Module:

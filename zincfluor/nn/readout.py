@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+from zincfluor.settings import settings_from_dict
 
 __all__ = [
     "POOLINGS",
@@ -105,10 +107,7 @@ class MoleculeFeatureReadoutConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> MoleculeFeatureReadoutConfig:
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown molecule-feature readout settings: {unknown}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "molecule-feature readout")
 
     @classmethod
     def fitted(
