@@ -130,7 +130,7 @@ class ServedModel:
         ``predictor``: that folder's predictor, already loaded (skips loading it again).
         """
         from zincfluor.screening import Predictor
-        from zincfluor.screening.card import file_sha256
+        from zincfluor.screening.card import model_sha256
         from zincfluor.screening.rare import resolve_target_levels
         from zincfluor.train.checkpoint import resolve_member_paths
 
@@ -149,7 +149,7 @@ class ServedModel:
         return cls(
             predictor,
             name=getattr(card, "name", None) or folder.name,
-            checkpoint_sha256=_combined_sha256([file_sha256(path) for path in members]),
+            checkpoint_sha256=model_sha256(members),
             target_indices=target,
             card=_card_dict(card),
             max_smiles_length=settings.max_smiles_length,
@@ -314,15 +314,6 @@ class ServedModel:
                                                  identified.statuses, identified.notes,
                                                  strict=True)
         ]
-
-
-def _combined_sha256(hashes: list[str]) -> str:
-    """One checkpoint's own hash; for an ensemble, the hash of its members' hashes in order."""
-    if len(hashes) == 1:
-        return hashes[0]
-    import hashlib
-
-    return hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
 def _take(graphs, indices: list[int]):

@@ -143,8 +143,7 @@ def show(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the sha256."),
 ) -> None:
     """Print a model folder's card: data, split, method, test metrics."""
-    from zincfluor.runs.ensemble import model_sha256
-    from zincfluor.screening.card import load_model_card, resolve_model_path
+    from zincfluor.screening.card import load_model_card, model_sha256, resolve_model_path
     from zincfluor.train.checkpoint import resolve_member_paths
 
     folder = resolve_model_path(model)

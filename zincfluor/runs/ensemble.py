@@ -18,7 +18,6 @@ test parts of the members' data, so they measure what ``predict`` and ``screen``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shlex
 import shutil
@@ -35,7 +34,7 @@ from zincfluor.screening.card import (
     README_NAME,
     TEST_METRIC_KEYS,
     ModelCard,
-    file_sha256,
+    model_sha256,
     render_readme,
     train_command,
 )
@@ -47,7 +46,7 @@ from zincfluor.train.checkpoint import (
     resolve_member_paths,
 )
 
-__all__ = ["EnsembleResult", "build_ensemble", "model_sha256", "SHARED_SETTINGS"]
+__all__ = ["EnsembleResult", "build_ensemble", "SHARED_SETTINGS"]
 
 SHARED_SETTINGS = ("featurizer", "label_scheme", "molecule_features")
 """Checkpoint metadata that every member must have alike."""
@@ -62,15 +61,6 @@ class EnsembleResult:
     valid_metrics: dict[str, Any]
     test_metrics: dict[str, Any]
     card: ModelCard
-
-
-def model_sha256(paths: Sequence[str | Path]) -> str:
-    """A model's content hash: its checkpoint's sha256, or for an ensemble the sha256 of its
-    members' hashes joined by commas, in order (as the service identifies a model)."""
-    hashes = [file_sha256(path) for path in paths]
-    if len(hashes) == 1:
-        return hashes[0]
-    return hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
 
 def _member_checkpoint(run: Path) -> Path:

@@ -115,6 +115,15 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def model_sha256(paths) -> str:
+    """A model's content hash: its checkpoint's sha256, or for an ensemble the sha256 of its
+    members' hashes joined by commas, in order (the model's identity in the service too)."""
+    hashes = [file_sha256(path) for path in paths]
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256(",".join(hashes).encode()).hexdigest()
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
