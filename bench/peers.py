@@ -6,7 +6,9 @@ Every (peer, split, seed) trains on exactly the molecules, levels and parts that
 zincfluor's own reader, featuriser mask and ``make_split``; ``--check-split`` compares it with a
 run's split.json). A cell writes ``<out>/<split>/<peer>/seed<k>.json`` (validation and test
 metrics, fit details, settings, versions) and ``seed<k>.npz`` (its raw validation and test
-predictions); a cell whose JSON exists is finished and skipped, so the grid resumes.
+predictions); a cell whose JSON exists is finished and skipped, so the grid resumes. The default
+``--out`` is ``docs/results/peers``: the JSON files are committed (a few kB each), so finished
+cells travel between machines and sessions; the predictions and logs stay out of git.
 
 Peers and their fixed hyperparameters (chosen before looking at test; early stopping and the
 kept epoch/iteration use the validation part only):
@@ -363,7 +365,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="cells trained at the same time")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per cell (default: cores / jobs)")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "peers")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "peers",
+                        help="cells' folder; the default is committed (JSON only: .gitignore "
+                             "leaves out the predictions and logs)")
     parser.add_argument("--cache-dir", default=None,
                         help="zincfluor's graph cache, as zincfluor train --cache-dir")
     parser.add_argument("--report", action="store_true",

@@ -560,7 +560,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "rare")
     parser.add_argument("--archive", type=Path, default=ROOT / "docs" / "results" / "rare",
                         help="committed summaries of finished runs (resume across machines)")
-    parser.add_argument("--peers-dir", type=Path, default=ROOT / "runs" / "peers",
+    parser.add_argument("--peers-dir", type=Path, default=ROOT / "docs" / "results" / "peers",
                         help="bench/peers.py's results, shown beside ours")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
     parser.add_argument("--no-train", action="store_true", help="train nothing")
