@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from methods import markdown_table  # bench/ is on sys.path for every bench script
 
 __all__ = [
     "DOCS_BEGIN",
@@ -84,12 +85,6 @@ def ranking_columns(groups: list[str]) -> list[tuple[str, Callable[[dict], float
     ]
 
 
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _table(cells, split, peer_order, columns, extra) -> tuple[list[str], list[list[str]]]:
     rows = []
     for peer in peer_order:
@@ -134,9 +129,9 @@ def peers_tables(
         parts.append(
             f"#### {split} split ({sizes['train']} / {sizes['valid']} / {sizes['test']} "
             f"molecules; test positives: {positives})\n\n"
-            + _markdown(header, rows)
+            + markdown_table(header, rows)
             + "\n\nRanking the rare levels (test):\n\n"
-            + _markdown(rank_header, rank_rows)
+            + markdown_table(rank_header, rank_rows)
             + "\n"
         )
     return "\n".join(parts)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from methods import _markdown, mean_std, run_one  # noqa: E402  (bench/ is not a package)
+from methods import markdown_table, mean_std, run_one  # noqa: E402  (bench/ is not a package)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,7 +172,8 @@ def report(args: argparse.Namespace) -> str:
                 + [f"{np.mean([r['seconds'] for r in runs]):.0f}",
                    f"{np.mean(speed):.0f}" if speed else "", runs[0]["device"]]
             )
-        lines += [f"### Imbalance ratio {SETTINGS[setting]:g}", "", _markdown(header, rows), ""]
+        title = f"### Imbalance ratio {SETTINGS[setting]:g}"
+        lines += [title, "", markdown_table(header, rows), ""]
     paper_rows = []
     for method, (tail, overall) in PAPER_TABLE3.items():
         runs = load_runs(args.archive, "ir1000", method)
@@ -182,7 +183,7 @@ def report(args: argparse.Namespace) -> str:
     lines += [
         "### Beside the seed paper (Table 3, CIFAR-10-LT, IR 1000)",
         "",
-        _markdown(["method", "paper Tail", "paper All", "ours Tail", "ours All"], paper_rows),
+        markdown_table(["method", "paper Tail", "paper All", "ours Tail", "ours All"], paper_rows),
         "",
     ]
     if not any_runs:
