@@ -477,7 +477,7 @@ def report(args: argparse.Namespace) -> str:
     epochs = epochs_trained(args)
     command = (f".venv/bin/python bench/rare.py --splits {','.join(args.splits)} --configs "
                f"{','.join(args.configs)} --seeds {','.join(map(str, args.seeds))} --epochs "
-               f"{args.epochs} --jobs {args.jobs} --threads {args.threads} --ensemble")
+               f"{args.epochs} --jobs 2 --threads 1 --ensemble")  # 2 threads a run: 25x slower on 2 cores
     parts = [
         "## Rare-level ranking (issue 11): backbones, heads and losses on scaffold and "
         "stratified splits",
