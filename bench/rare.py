@@ -475,9 +475,10 @@ def epochs_trained(args: argparse.Namespace) -> list[int]:
 def report(args: argparse.Namespace) -> str:
     """The rule (first), the reading notes, the tables (scaffold first) and the choice."""
     epochs = epochs_trained(args)
+    # one thread a run: two threads a run were 25-35x slower on this 2-core machine
     command = (f".venv/bin/python bench/rare.py --splits {','.join(args.splits)} --configs "
                f"{','.join(args.configs)} --seeds {','.join(map(str, args.seeds))} --epochs "
-               f"{args.epochs} --jobs 2 --threads 1 --ensemble")  # 2 threads a run: 25x slower on 2 cores
+               f"{args.epochs} --jobs 2 --threads 1 --ensemble")
     parts = [
         "## Rare-level ranking (issue 11): backbones, heads and losses on scaffold and "
         "stratified splits",
