@@ -161,3 +161,39 @@ def test_card_says_how_far_to_trust_the_probabilities(ece, phrase):
     from zincfluor.screening.card import _calibration_note
 
     assert phrase in _calibration_note(ece)
+
+
+def test_train_command_names_every_model_choice():
+    """A card's command rebuilds the model: backbone, head, target, molecule features and the
+    split seed are part of it, not only the GCN-era options."""
+    from zincfluor.screening.card import train_command
+
+    config = {
+        "data": {"path": "d.csv", "scheme": "emission8"}, "method": "lds", "seed": 1,
+        "split_seed": 0, "split": "scaffold", "head": "gaussian", "target": "emission_nm",
+        "backbone": "dmpnn", "molecule_features": "morgan", "morgan_bits": 1024,
+        "trainer": {"epochs": 60},
+    }
+    command = train_command(config)
+    for part in ("--backbone dmpnn", "--head gaussian", "--target emission_nm",
+                 "--molecule-features morgan", "--morgan-bits 1024", "--split-seed 0"):
+        assert part in command
+    assert "--morgan-bits" not in train_command({**config, "molecule_features": "none"})
+
+
+@pytest.mark.parametrize(("backbone", "phrase"), [
+    ("gcn", "graph convolutional network"), ("dmpnn", "directed message-passing network"),
+    ("gine", "GINE"), ("newnet", "graph neural network (newnet)"),
+])
+def test_card_names_the_network_it_describes(backbone, phrase):
+    from zincfluor.screening.card import render_readme
+
+    card = ModelCard(
+        name="m", description="", method="ce", method_hparams={},
+        label_scheme={"name": "emission8", "names": ["a", "b"], "edges": [500]},
+        target_levels=["b"], train_class_counts=[10, 2], data={"name": "d"},
+        split={"kind": "scaffold", "seed": 0}, trainer={}, test_metrics={},
+        valid_balanced_accuracy=None, best_epoch=None, command="", created="today",
+        checkpoint_sha256="0", checkpoint_bytes=0, calibration=None,
+    )
+    assert phrase in render_readme(card, {"backbone": {"name": backbone}, "head": {}})

@@ -146,8 +146,17 @@ def train_command(config: dict[str, Any]) -> str:
         ("--batch-size", config.get("batch_size")),
         ("--lr", trainer.get("lr")),
         ("--weight-decay", trainer.get("weight_decay")),
+        ("--split-seed", config.get("split_seed")),
+        ("--head", config.get("head")),
+        ("--target", config.get("target")),
+        ("--backbone", config.get("backbone")),
         ("--hidden-dim", config.get("hidden_dim")),
         ("--num-layers", config.get("num_layers")),
+        ("--molecule-features", config.get("molecule_features")),
+        ("--morgan-bits", config.get("morgan_bits")
+         if config.get("molecule_features") not in (None, "none") else None),
+        ("--edge-drop", config.get("edge_drop")),
+        ("--feature-mask", config.get("feature_mask")),
         ("--featurizer", config.get("featurizer")),
         ("--scheme", data.get("scheme")),
         ("--smiles-column", data.get("smiles_column")),
@@ -331,7 +340,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
     if card.description:
         lines += [card.description, ""]
     lines += [
-        f"A graph convolutional network that predicts the {scheme.get('value_name', 'level')} "
+        f"{_network_phrase(model_spec)} that predicts the {scheme.get('value_name', 'level')} "
         f"level of a molecule from its SMILES: {len(names)} levels ({scheme.get('name')}). "
         f"Made with zincfluor {card.versions.get('zincfluor', '?')} on {card.created}.",
         "",
@@ -455,6 +464,21 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+NETWORK_PHRASES = {
+    "gcn": "A graph convolutional network (GCN)",
+    "dmpnn": "A directed message-passing network (D-MPNN, chemprop style)",
+    "gine": "A graph isomorphism network with edge features (GINE)",
+    "attentivefp": "An AttentiveFP graph attention network",
+}
+
+
+def _network_phrase(model_spec: dict[str, Any] | None) -> str:
+    """How the model card's first sentence names the network (from the checkpoint's spec)."""
+    name = ((model_spec or {}).get("backbone") or {}).get("name")
+    return NETWORK_PHRASES.get(name, f"A graph neural network ({name})" if name
+                               else "A graph neural network")
 
 
 def _retrieval_section(metrics: dict[str, Any]) -> list[str]:
