@@ -49,3 +49,13 @@ def test_same_split_seed_same_split_other_weights(deep4chem_fixture, tmp_path):
         assert json.loads((run / "split.json").read_text())["seed"] == 7
     config_c = json.loads((c / "config.json").read_text())
     assert config_c["split_seed"] is None and config_c["resolved"]["split_seed"] == 1
+
+
+def test_calibration_rebuilds_a_members_split_from_its_split_seed():
+    """A member trained with --seed 2 --split-seed 0 was split with seed 0; calibrating it
+    without split.json must rebuild that split, not one from seed 2."""
+    from zincfluor.runs.calibrate import split_seed_of
+
+    assert split_seed_of({"seed": 2, "split_seed": 0}) == 0
+    assert split_seed_of({"seed": 2, "split_seed": None}) == 2
+    assert split_seed_of({"seed": 2, "split_seed": None, "resolved": {"split_seed": 5}}) == 5

@@ -42,7 +42,7 @@ from zincfluor.train.metrics import GroupThresholds, evaluate_predictions
 from zincfluor.train.seeding import resolve_device
 from zincfluor.train.trainer import predict_logits
 
-__all__ = ["calibrate_run", "run_split"]
+__all__ = ["calibrate_run", "run_split", "split_seed_of"]
 
 
 def calibrate_run(
@@ -145,12 +145,23 @@ def calibrate_run(
     return calibration
 
 
+def split_seed_of(config: dict) -> int:
+    """The seed a run's split was made with: ``split_seed`` when the run set one (ensemble
+    members share it), else ``seed`` (``resolved.split_seed`` records the answer in newer runs).
+    """
+    resolved = (config.get("resolved") or {}).get("split_seed")
+    if resolved is not None:
+        return int(resolved)
+    return int(config["seed"] if config.get("split_seed") is None else config["split_seed"])
+
+
 def run_split(run: Path, config: dict, metadata: dict, table, usable_indices) -> Split:
     """The run's split: its ``split.json``, else rebuilt from the seed as training made it."""
     if (run / "split.json").is_file():
         return Split.from_dict(json.loads((run / "split.json").read_text()), smiles=table.smiles)
     split = make_split(
-        table, kind=config["split"], fractions=tuple(config["fractions"]), seed=config["seed"],
+        table, kind=config["split"], fractions=tuple(config["fractions"]),
+        seed=split_seed_of(config),
         imbalance_ratio=config.get("imbalance_ratio"),
         usable=usable_mask(len(table.smiles), usable_indices),
     )
