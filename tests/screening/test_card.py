@@ -40,7 +40,9 @@ def test_ship_and_load_round_trip(trained_run, tmp_path):
     out = tmp_path / "model"
     card = ship_model(trained_run, out, name="tiny", description="A test model.",
                       command="zincfluor train ...")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "card.json", "checkpoint.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "card.json", "checkpoint.pt",
+                                                     "split.json"]
+    assert (out / "split.json").read_bytes() == (trained_run / "split.json").read_bytes()
     data = json.loads((out / "card.json").read_text())
     for key in ("format", "name", "description", "method", "method_hparams", "label_scheme",
                 "target_levels", "train_class_counts", "data", "split", "trainer",

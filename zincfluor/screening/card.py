@@ -37,6 +37,7 @@ CARD_FORMAT = 1
 CARD_NAME = "card.json"
 README_NAME = "README.md"
 CHECKPOINT_NAME = "checkpoint.pt"
+SPLIT_NAME = "split.json"  # the run's split, kept so evaluation can leave out seen molecules
 DEFAULT_MODEL_NAME = "emission8-default"
 MODEL_ENV = "ZINCFLUOR_MODEL"
 
@@ -195,8 +196,8 @@ def ship_model(
 
     Parameters
     ----------
-    run_dir : a training run folder (``checkpoint.pt``, and ideally ``config.json`` and
-        ``metrics.json``) or its ``checkpoint.pt``
+    run_dir : a training run folder (``checkpoint.pt``, and ideally ``config.json``,
+        ``metrics.json`` and ``split.json``, which is copied along) or its ``checkpoint.pt``
     out_dir : the model folder to write (created; files in it are replaced)
     name, description : what the card calls the model
     command : how the model was made; default: the ``zincfluor train`` command rebuilt from
@@ -243,6 +244,9 @@ def ship_model(
         tmp = out / (CHECKPOINT_NAME + ".part")
         shutil.copyfile(source, tmp)
         os.replace(tmp, target)
+    split_file = run / SPLIT_NAME
+    if split_file.is_file() and split_file.resolve() != (out / SPLIT_NAME).resolve():
+        shutil.copyfile(split_file, out / SPLIT_NAME)  # so `evaluate --exclude-seen` works
     card = ModelCard(
         name=name,
         description=description,
