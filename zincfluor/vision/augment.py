@@ -3,7 +3,10 @@
 Everything works on whole batches of float ``[B, 3, H, W]`` tensors in [0, 1] (uint8
 ``[B, H, W, 3]`` batches are converted first with :func:`to_float_nchw`). Randomness comes from
 torch's global generator of the batch's device (so ``torch.manual_seed`` makes it repeatable)
-unless a ``generator`` on that device is passed.
+unless a ``generator`` on that device is passed. Per-channel constants (mean, std, the grey
+weights) are made once per device and dtype (:func:`channel_constant`), so that a batch on a GPU
+never waits for a host-to-device copy: the whole training step stays asynchronous, which is what
+lets several runs share one GPU.
 
 * :func:`crop_flip`: the standard CIFAR training transform, a random 32x32 crop of the image
   zero-padded by 4 pixels plus a horizontal flip with probability 1/2.
@@ -24,6 +27,7 @@ unless a ``generator`` on that device is passed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 
@@ -39,6 +43,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "to_float_nchw",
+    "channel_constant",
     "normalize",
     "denormalize",
     "crop_flip",
@@ -67,16 +72,31 @@ def to_float_nchw(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def _stats(values, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(values, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+@functools.lru_cache(maxsize=64)
+def _cached_constant(
+    values: tuple[float, ...], dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype, device=device).view(1, -1, 1, 1)
+
+
+def channel_constant(values, like: torch.Tensor) -> torch.Tensor:
+    """``values`` (one per channel) as a ``[1, C, 1, 1]`` tensor of ``like``'s dtype and device.
+
+    Built once per (values, dtype, device) and then reused: making a GPU tensor from Python
+    numbers is a blocking host-to-device copy that waits for all queued GPU work, which would
+    otherwise stall every batch (several times per batch in :class:`ContrastiveView`). The
+    result is shared: never modify it in place.
+    """
+    return _cached_constant(tuple(float(v) for v in values), like.dtype, like.device)
+
 
 
 def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    return (images - _stats(mean, images)) / _stats(std, images)
+    return (images - channel_constant(mean, images)) / channel_constant(std, images)
 
 
 def denormalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    return images * _stats(std, images) + _stats(mean, images)
+    return images * channel_constant(std, images) + channel_constant(mean, images)
 
 
 def _rand(n: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -134,7 +154,7 @@ def random_resized_crop(
 
 
 def _grayscale(x: torch.Tensor) -> torch.Tensor:
-    return (x * _stats(_GRAY, x)).sum(1, keepdim=True)
+    return (x * channel_constant(_GRAY, x)).sum(1, keepdim=True)
 
 
 def color_jitter(
