@@ -1,0 +1,1 @@
+"""Trust: conformal sets, applicability domain, measured neighbours, atom attributions."""
