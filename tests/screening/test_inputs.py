@@ -8,7 +8,7 @@ def test_smi_rows_keep_blank_lines_and_ids(tmp_path):
     path.write_text("SMILES Name\nCCO ethanol\n\nc1ccccc1\n")
     records = list(read_molecule_inputs(path))
     assert [(r.row, r.smiles, r.id) for r in records] == [
-        (2, "CCO", "ethanol"), (3, "", None), (4, "c1ccccc1", None)
+        (1, "CCO", "ethanol"), (2, "", None), (3, "c1ccccc1", None)
     ]
 
 
@@ -19,7 +19,7 @@ def test_csv_smiles_column_found_by_name_or_by_content(tmp_path):
     unnamed = tmp_path / "unnamed.csv"
     unnamed.write_text("id,structure\n1,c1ccccc1O\n2,CC(=O)O\n")
     records = list(read_molecule_inputs(unnamed))
-    assert [(r.row, r.smiles) for r in records] == [(2, "c1ccccc1O"), (3, "CC(=O)O")]
+    assert [(r.row, r.smiles) for r in records] == [(1, "c1ccccc1O"), (2, "CC(=O)O")]
 
 
 def test_csv_without_smiles_asks_for_the_column(tmp_path):
