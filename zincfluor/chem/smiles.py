@@ -18,6 +18,7 @@ from rdkit import Chem, RDLogger, rdBase
 __all__ = [
     "InvalidMoleculeError",
     "parse_smiles",
+    "parse_mol",
     "strict_smiles_problem",
     "canonical_smiles",
     "try_canonical_smiles",
@@ -146,6 +147,51 @@ def parse_smiles(
             smiles, f"{n_heavy} heavy atoms, more than the limit of {max_heavy_atoms}"
         )
     return mol
+
+
+def _mol_text(mol: Chem.Mol) -> str:
+    """Something to name an RDKit molecule by in an error: its SMILES, else its title."""
+    try:
+        return Chem.MolToSmiles(mol)
+    except Exception:  # noqa: BLE001 - an unsanitisable molecule may not write
+        return mol.GetProp("_Name") if mol.HasProp("_Name") else "RDKit molecule"
+
+
+def parse_mol(
+    mol: Chem.Mol,
+    *,
+    max_length: int | None = DEFAULT_MAX_SMILES_LENGTH,
+    max_heavy_atoms: int | None = DEFAULT_MAX_HEAVY_ATOMS,
+) -> Chem.Mol:
+    """A sanitised copy of an RDKit molecule (e.g. an SDF record as drawn), its explicit
+    hydrogens removed as :func:`parse_smiles` removes them, under the same limits.
+
+    The input is not changed. Its stereo (chirality tags, double-bond stereo) is kept as it is.
+    ``max_length`` applies to the molecule's SMILES. Raises :class:`InvalidMoleculeError` when
+    RDKit cannot sanitise it (the reason is RDKit's) or a limit is exceeded.
+    """
+    copy = Chem.Mol(mol)
+    try:
+        Chem.SanitizeMol(copy)
+        copy = Chem.RemoveHs(copy)
+    except Exception as error:  # noqa: BLE001 - RDKit raises one of several sanitize errors
+        reason = str(error).strip() or type(error).__name__
+        raise InvalidMoleculeError(_mol_text(mol), reason[:1].lower() + reason[1:]) from None
+    n_heavy = copy.GetNumHeavyAtoms()
+    if n_heavy == 0:
+        raise InvalidMoleculeError(_mol_text(copy), "molecule has no heavy atoms")
+    if max_heavy_atoms is not None and n_heavy > max_heavy_atoms:
+        raise InvalidMoleculeError(
+            _mol_text(copy), f"{n_heavy} heavy atoms, more than the limit of {max_heavy_atoms}"
+        )
+    if max_length is not None:
+        length = len(Chem.MolToSmiles(copy))
+        if length > max_length:
+            raise InvalidMoleculeError(
+                "RDKit molecule",
+                f"SMILES has {length} characters, more than the limit of {max_length}",
+            )
+    return copy
 
 
 def canonical_smiles(smiles: object, **limits: int | None) -> str:

@@ -58,6 +58,7 @@ __all__ = [
     "StandardizedMolecule",
     "standardize",
     "standardize_smiles",
+    "standardize_input",
     "out_of_scope_reason",
     "elements_of",
     "elements_in_smiles",
@@ -242,15 +243,24 @@ def standardize(mol: Chem.Mol,
     return StandardizedMolecule(canonical_mol, canonical, tuple(notes), reason)
 
 
-def standardize_smiles(smiles: object, config) -> StandardizedMolecule:
-    """Parse ``smiles`` and standardise it with the settings of a :class:`FeaturizerConfig`.
+def standardize_input(item: str | Chem.Mol, config) -> StandardizedMolecule:
+    """Standardise a SMILES string or an RDKit molecule with a :class:`FeaturizerConfig`'s
+    settings.
 
-    The one entry point from text to the molecule a model sees: training, evaluation,
-    ``predict``, ``screen`` and the service all come through here. Raises
-    :class:`~zincfluor.chem.smiles.InvalidMoleculeError`; scope is reported, not raised.
+    The one entry point from an input to the molecule a model sees: training, evaluation,
+    ``predict``, ``screen`` and the service all come through here. A SMILES is parsed
+    (:func:`~zincfluor.chem.smiles.parse_smiles`); a molecule (an SDF record's own structure,
+    stereo as drawn) is copied and sanitised (:func:`~zincfluor.chem.smiles.parse_mol`) under
+    the same limits. Raises :class:`~zincfluor.chem.smiles.InvalidMoleculeError`; scope is
+    reported, not raised.
     """
-    from zincfluor.chem.smiles import parse_smiles
+    from zincfluor.chem.smiles import parse_mol, parse_smiles
 
-    mol = parse_smiles(smiles, max_length=config.max_smiles_length,
-                       max_heavy_atoms=config.max_heavy_atoms)
+    limits = {"max_length": config.max_smiles_length, "max_heavy_atoms": config.max_heavy_atoms}
+    mol = parse_mol(item, **limits) if isinstance(item, Chem.Mol) else parse_smiles(item, **limits)
     return standardize(mol, config.standardizer)
+
+
+def standardize_smiles(smiles: object, config) -> StandardizedMolecule:
+    """:func:`standardize_input` (kept under its first name: it accepts a molecule too)."""
+    return standardize_input(smiles, config)

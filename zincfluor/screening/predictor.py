@@ -1,10 +1,12 @@
-"""Load a checkpoint once and turn SMILES into level probabilities, in batches.
+"""Load a checkpoint once and turn SMILES (or RDKit molecules) into level probabilities.
 
 Invalid molecules never stop a batch: their row gets a status saying what is wrong and NaN
 probabilities, and every other row is predicted as usual.
 
-Each SMILES is parsed exactly once: the same RDKit molecule gives the graph features, the
-canonical SMILES and (on request) the InChIKey. The graphs of a batch go to the network as one
+An input is a SMILES string or an RDKit ``Chem.Mol`` (e.g. an SDF record: its own structure is
+standardised, stereo as drawn, not a SMILES round trip). Each input is parsed exactly once: the
+same RDKit molecule gives the graph features, the canonical SMILES and (on request) the
+InChIKey. The graphs of a batch go to the network as one
 concatenated batch built straight from the packed feature arrays (no per-molecule ``Data``).
 """
 
@@ -25,7 +27,7 @@ from zincfluor.chem.molecule_features import MoleculeFeatureConfig
 from zincfluor.chem.molecule_features import molecule_features as molecule_features_of
 from zincfluor.chem.packing import PackedGraphs
 from zincfluor.chem.smiles import InvalidMoleculeError
-from zincfluor.chem.standardize import standardize_smiles
+from zincfluor.chem.standardize import standardize_input
 from zincfluor.data import LabelScheme
 from zincfluor.nn.distribution import mixture_quantiles
 from zincfluor.screening.fastgcn import fast_forward
@@ -127,22 +129,33 @@ def _inchikey(mol: Chem.Mol) -> str | None:
     return key or None
 
 
+def _input_text(item: object) -> object:
+    """An input as text: a SMILES as given, RDKit's SMILES of a molecule."""
+    if not isinstance(item, Chem.Mol):
+        return item
+    try:
+        return Chem.MolToSmiles(item)
+    except Exception:  # noqa: BLE001 - a molecule RDKit cannot sanitise may not write
+        return ""
+
+
 def prepare_molecules(
-    smiles: Sequence[object],
+    smiles: Sequence[str | Chem.Mol],
     config: FeaturizerConfig,
     *,
     inchikey: bool = False,
     molecule_features: MoleculeFeatureConfig | None = None,
 ) -> PreparedMolecules:
-    """Parse and standardise each SMILES once; derive graph features, canonical SMILES,
-    InChIKey and (for models that read them) molecule-level features from the standardised
-    molecule (see :mod:`zincfluor.chem.standardize`)."""
+    """Parse and standardise each input (a SMILES string or an RDKit molecule) once; derive
+    graph features, canonical SMILES, InChIKey and (for models that read them) molecule-level
+    features from the standardised molecule (see
+    :func:`zincfluor.chem.standardize.standardize_input`)."""
     featurizer = _featurizer(config)
     mols, texts, positions, failures, out_of_scope = [], [], [], [], []
     notes: list[tuple[str, ...]] = [()] * len(smiles)
     for position, text in enumerate(smiles):
         try:
-            molecule = standardize_smiles(text, config)
+            molecule = standardize_input(text, config)
         except InvalidMoleculeError as error:
             failures.append((position, error.reason))
             continue
@@ -328,13 +341,17 @@ class Predictor:
         """True when predictions carry ``emission_nm`` (the model has a wavelength head)."""
         return self.members[0].has_wavelength
 
-    def prepare(self, smiles: Sequence[object], *, inchikey: bool = False) -> PreparedMolecules:
+    def prepare(self, smiles: Sequence[str | Chem.Mol], *,
+                inchikey: bool = False) -> PreparedMolecules:
         """:func:`prepare_molecules` with this model's featurizer and molecule-feature settings."""
         return prepare_molecules(smiles, self.featurizer_config, inchikey=inchikey,
                                  molecule_features=self.molecule_features)
 
-    def predict(self, smiles: Sequence[str], *, inchikey: bool = False) -> PredictionBatch:
-        """Probabilities for each SMILES in ``smiles`` (invalid ones flagged, not dropped).
+    def predict(self, smiles: Sequence[str | Chem.Mol], *,
+                inchikey: bool = False) -> PredictionBatch:
+        """Probabilities for each input in ``smiles``, a SMILES string or an RDKit molecule
+        (invalid ones flagged, not dropped). The batch's ``smiles`` holds the SMILES as given,
+        and RDKit's SMILES of each molecule given.
 
         With ``inchikey=True`` the result also carries each valid molecule's InChIKey, computed
         from the same parsed molecule as its features and canonical SMILES.
@@ -347,7 +364,8 @@ class Predictor:
             canonical[position] = prepared.canonical[k]
             if keys is not None:
                 keys[position] = prepared.inchikey[k]
-        return PredictionBatch(list(smiles), canonical, prepared.status(), outputs.probs, keys,
+        texts = [_input_text(item) for item in smiles]
+        return PredictionBatch(texts, canonical, prepared.status(), outputs.probs, keys,
                                prepared.notes, outputs.emission_nm, outputs.member_probs)
 
     def predict_prepared(self, prepared: PreparedMolecules) -> ModelOutputs:
