@@ -86,12 +86,29 @@ def test_gzip_sdf_keeps_titles_properties_and_bad_records_by_number(sdf_gz):
     assert records[4].smiles == "Oc1ccccc1"  # explicit hydrogens of the 3D record removed
     broken, unreadable = records[2], records[3]
     assert broken.mol is None and broken.values[1:3] == ("pentavalent", "87")
+    assert broken.smiles == "CN(C)(C)(C)C"  # what RDKit read, to find the record by
     assert broken.problem == ("SDF record 3: explicit valence for atom # 1 N, 5, is greater "
                               "than permitted")
     assert unreadable.mol is None and unreadable.smiles == ""
     assert unreadable.problem.startswith("SDF record 4: RDKit cannot read its molfile block")
     assert all(r.problem is None and r.mol is not None for r in (records[0], records[1],
                                                                  records[4]))
+
+
+def test_sdf_text_that_is_not_utf8_is_read_with_replacement_characters(tmp_path):
+    text = _sdf_text([_drawn("CCO", "caf\u00e9", note="\u00e9t\u00e9"), _drawn("CCN", "b")])
+    path = tmp_path / "latin.sdf"
+    path.write_bytes(text.encode("latin-1"))
+    _, records = _records(path)
+    assert [r.id for r in records] == ["caf\ufffd", "b"]
+    assert records[0].values[2] == "\ufffdt\ufffd" and records[0].smiles == "CCO"
+
+
+def test_a_file_without_sdf_record_ends_is_refused_not_buffered(tmp_path, monkeypatch):
+    monkeypatch.setattr(inputs_module, "_MAX_SDF_RECORD_BYTES", 100)
+    path = tmp_path / "smiles.sdf"
+    path.write_text("CCO ethanol\n" * 50)
+    assert "without its '$$$$' end line; is it an SDF?" in _one_line_error(path)
 
 
 def test_sdf_property_scan_limit_sets_the_columns(sdf_gz, monkeypatch):
@@ -299,3 +316,11 @@ def test_errors_name_the_input_and_the_fix(tmp_path):
     assert "matches several columns" in _one_line_error(tmp_path / "twice.csv", id_column="Id")
     named = _one_line_error(tmp_path / "nums.csv", name="upload.csv")
     assert named.startswith("upload.csv: ")
+
+
+def test_standard_input_errors_leave_it_open(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a,b\n1,2\n")))
+    assert _one_line_error("-").startswith("standard input: no SMILES column found")
+    assert not sys.stdin.buffer.closed
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert _one_line_error("-") == "standard input: the input is empty; it holds no molecules"

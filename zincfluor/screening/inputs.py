@@ -22,7 +22,9 @@ Formats (by the name's suffix, after an optional ``.gz``; by content for standar
   found in the first :data:`SDF_PROPERTY_SCAN` records (their union, in first-seen order; a
   property named like ``smiles`` or ``id`` in any case becomes ``sd_<name>``). A property that
   first appears after those records is not a column. A record RDKit cannot read or sanitise is
-  yielded with ``problem`` (and its id and properties where they could be read).
+  yielded with ``problem`` and no ``mol`` (with its id, its properties and RDKit's SMILES of
+  what it read, where it could read them). Text that is not UTF-8 in a record's title or
+  properties is read with U+FFFD in place of the bytes that are not.
 - **Parquet** (.parquet, .pq): read in batches of :data:`PARQUET_BATCH_ROWS` rows with pyarrow;
   values are written as text (missing values and NaN as empty text).
 - Any of them compressed with gzip (a ``.gz`` suffix or gzip's magic bytes, on standard input
@@ -95,6 +97,7 @@ PARQUET_BATCH_ROWS = 4096
 _SAMPLE_ROWS = 20  # rows looked at to find the SMILES column by content
 _SNIFF_LINES = 50  # lines looked at to choose a CSV's delimiter
 _HEAD_BYTES = 1 << 16  # bytes looked at to tell the format of an input without suffix
+_MAX_SDF_RECORD_BYTES = 64 << 20  # an SDF record this long is not an SDF record
 _GZIP_MAGIC = b"\x1f\x8b"
 _SUFFIXES = ", ".join(FORMATS)
 
@@ -189,6 +192,11 @@ def open_molecule_inputs(
     """
     label = name or ("standard input" if str(source) == "-" else str(source))
     raw, stem_suffix, path = _open_binary(source, label)
+
+    def close_raw() -> None:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
     try:
         stream, compressed = _decompressed(raw, label)
         fmt = FORMATS.get(stem_suffix) if stem_suffix else None
@@ -200,21 +208,20 @@ def open_molecule_inputs(
         opened = _READERS[fmt](stream, label, path if not compressed else None,
                                stem_suffix, smiles_column, id_column, detect_id)
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raw.close()
+        close_raw()
         raise ValueError(f"{label}: the gzip data is corrupt or cut short ({error})") from None
     except UnicodeDecodeError:
-        raw.close()
+        close_raw()
         raise ValueError(f"{label}: not UTF-8 text; save it as UTF-8 (Excel: 'CSV UTF-8')") \
             from None
     except BaseException:
-        raw.close()
+        close_raw()
         raise
     columns, smiles_col, id_col, records, extra_close = opened
 
     def close() -> None:
         extra_close()
-        if raw is not sys.stdin.buffer:
-            raw.close()
+        close_raw()
 
     return MoleculeInput(name=label, format=fmt, columns=columns, smiles_column=smiles_col,
                          id_column=id_col, records=records, close=close)
@@ -526,15 +533,21 @@ def _open_csv(stream, label, path, suffix, smiles_column, id_column, detect_id):
 _SDF_FIXED = ("smiles", "id")
 
 
-def _sdf_blocks(stream: BinaryIO) -> Iterator[bytes]:
+def _sdf_blocks(stream: BinaryIO, label: str) -> Iterator[bytes]:
     """Each record of an SDF (up to and including its ``$$$$`` line); a last record without
     ``$$$$`` too, unless it is blank."""
     lines: list[bytes] = []
+    size = 0
     for line in stream:
         lines.append(line)
+        size += len(line)
         if line.rstrip() == b"$$$$":
             yield b"".join(lines)
-            lines = []
+            lines, size = [], 0
+        elif size > _MAX_SDF_RECORD_BYTES:
+            raise ValueError(f"{label}: a record runs over {_MAX_SDF_RECORD_BYTES >> 20} MB "
+                             "without its '$$$$' end line; is it an SDF? (name the file by its "
+                             "format)")
     if any(line.strip() for line in lines):
         yield b"".join(lines)
 
@@ -549,7 +562,15 @@ class _SdfRecord:
 
 
 def _read_sdf_block(block: bytes, number: int) -> _SdfRecord:
-    """One SDF record read by RDKit as drawn, sanitised, its explicit hydrogens removed."""
+    """One SDF record read by RDKit as drawn, sanitised, its explicit hydrogens removed.
+
+    Text that is not UTF-8 in the title or the properties is read with U+FFFD in place of the
+    bytes that are not.
+    """
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        block = block.decode("utf-8", "replace").encode("utf-8")
     supplier = Chem.ForwardSDMolSupplier(io.BytesIO(block), sanitize=False, removeHs=False)
     mol = next(iter(supplier), None)
     if mol is None:
@@ -563,13 +584,21 @@ def _read_sdf_block(block: bytes, number: int) -> _SdfRecord:
         mol = Chem.RemoveHs(mol)
     except Exception as error:  # noqa: BLE001 - RDKit raises one of several sanitize errors
         reason = str(error).strip() or type(error).__name__
-        return _SdfRecord(None, name, properties, "", f"SDF record {number}: "
-                          f"{reason[:1].lower() + reason[1:]}")
+        return _SdfRecord(None, name, properties, _unsanitized_smiles(mol),
+                          f"SDF record {number}: {reason[:1].lower() + reason[1:]}")
     return _SdfRecord(mol, name, properties, Chem.MolToSmiles(mol), None)
 
 
+def _unsanitized_smiles(mol: Chem.Mol) -> str:
+    """RDKit's SMILES of a molecule it could not sanitise, to show what was read ("" if none)."""
+    try:
+        return Chem.MolToSmiles(mol)
+    except Exception:  # noqa: BLE001 - some unsanitised molecules cannot be written
+        return ""
+
+
 def _open_sdf(stream, label, path, suffix, smiles_column, id_column, detect_id):
-    blocks = _sdf_blocks(stream)
+    blocks = _sdf_blocks(stream, label)
     scanned = [_read_sdf_block(block, number) for number, block in
                enumerate(itertools.islice(blocks, SDF_PROPERTY_SCAN), start=1)]
     if not scanned:
