@@ -173,7 +173,8 @@ def parse_mol(
     copy = Chem.Mol(mol)
     try:
         Chem.SanitizeMol(copy)
-        copy = Chem.RemoveHs(copy)
+        if copy.GetNumAtoms() != copy.GetNumHeavyAtoms():  # RemoveHs costs a sanitisation
+            copy = Chem.RemoveHs(copy)
     except Exception as error:  # noqa: BLE001 - RDKit raises one of several sanitize errors
         reason = str(error).strip() or type(error).__name__
         raise InvalidMoleculeError(_mol_text(mol), reason[:1].lower() + reason[1:]) from None

@@ -581,7 +581,8 @@ def _read_sdf_block(block: bytes, number: int) -> _SdfRecord:
     properties = {key: mol.GetProp(key) for key in mol.GetPropNames()}
     try:
         Chem.SanitizeMol(mol)
-        mol = Chem.RemoveHs(mol)
+        if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # RemoveHs costs a sanitisation
+            mol = Chem.RemoveHs(mol)
     except Exception as error:  # noqa: BLE001 - RDKit raises one of several sanitize errors
         reason = str(error).strip() or type(error).__name__
         return _SdfRecord(None, name, properties, _unsanitized_smiles(mol),
