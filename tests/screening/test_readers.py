@@ -237,6 +237,12 @@ def test_gzipped_csv_on_standard_input_is_told_by_content(monkeypatch):
     assert opened.format == "csv" and records[0].values == ("m1", "CCO")
 
 
+def test_a_gz_name_without_a_known_format_is_told_by_content(tmp_path, sdf_gz):
+    renamed = tmp_path / "library.2024.gz"
+    renamed.write_bytes(sdf_gz.read_bytes())
+    assert _records(renamed)[0].format == "sdf"
+
+
 def test_parquet_streams_batches_in_order(tmp_path, monkeypatch):
     table = pa.table({"Compound": ["a", "b", None, "d", "e"],
                       "Smiles": ["CCO", "CCN", "CCC", None, "c1ccccc1"],

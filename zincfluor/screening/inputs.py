@@ -7,7 +7,7 @@ reader cannot read is yielded with ``problem`` set (it becomes an ``invalid`` ro
 bounded for every format: records stream one at a time (Parquet: one row group batch at a time).
 
 Formats (by the name's suffix, after an optional ``.gz``; by content for standard input, a
-``.gz`` name without another suffix, or a name without suffix):
+name without suffix, or a ``.gz`` name without a known suffix before it):
 
 - **SMILES** (.smi, .smiles, .txt): one molecule a line, the SMILES then an optional id after
   whitespace; a first line ``smiles ...`` is a header. Columns: ``smiles``, ``id``.
@@ -199,8 +199,9 @@ def open_molecule_inputs(
 
     try:
         stream, compressed = _decompressed(raw, label)
-        fmt = FORMATS.get(stem_suffix) if stem_suffix else None
-        if fmt is None and stem_suffix and not (stem_suffix == ".gz" and compressed):
+        fmt = FORMATS.get(stem_suffix)
+        named_gz = path is not None and path.suffix.lower() == ".gz"
+        if fmt is None and stem_suffix and not named_gz:
             raise ValueError(f"{label}: unknown input format {stem_suffix!r}; use one of "
                              f"{_SUFFIXES} (optionally .gz)")
         if fmt is None:
@@ -572,7 +573,10 @@ def _read_sdf_block(block: bytes, number: int) -> _SdfRecord:
     except UnicodeDecodeError:
         block = block.decode("utf-8", "replace").encode("utf-8")
     supplier = Chem.ForwardSDMolSupplier(io.BytesIO(block), sanitize=False, removeHs=False)
-    mol = next(iter(supplier), None)
+    try:
+        mol = next(iter(supplier), None)
+    except Exception:  # noqa: BLE001 - RDKit raises on some malformed blocks instead of None
+        mol = None
     if mol is None:
         title = block.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
         return _SdfRecord(None, title, {}, "", f"SDF record {number}: RDKit cannot read its "
