@@ -17,6 +17,15 @@ The input batch is never modified: the result is a shallow copy whose ``x``, ``e
 edge-level attributes are new tensors; the other tensors (``y``, ``batch``, ``ptr``) are shared.
 Dropping edges changes the number of edges, so it needs one read of a size from the device
 (boolean indexing); nothing else synchronises.
+
+The batch surgery is public so that other view makers (the label-preserving molecular views of
+:mod:`zincfluor.nn.views`) share it: :func:`bond_ids` (one id per bond, shared by its two
+directed edges), :func:`keep_edges` (filter every edge-level tensor and the per-graph edge
+boundaries) and :func:`remove_nodes` (delete atoms and their edges, renumbering the rest).
+
+This view is registered as ``legacy`` in :data:`zincfluor.nn.views.VIEWS`: it is what every
+contrastive run used before the label-preserving views existed (``edge_drop = feature_mask =
+0.2``), kept so that old results reproduce.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["GraphAugment"]
+__all__ = ["GraphAugment", "bond_ids", "graph_index", "keep_edges", "num_graphs",
+           "remove_nodes"]
 
 
 class GraphAugment:
@@ -51,38 +61,89 @@ class GraphAugment:
     def __call__(self, batch: Any) -> Any:
         out = copy.copy(batch)  # new store: setting attributes below leaves ``batch`` untouched
         x = batch.x
-        graph_of_node = _graph_index(batch)
-        num_graphs = _num_graphs(batch)
+        graph_of_node = graph_index(batch)
         if self.edge_drop > 0.0 and batch.edge_index.numel() > 0:
-            keep = ~self._dropped_edges(batch.edge_index, x.size(0))
-            for key in _edge_keys(batch):
-                value = batch[key]
-                out[key] = value[:, keep] if key == "edge_index" else value[keep]
-            _update_edge_slices(out, batch, keep, graph_of_node, num_graphs)
+            group = bond_ids(batch.edge_index, x.size(0))
+            draws = torch.rand(group.numel(), device=group.device)  # n_edges >= n_bonds draws
+            keep_edges(out, batch, ~(draws[group] < self.edge_drop))
         if self.feature_mask > 0.0:
-            masked = torch.rand(num_graphs, x.size(1), device=x.device) < self.feature_mask
+            masked = torch.rand(num_graphs(batch), x.size(1), device=x.device) < self.feature_mask
             out.x = x.masked_fill(masked[graph_of_node], 0.0)
         return out
 
-    def _dropped_edges(self, edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
-        """Bool [E]: the edges of dropped bonds; the two directions of a bond share one draw.
 
-        A bond's key is min(u, v) * n + max(u, v); sorting the keys groups the two directed
-        edges of each bond, and one uniform number per group decides (no ``torch.unique``, so no
-        device synchronisation here).
-        """
-        source, target = edge_index
-        key = torch.minimum(source, target) * num_nodes + torch.maximum(source, target)
-        sorted_key, order = torch.sort(key, stable=True)
-        starts = torch.ones_like(sorted_key, dtype=torch.bool)
-        starts[1:] = sorted_key[1:] != sorted_key[:-1]
-        group = torch.empty_like(order)
-        group[order] = torch.cumsum(starts, 0) - 1  # bond id of each edge, in [0, n_bonds)
-        draws = torch.rand(key.numel(), device=key.device)  # n_edges >= n_bonds draws
-        return draws[group] < self.edge_drop
+def bond_ids(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Long [E]: a bond id in [0, n_bonds) per directed edge; the two directions of a bond share it.
+
+    A bond's key is min(u, v) * n + max(u, v); sorting the keys groups the two directed edges of
+    each bond (no ``torch.unique``, so no device synchronisation). Drawing ``torch.rand(E)`` and
+    indexing it with these ids gives one draw per bond, taken by both of its edges.
+    """
+    source, target = edge_index
+    key = torch.minimum(source, target) * num_nodes + torch.maximum(source, target)
+    sorted_key, order = torch.sort(key, stable=True)
+    starts = torch.ones_like(sorted_key, dtype=torch.bool)
+    starts[1:] = sorted_key[1:] != sorted_key[:-1]
+    group = torch.empty_like(order)
+    group[order] = torch.cumsum(starts, 0) - 1
+    return group
 
 
-def _graph_index(batch: Any) -> torch.Tensor:
+def keep_edges(out: Any, batch: Any, keep: torch.Tensor) -> None:
+    """Set on ``out`` (a shallow copy of ``batch``) the edges of ``batch`` where ``keep`` [E].
+
+    ``edge_index`` and every edge-level attribute are filtered with the same mask, and a
+    ``Batch``'s per-graph edge boundaries follow, so ``to_data_list`` still works.
+    """
+    for key in _edge_keys(batch):
+        value = batch[key]
+        out[key] = value[:, keep] if key == "edge_index" else value[keep]
+    _update_edge_slices(out, batch, keep, graph_index(batch), num_graphs(batch))
+
+
+def remove_nodes(batch: Any, remove: torch.Tensor) -> Any:
+    """A shallow copy of ``batch`` without the nodes where ``remove`` [N] is True.
+
+    ``x`` and ``batch`` lose those rows; every edge touching a removed node goes (with its
+    edge-level attributes); the other edges are renumbered; ``ptr`` and a ``Batch``'s per-graph
+    boundaries are recomputed. Per-graph fields (``y``, ``mol_x``, ...) are shared. The graphs'
+    only node-level tensor must be ``x`` (as for featurized molecules); another one is an error.
+    """
+    extra = [key for key, value in batch if isinstance(value, torch.Tensor)
+             and key not in ("x", "batch", "ptr") and "edge" not in key and batch.is_node_attr(key)
+             and value.size(0) == batch.x.size(0) and value.size(0) != num_graphs(batch)]
+    if extra:
+        raise ValueError(f"remove_nodes filters x only; the batch also has node-level {extra}")
+    out = copy.copy(batch)
+    keep = ~remove
+    graph_of_node = graph_index(batch)
+    count = num_graphs(batch)
+    new_id = torch.cumsum(keep, 0) - 1
+    if batch.edge_index.numel() > 0:
+        source, target = batch.edge_index
+        edge_keep = keep[source] & keep[target]
+        keep_edges(out, batch, edge_keep)
+        out.edge_index = new_id[out.edge_index]
+    out.x = batch.x[keep]
+    if getattr(batch, "batch", None) is None:
+        return out
+    new_graph = graph_of_node[keep]
+    out.batch = new_graph
+    counts = torch.zeros(count, dtype=torch.long, device=keep.device)
+    counts.index_add_(0, new_graph, torch.ones_like(new_graph))
+    ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    if getattr(batch, "ptr", None) is not None:
+        out.ptr = ptr
+    slices = getattr(batch, "_slice_dict", None)
+    if slices and "x" in slices:
+        out._slice_dict = {**out._slice_dict, "x": ptr}
+    increments = getattr(batch, "_inc_dict", None)
+    if increments and "edge_index" in increments:
+        out._inc_dict = {**increments, "edge_index": ptr[:-1]}
+    return out
+
+
+def graph_index(batch: Any) -> torch.Tensor:
     """The graph of each node (all zeros for a single ``Data``)."""
     index = getattr(batch, "batch", None)
     if index is None:
@@ -90,7 +151,8 @@ def _graph_index(batch: Any) -> torch.Tensor:
     return index
 
 
-def _num_graphs(batch: Any) -> int:
+def num_graphs(batch: Any) -> int:
+    """The number of graphs of a ``Batch`` (1 for a single ``Data``)."""
     return int(batch.num_graphs) if getattr(batch, "batch", None) is not None else 1
 
 
