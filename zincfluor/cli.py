@@ -273,43 +273,6 @@ def evaluate(
 
 
 @app.command()
-@friendly_errors
-def predict(
-    input: str = typer.Argument(..., help="Molecules: .csv, .smi/.txt, or - for standard input."),
-    model: Path = typer.Option(
-        None, "--model",
-        help="Model folder, run folder or checkpoint.pt. Default: $ZINCFLUOR_MODEL, else the "
-        "shipped models/emission8-default.",
-    ),
-    out: Path = typer.Option(..., "--out", help="CSV to write (one row per input row)."),
-    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a CSV."),
-    batch_size: int = typer.Option(256, "--batch-size", min=1),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-) -> None:
-    """Predict fluorescence levels for molecules; invalid rows are flagged, never dropped."""
-    from zincfluor.screening import Predictor, write_predictions
-
-    if input != "-" and not Path(input).is_file():
-        _fail(f"input file {input} does not exist")
-    from zincfluor.screening.card import resolve_model_path
-
-    predictor = Predictor.load(
-        resolve_model_path(model), device=device.value, batch_size=batch_size
-    )
-    counts = write_predictions(
-        predictor, input, out, smiles_column=smiles_column, progress=progress and input != "-"
-    )
-    if counts["rows"] == 0:
-        out.unlink(missing_ok=True)
-        _fail(f"{'standard input' if input == '-' else input} holds no molecules; nothing written")
-    out_console.print(
-        f"{counts['rows']} rows -> {out} ({counts['ok']} predicted, {counts['invalid']} invalid, "
-        f"{counts['out_of_scope']} out of scope)"
-    )
-
-
-@app.command()
 def methods() -> None:
     """List the registered long-tail methods."""
     from zincfluor.methods import METHODS
@@ -392,10 +355,12 @@ def version() -> None:
 def _register_commands() -> None:
     """Add the commands that live in :mod:`zincfluor.commands` modules."""
     from zincfluor.commands import model as model_command
+    from zincfluor.commands import predict as predict_command
     from zincfluor.commands import screen as screen_command
     from zincfluor.commands import service as service_command
     from zincfluor.commands import vision as vision_command
 
+    predict_command.register(app)
     screen_command.register(app)
     model_command.register(app)
     service_command.register(app)

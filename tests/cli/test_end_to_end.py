@@ -82,18 +82,18 @@ def test_predict_smi_keeps_every_row_in_order(trained_run, tmp_path):
         "ethanol", "broken-ring", "", "propylbenzene", "typo", "butyronitrile"
     ]
     statuses = [r["status"] for r in rows]
-    assert statuses[0] == statuses[3] == statuses[5] == "ok"
-    assert statuses[1] == "invalid: unclosed ring"
-    assert statuses[2].startswith("invalid") and statuses[4].startswith("invalid")
-    prob_columns = [c for c in rows[0] if c.startswith("prob_")]
-    assert len(prob_columns) == 8 and "prob_near-infrared" in prob_columns
+    assert statuses == ["ok", "invalid", "invalid", "ok", "invalid", "ok"]
+    assert rows[1]["reason"] == "unclosed ring"
+    assert [r["row"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    prob_columns = [c for c in rows[0] if c.startswith("p_")]
+    assert len(prob_columns) == 8 and "p_near-infrared" in prob_columns
     for row in rows:
         if row["status"] == "ok":
             assert sum(float(row[c]) for c in prob_columns) == pytest.approx(1.0, abs=1e-4)
-            assert row["level_name"] == prob_columns[int(row["level"])].removeprefix("prob_")
-            assert row["canonical_smiles"]
+            assert row["level"] == prob_columns[int(row["level_index"])].removeprefix("p_")
+            assert row["canonical_smiles"] and float(row["rare_score"]) > 0
         else:
-            assert row["level"] == "" and row[prob_columns[0]] == ""
+            assert row["level"] == "" and row[prob_columns[0]] == "" and row["reason"]
     assert "6 rows" in result.output and "3 invalid" in result.output
 
 
@@ -115,9 +115,10 @@ def test_predict_csv_and_stdin_agree(trained_run, tmp_path):
     assert result.exit_code == 0, result.output
     from_csv = list(csv.DictReader(out_csv.open()))
     from_stdin = list(csv.DictReader(out_stdin.open()))
-    assert [r["smiles"] for r in from_csv] == ["CCO", "C1CC", "N#CCCC"]
+    assert [r["SMILES"] for r in from_csv] == ["CCO", "C1CC", "N#CCCC"]
     for a, b in zip(from_csv, from_stdin, strict=True):
-        assert a["status"] == b["status"] and a["prob_blue"] == b["prob_blue"]
+        assert a["status"] == b["status"] and a["p_blue"] == b["p_blue"]
+    assert [r["name"] for r in from_csv] == ["ethanol", "bad", "nitrile"]  # columns kept
 
 
 def test_evaluate_on_a_data_set(trained_run, tmp_path):

@@ -1,19 +1,20 @@
-"""``zincfluor screen``: ranking, invalid rows, --top, --target-levels, chunked merging."""
+"""``zincfluor screen``: ranking, invalid rows, --top, --target-levels, chunked merging, and
+the prediction record it writes (input columns kept, CSV/Parquet/SDF/stdout)."""
 
 import csv
+import io
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-import torch
+from rdkit import Chem
 from typer.testing import CliRunner
 
-from zincfluor.chem import FeaturizerConfig
 from zincfluor.cli import app
-from zincfluor.data import EMISSION8
-from zincfluor.nn import build_classifier, gcn_spec
 from zincfluor.screening import Predictor
 from zincfluor.screening.screen import screen_library
-from zincfluor.train.checkpoint import save_checkpoint
 
 runner = CliRunner()
 
@@ -33,29 +34,8 @@ N_ROWS = 10
 INVALID_ROWS = {2, 4, 5}
 PROBS = ["p_ultraviolet", "p_violet", "p_blue", "p_green", "p_yellow-orange", "p_red",
          "p_far-red", "p_near-infrared"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A small untrained GCN checkpoint: near-infrared is the least-trained level."""
-    torch.manual_seed(3)
-    config = FeaturizerConfig()
-    spec = gcn_spec(config.atom_dim, 8, hidden_dim=16, num_layers=2)
-    model = build_classifier(spec).eval()
-    folder = tmp_path_factory.mktemp("model")
-    save_checkpoint(
-        folder / "checkpoint.pt",
-        model=model,
-        model_spec=spec,
-        class_counts=[50, 90, 80, 70, 40, 30, 20, 10],
-        method={"name": "ce", "hparams": {}},
-        metadata={
-            "kind": "molecules",
-            "featurizer": config.to_dict(),
-            "label_scheme": EMISSION8.to_dict(),
-        },
-    )
-    return folder
+FIELDS = ["row", "rank", "status", "reason", "notes", "canonical_smiles", "level", "level_index",
+          "rare_score", *PROBS]
 
 
 @pytest.fixture
@@ -80,8 +60,7 @@ def test_rows_are_ranked_by_rare_score_and_invalid_rows_come_last(model_dir, lib
     assert result.exit_code == 0, result.output
     rows = read(out)
     assert len(rows) == N_ROWS
-    assert list(rows[0]) == ["rank", "row", "id", "smiles", "canonical_smiles", "status", "notes",
-                             "rare_score", "predicted_level", *PROBS]
+    assert list(rows[0]) == ["smiles", "id", *FIELDS]
     valid, invalid = rows[: N_ROWS - len(INVALID_ROWS)], rows[N_ROWS - len(INVALID_ROWS):]
     assert [r["rank"] for r in valid] == [str(i) for i in range(1, len(valid) + 1)]
     assert all(r["status"] == "ok" for r in valid)
@@ -91,12 +70,14 @@ def test_rows_are_ranked_by_rare_score_and_invalid_rows_come_last(model_dir, lib
         tail = sum(float(r[p]) for p in ("p_red", "p_far-red", "p_near-infrared"))
         assert abs(tail - float(r["rare_score"])) < 1e-5
         probs = [float(r[p]) for p in PROBS]
-        assert r["predicted_level"] == PROBS[int(np.argmax(probs))][2:]
+        assert r["level_index"] == str(int(np.argmax(probs)))  # 0-based, like the classes
+        assert r["level"] == PROBS[int(r["level_index"])][2:]
     assert {int(r["row"]) for r in invalid} == INVALID_ROWS
     assert [r["rank"] for r in invalid] == ["", "", ""]
     assert [r["row"] for r in invalid] == ["2", "4", "5"]  # input order among invalid rows
-    assert invalid[0]["status"] == "invalid: unclosed ring"
-    assert invalid[2]["status"] == "invalid: empty SMILES"
+    assert (invalid[0]["status"], invalid[0]["reason"]) == ("invalid", "unclosed ring")
+    assert (invalid[2]["status"], invalid[2]["reason"]) == ("invalid", "empty SMILES")
+    assert all(r["reason"] == "" for r in valid)
     assert all(r["rare_score"] == "" and r["p_red"] == "" for r in invalid)
     by_id = {r["id"]: r for r in rows}
     assert by_id["benzoic"]["canonical_smiles"] == "O=C(O)c1ccccc1"
@@ -137,7 +118,7 @@ def test_target_levels_choose_the_score(model_dir, library, tmp_path):
     assert scores == sorted(scores, reverse=True)
 
     result = screen(library, "--out", out, "--model", model_dir, "--target-levels", "purple")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "purple" in result.output and "near-infrared" in result.output
 
 
@@ -172,9 +153,10 @@ def test_csv_input_with_a_smiles_column(model_dir, tmp_path):
     result = screen(source, "--out", out, "--model", model_dir, "--smiles-column", "structure")
     assert result.exit_code == 0, result.output
     rows = read(out)
-    assert "id" not in rows[0]
-    assert [r["row"] for r in rows][-1] == "3"  # CSV rows count the header as row 1
-    assert {r["smiles"] for r in rows} == {"CCO", "C1CC", "c1ccccc1O"}
+    assert list(rows[0])[:3] == ["name", "structure", "row"]
+    assert [r["row"] for r in rows][-1] == "2"  # rows count molecules from 1; the invalid last
+    assert {(r["row"], r["name"], r["structure"]) for r in rows} == {
+        ("1", "a", "CCO"), ("2", "b", "C1CC"), ("3", "c", "c1ccccc1O")}
 
 
 def test_empty_input_is_an_error_and_writes_nothing(model_dir, tmp_path):
@@ -182,11 +164,18 @@ def test_empty_input_is_an_error_and_writes_nothing(model_dir, tmp_path):
     source.write_text("")
     out = tmp_path / "ranked.csv"
     result = screen(source, "--out", out, "--model", model_dir)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "holds no molecules" in " ".join(result.output.split())
     assert not out.exists() and not list(tmp_path.glob("*.part"))
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("smiles,id\n")
+    result = screen(header_only, "--out", out, "--model", model_dir)
+    assert result.exit_code == 2, result.output
+    assert "holds no molecules" in " ".join(result.output.split())
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+    assert not list(tmp_path.glob(".*"))
     missing = screen(tmp_path / "nope.smi", "--out", out, "--model", model_dir)
-    assert missing.exit_code == 1 and "does not exist" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "does not exist" in " ".join(missing.output.split())
 
 
 def test_without_model_the_default_model_is_used(model_dir, library, tmp_path, monkeypatch):
@@ -206,7 +195,142 @@ def test_without_model_the_default_model_is_used(model_dir, library, tmp_path, m
                                  "--no-progress"])
     assert result.exit_code == 0, result.output
 
+    rows = read(predicted)
+    assert abs(float(rows[0]["rare_score"]) - float(rows[0]["p_far-red"])) < 1e-6
+
     monkeypatch.setenv("ZINCFLUOR_MODEL", str(tmp_path / "absent"))
     result = screen(library, "--out", out)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "zincfluor model ship" in " ".join(result.output.split())
+
+
+TABLE = (
+    'name,SMILES,status,note\n'
+    'ethanol,CCO,bought,"cheap, clear"\n'
+    'ring,C1CC,made,\n'
+    'salt,[Na+].[Cl-],made,lone ions\n'
+    'stilbene,CN(C)c1ccc(C=Cc2ccccc2)cc1,bought,"a ""quoted"" note"\n'
+)
+
+
+def test_every_input_column_is_carried_through_in_order(model_dir, tmp_path):
+    source = tmp_path / "library.csv"
+    source.write_text(TABLE)
+    out = tmp_path / "ranked.csv"
+    result = screen(source, "--out", out, "--model", model_dir, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == ["name", "SMILES", "input_status", "note", *FIELDS]
+    given = pd.read_csv(io.StringIO(TABLE), dtype=str, keep_default_na=False)
+    by_row = frame.set_index(frame["row"].astype(int)).sort_index()
+    assert by_row["name"].tolist() == given["name"].tolist()
+    assert by_row["SMILES"].tolist() == given["SMILES"].tolist()
+    assert by_row["input_status"].tolist() == given["status"].tolist()
+    assert by_row["note"].tolist() == given["note"].tolist()
+    assert by_row["status"].tolist() == ["ok", "invalid", "out_of_scope", "ok"]
+    assert frame["rank"].tolist() == ["1", "2", "", ""]  # ranks among scored rows only
+    assert frame["row"].tolist()[2:] == ["2", "3"]  # unscored rows last, in input order
+
+
+def test_screen_and_predict_write_the_same_record(model_dir, tmp_path):
+    source = tmp_path / "library.csv"
+    source.write_text(TABLE)
+    ranked, predicted = tmp_path / "ranked.csv", tmp_path / "predicted.csv"
+    assert screen(source, "--out", ranked, "--model", model_dir).exit_code == 0
+    result = runner.invoke(app, ["predict", str(source), "--out", str(predicted), "--model",
+                                 str(model_dir), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    screened = pd.read_csv(ranked, dtype=str, keep_default_na=False)
+    screened = screened.drop(columns="rank").sort_values("row", key=lambda c: c.astype(int))
+    pd.testing.assert_frame_equal(
+        screened.reset_index(drop=True), pd.read_csv(predicted, dtype=str, keep_default_na=False)
+    )
+
+
+def test_parquet_output_has_the_csv_values_as_numbers(model_dir, library, tmp_path):
+    text, table = tmp_path / "ranked.csv", tmp_path / "ranked.parquet"
+    assert screen(library, "--out", text, "--model", model_dir, "--jobs", "1").exit_code == 0
+    result = screen(library, "--out", table, "--model", model_dir, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    frame, rows = pd.read_parquet(table), read(text)
+    assert list(frame.columns) == ["smiles", "id", *FIELDS]
+    assert frame["row"].tolist() == [int(r["row"]) for r in rows]
+    assert frame["rank"].tolist()[:7] == list(range(1, 8)) and frame["rank"].isna().sum() == 3
+    assert frame["rare_score"].tolist()[:7] == [float(r["rare_score"]) for r in rows[:7]]
+    assert frame["reason"].tolist()[7:] == [r["reason"] for r in rows[7:]]
+    schema = pq.read_schema(table)
+    assert schema.field("level_index").type == pa.int64() == schema.field("rank").type
+    assert schema.field("p_red").type == pa.float64() and schema.field("id").type == pa.string()
+
+
+def test_sdf_in_sdf_out_keeps_structures_and_properties(model_dir, tmp_path):
+    source = tmp_path / "dyes.sdf"
+    writer = Chem.SDWriter(str(source))
+    for name, smiles, supplier in [("coumarin", "CCN(CC)c1ccc2c(C)cc(=O)oc2c1", "acme"),
+                                   ("ethanol", "CCO", "sigma"), ("anthracene",
+                                   "c1ccc2cc3ccccc3cc2c1", "acme")]:
+        mol = Chem.MolFromSmiles(smiles)
+        Chem.rdDepictor.Compute2DCoords(mol)
+        mol.SetProp("_Name", name)
+        mol.SetProp("supplier", supplier)
+        writer.write(mol)
+    writer.close()
+    out = tmp_path / "ranked.sdf"
+    result = screen(source, "--out", out, "--model", model_dir, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    mols = list(Chem.SDMolSupplier(str(out)))
+    assert len(mols) == 3 and all(m is not None for m in mols)
+    given = {m.GetProp("_Name"): m for m in Chem.SDMolSupplier(str(source))}
+    for mol in mols:
+        name = mol.GetProp("_Name")
+        assert mol.GetProp("id") == name and mol.GetProp("supplier") == given[name].GetProp(
+            "supplier")
+        assert Chem.MolToSmiles(mol) == Chem.MolToSmiles(given[name])
+        assert np.allclose(mol.GetConformer().GetPositions(),
+                           given[name].GetConformer().GetPositions(), atol=1e-3)
+        assert mol.GetProp("status") == "ok" and float(mol.GetProp("rare_score")) >= 0
+    assert [m.GetProp("rank") for m in mols] == ["1", "2", "3"]
+
+
+def test_standard_output_carries_only_the_rows(model_dir, library, tmp_path):
+    out = tmp_path / "ranked.csv"
+    assert screen(library, "--out", out, "--model", model_dir, "--jobs", "1").exit_code == 0
+    result = runner.invoke(app, ["screen", str(library), "--out", "-", "--model", str(model_dir),
+                                 "--jobs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == out.read_text()
+    assert "-> standard output" in result.stderr
+    assert not (tmp_path / "-").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_sdf_and_parquet_rankings_survive_merging_and_top(model_dir, library, tmp_path):
+    predictor = Predictor.load(model_dir, device="cpu")
+    outputs = {}
+    for suffix in (".sdf", ".parquet"):
+        one, many = tmp_path / f"one{suffix}", tmp_path / f"many{suffix}"
+        top = tmp_path / f"top{suffix}"
+        screen_library(predictor, library, one, target_levels=[5, 6, 7], jobs=1)
+        screen_library(predictor, library, many, target_levels=[5, 6, 7], jobs=1, chunk_size=3,
+                       run_size=2)
+        screen_library(predictor, library, top, target_levels=[5, 6, 7], jobs=1, top=4,
+                       chunk_size=2)
+        outputs[suffix] = one, many, top
+    one, many, top = outputs[".sdf"]
+    assert many.read_bytes() == one.read_bytes()
+    names = [m.GetProp("_Name") for m in Chem.SDMolSupplier(str(one), sanitize=False)]
+    assert len(names) == N_ROWS
+    assert [m.GetProp("_Name") for m in Chem.SDMolSupplier(str(top))] == names[:4]
+    one, many, top = outputs[".parquet"]
+    assert pq.read_table(many).equals(pq.read_table(one))
+    assert pq.read_table(top).equals(pq.read_table(one).slice(0, 4))
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*"))
+
+
+def test_unknown_output_suffix_asks_for_a_format(model_dir, library, tmp_path):
+    out = tmp_path / "ranked.xlsx"
+    result = screen(library, "--out", out, "--model", model_dir)
+    assert result.exit_code == 2 and "--format" in result.output
+    assert not out.exists()
+    result = screen(library, "--out", out, "--model", model_dir, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert read(out)[0]["rank"] == "1"

@@ -81,7 +81,7 @@ def test_ensemble_folder_predicts_evaluates_and_verifies(runs, tmp_path):
                                str(predictions), "--device", "cpu", "--no-progress"])
     assert done.exit_code == 0, done.output
     rows = list(csv.DictReader(predictions.open()))
-    columns = [c for c in rows[0] if c.startswith("prob_")]
+    columns = [c for c in rows[0] if c.startswith("p_")]
     got = np.array([[float(row[c]) for c in columns] for row in rows])
     members = [Predictor.load(run, device="cpu").predict(PROBE).probs for run in (a, b)]
     np.testing.assert_allclose(got, np.mean(members, axis=0), atol=1e-5)

@@ -192,3 +192,12 @@ def test_an_error_leaves_nothing_behind(tmp_path):
             raise RuntimeError("stop")
         assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_csv_on_standard_output_starts_with_its_first_rows(capsysbinary):
+    with pytest.raises(ValueError), open_record_writer("-", LAYOUT) as writer:
+        raise ValueError("the input holds no molecules")
+    assert capsysbinary.readouterr().out == b""  # no header without rows, on an error
+    with open_record_writer("-", LAYOUT) as writer:
+        writer.write([])
+    assert capsysbinary.readouterr().out.decode().splitlines() == [",".join(LAYOUT.columns)]

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from zincfluor.commands.common import DeviceChoice, console, fail, friendly_errors, out_console
+from zincfluor.commands.common import DeviceChoice, console, friendly_errors, out_console
 
-__all__ = ["register", "screen"]
+__all__ = ["register", "screen", "model_targets", "split_names", "OutputFormat"]
 
 MODEL_HELP = "Model folder (from `zincfluor model ship`), run folder or checkpoint.pt. " \
     "Default: $ZINCFLUOR_MODEL, else the shipped models/emission8-default."
+INPUT_HELP = "Molecules: .smi/.txt (SMILES \\[id] per line), .csv/.tsv, .sdf, .parquet (any of " \
+    "them .gz), or - for standard input."
+ID_COLUMN_HELP = "Id column of a table (default: a column named id, name or identifier)."
+FORMAT_HELP = "Output format (default: from --out's suffix; csv for -)."
+TARGET_LEVELS_HELP = "Comma-separated levels whose probabilities make the rare score, e.g. " \
+    "red,far-red. Default: the model card's, else the 3 least-trained levels."
+
+
+class OutputFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    sdf = "sdf"
 
 
 def split_names(text: str | None) -> list[str] | None:
@@ -22,22 +35,36 @@ def split_names(text: str | None) -> list[str] | None:
     return names or None
 
 
+def model_targets(predictor, model_path: Path, requested: str | None = None) -> list[int]:
+    """Indices of the levels whose probabilities make the rare score, for ``predict`` and
+    ``screen`` alike: ``requested`` (``"red,far-red"``), else the model card's target levels,
+    else the least-trained levels (:func:`zincfluor.screening.rare.resolve_target_levels`)."""
+    from zincfluor.screening.card import load_model_card
+    from zincfluor.screening.rare import resolve_target_levels
+
+    card = load_model_card(model_path)
+    return resolve_target_levels(
+        predictor.level_names,
+        predictor.class_counts,
+        split_names(requested),
+        card.target_levels if card else None,
+    )
+
+
 @friendly_errors
 def screen(
-    library: str = typer.Argument(
-        ..., help="Molecules: .csv/.tsv, .smi/.txt (SMILES \\[id] per line), or - for stdin."
+    library: str = typer.Argument(..., help=INPUT_HELP),
+    out: str = typer.Option(
+        ..., "--out", help="Ranked file to write (.csv, .parquet, .sdf), or - for standard output."
     ),
-    out: Path = typer.Option(..., "--out", help="Ranked CSV to write."),
+    format: OutputFormat = typer.Option(None, "--format", help=FORMAT_HELP),
     model: Path = typer.Option(None, "--model", help=MODEL_HELP),
     top: int = typer.Option(
         None, "--top", min=1, help="Write only the K best-scored molecules (default: all rows)."
     ),
-    target_levels: str = typer.Option(
-        None, "--target-levels",
-        help="Comma-separated levels whose probabilities make the rare score, e.g. "
-        "red,far-red. Default: the model card's, else the 3 least-trained levels.",
-    ),
-    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a CSV."),
+    target_levels: str = typer.Option(None, "--target-levels", help=TARGET_LEVELS_HELP),
+    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a table."),
+    id_column: str = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Molecules per forward pass."),
     jobs: int = typer.Option(
         None, "--jobs", min=1, help="Featurization processes (default: every core; 1: none)."
@@ -47,38 +74,37 @@ def screen(
 ) -> None:
     """Score every molecule and rank the library by its rare-level probability.
 
-    Every input row is kept: valid molecules sorted by rare score (highest first, ties in
-    input order), invalid ones last with the reason in `status`.
+    Every input row is kept with every input column: scored molecules sorted by rare score
+    (highest first, ties in input order), invalid and out-of-scope ones last, with `status`
+    and `reason`.
     """
-    from zincfluor.screening.card import load_model_card, resolve_model_path
+    from zincfluor.screening.card import resolve_model_path
+    from zincfluor.screening.inputs import open_molecule_inputs
     from zincfluor.screening.predictor import Predictor
-    from zincfluor.screening.rare import resolve_target_levels
+    from zincfluor.screening.record import resolve_format
     from zincfluor.screening.screen import screen_library
 
-    if library != "-" and not Path(library).is_file():
-        fail(f"input file {library} does not exist")
+    fmt = resolve_format(out, format.value if format else None)
     model_path = resolve_model_path(model)
-    predictor = Predictor.load(model_path, device=device.value, batch_size=batch_size)
-    card = load_model_card(model_path)
-    targets = resolve_target_levels(
-        predictor.level_names,
-        predictor.class_counts,
-        split_names(target_levels),
-        card.target_levels if card else None,
-    )
-    summary = screen_library(
-        predictor, library, out, target_levels=targets, top=top, smiles_column=smiles_column,
-        jobs=jobs, progress=progress and library != "-",
-    )
+    # the input first: a wrong path, format or column stops before the model loads
+    with open_molecule_inputs(library, smiles_column=smiles_column,
+                              id_column=id_column) as inputs:
+        predictor = Predictor.load(model_path, device=device.value, batch_size=batch_size)
+        targets = model_targets(predictor, model_path, target_levels)
+        summary = screen_library(
+            predictor, inputs, out, target_levels=targets, top=top, format=fmt, jobs=jobs,
+            progress=progress and library != "-",
+        )
     workers = "in-process" if summary.jobs == 1 else f"{summary.jobs} worker processes"
     console.print(
         f"ranked by p({' + '.join(summary.target_levels)}); featurized {workers}; "
         f"{summary.rows} molecules in {summary.seconds:.1f} s "
         f"({summary.molecules_per_second:,.0f} molecules/s)"
     )
-    out_console.print(
+    report = console if out == "-" else out_console
+    report.print(
         f"{summary.rows} rows ({summary.ok} scored, {summary.invalid} invalid, "
-        f"{summary.out_of_scope} out of scope) -> {out}"
+        f"{summary.out_of_scope} out of scope) -> {'standard output' if out == '-' else out}"
         + (f" (top {summary.written})" if top is not None else "")
     )
 

@@ -3,13 +3,13 @@
 from zincfluor.screening.inputs import InputRecord, read_molecule_inputs
 from zincfluor.screening.predictor import PredictionBatch, Predictor
 from zincfluor.screening.rare import rare_scores, resolve_target_levels
-from zincfluor.screening.writer import prediction_columns, write_predictions
+from zincfluor.screening.writer import prediction_layout, write_predictions
 
 __all__ = [
     "InputRecord",
     "PredictionBatch",
     "Predictor",
-    "prediction_columns",
+    "prediction_layout",
     "rare_scores",
     "read_molecule_inputs",
     "resolve_target_levels",

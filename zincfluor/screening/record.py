@@ -288,7 +288,8 @@ class RecordWriter:
 
     A file is written to ``OUT.part`` and renamed to ``OUT`` when the ``with`` block ends
     without an error (and removed when it raises), so no partial output is left behind.
-    ``out == "-"``: standard output (CSV and SDF stream; Parquet is copied there at the end).
+    ``out == "-"``: standard output (CSV and SDF stream, a CSV's header with its first rows, so
+    a run that fails before any row writes nothing; Parquet is copied there at the end).
     SDF: one record per row with the row's structure (:meth:`write`'s ``structures``) and every
     column as an SD property; the id column, if any, names the record.
     """
@@ -303,6 +304,7 @@ class RecordWriter:
         self._tmp: Path | None = None
         self._handle = None
         self._writer = None
+        self._header_written = False
 
     # lifecycle -------------------------------------------------------------------------
 
@@ -327,6 +329,8 @@ class RecordWriter:
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
+            if exc_type is None and self.format == "csv" and not self._header_written:
+                self._writer.writerow(self._columns)
             self._close_writer()
             if exc_type is None and self._tmp is not None:
                 if self.to_stdout:
@@ -340,9 +344,8 @@ class RecordWriter:
                 self._tmp.unlink(missing_ok=True)
 
     def _open_writer(self) -> None:
-        if self.format == "csv":
+        if self.format == "csv":  # the header goes out with the first rows (or at the end)
             self._writer = csv.writer(self._handle, lineterminator="\n")
-            self._writer.writerow(self._columns)
         elif self.format == "sdf":
             from rdkit import Chem
 
@@ -372,6 +375,9 @@ class RecordWriter:
         if not rows:
             return
         if self.format == "csv":
+            if not self._header_written:
+                self._writer.writerow(self._columns)
+                self._header_written = True
             self._writer.writerows(rows)
         elif self.format == "sdf":
             self._write_sdf(rows, structures)

@@ -10,14 +10,20 @@ The library streams through in chunks, so memory stays bounded whatever its size
    written to a temporary file; at the end the runs are k-way merged (``heapq.merge``) into the
    output. ``top``: only the best ``top`` rows are kept (a buffer of at most 2 x ``top``).
 
-Every output row starts from a fixed-width sort key (``0`` + inverted IEEE bits of the score +
-input position, or ``1`` + input position for invalid rows), so sorting and merging are plain
-string comparisons: rare score descending, ties in input order, invalid rows last.
-The output is written to ``OUT.part`` and renamed when complete.
+Rows are the prediction records of :mod:`zincfluor.screening.record` (the input's columns, then
+``row``, ``rank``, ``status``, ...), kept as CSV text lines. Every line starts from a fixed-width
+sort key (``0`` + inverted IEEE bits of the score + input position, or ``1`` + input position for
+unscored rows), so sorting and merging are plain string comparisons: rare score descending, ties
+in input order, unscored rows last. After the key, 8 hex digits give the length of the part
+before ``rank``, which is filled in when the ranked lines are written. A CSV output is written
+from these lines as they are; Parquet and SDF read them back as text rows (SDF lines end with
+the row's input structure). A file output is written to ``OUT.part`` and renamed when complete.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
 import gc
 import heapq
 import os
@@ -38,11 +44,23 @@ import numpy as np
 from zincfluor.chem import FeaturizerConfig
 from zincfluor.chem.molecule_features import MoleculeFeatureConfig
 from zincfluor.chem.packing import PackedGraphs
-from zincfluor.screening.inputs import InputRecord, is_smiles_file, read_molecule_inputs
+from zincfluor.screening.inputs import InputRecord, MoleculeInput
 from zincfluor.screening.predictor import Predictor, PreparedMolecules, prepare_molecules
 from zincfluor.screening.rare import rare_scores
+from zincfluor.screening.record import (
+    RecordLayout,
+    open_record_writer,
+    resolve_format,
+    split_status,
+)
+from zincfluor.screening.writer import (
+    input_structure,
+    model_input,
+    opened_inputs,
+    prediction_layout,
+)
 
-__all__ = ["ScreenSummary", "screen_library", "screen_columns", "available_cores"]
+__all__ = ["ScreenSummary", "screen_library", "available_cores"]
 
 CHUNK_SIZE = 1024
 """Input rows per unit of work sent to a worker (larger chunks make temporary arrays
@@ -52,6 +70,9 @@ RUN_SIZE = 65536
 """Output rows per sorted temporary run (full ranking)."""
 
 _KEY_WIDTH = 29  # "0" + 16 hex digits of the inverted score + 12 hex digits of the position
+_HEAD_WIDTH = 8  # hex digits of the length of a line's part before its rank
+_PREFIX = _KEY_WIDTH + _HEAD_WIDTH
+_LINE_FILES = (".smi", ".smiles", ".txt", ".csv", ".tsv")  # one molecule a line (+ a header)
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _QUOTE_CHARS = (",", '"', "\n", "\r")
 
@@ -68,24 +89,11 @@ class ScreenSummary:
     seconds: float
     target_levels: list[str]
     jobs: int
-    out: Path
+    out: Path | str
 
     @property
     def molecules_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("nan")
-
-
-def screen_columns(level_names: Sequence[str], *, with_id: bool, wavelength: bool = False,
-                   ensemble: bool = False) -> list[str]:
-    """Columns of a screen's output CSV. ``wavelength``: the model predicts the emission maximum
-    (median and central 80 % interval, nm); ``ensemble``: the standard deviation of the rare
-    score over the ensemble's members."""
-    columns = ["rank", "row"] + (["id"] if with_id else [])
-    columns += ["smiles", "canonical_smiles", "status", "notes", "rare_score"]
-    columns += ["rare_score_std"] if ensemble else []
-    columns += ["predicted_level"]
-    columns += ["emission_nm", "emission_nm_low", "emission_nm_high"] if wavelength else []
-    return columns + [f"p_{name}" for name in level_names]
 
 
 def available_cores() -> int:
@@ -151,9 +159,11 @@ def _expand(graphs: PackedGraphs) -> PackedGraphs:
     )
 
 
-def _prepare_in_worker(smiles: list[str], compact: bool) -> PreparedMolecules:
+def _prepare_in_worker(molecules: list[object], compact: bool) -> PreparedMolecules:
+    """Prepare SMILES strings and RDKit Mols (SDF records) in a worker."""
     featurizer_config, molecule_features = _WORKER_CONFIG
-    prepared = prepare_molecules(smiles, featurizer_config, molecule_features=molecule_features)
+    prepared = prepare_molecules(molecules, featurizer_config,
+                                 molecule_features=molecule_features)
     if compact:
         prepared.graphs = _compact(prepared.graphs)
     return prepared
@@ -169,28 +179,32 @@ class _Ranker:
         self,
         predictor: Predictor,
         targets: Sequence[int],
+        layout: RecordLayout,
         *,
-        with_id: bool,
         top: int | None,
         run_size: int,
         tmp_dir: Path,
-        config: FeaturizerConfig,
+        structures: bool = False,
     ):
         self.predictor = predictor
         self.targets = list(targets)
         self.names = predictor.level_names
-        self.with_id = with_id
+        self.layout = layout
         self.top = top
         self.run_size = run_size
         self.tmp_dir = tmp_dir
-        self.config = config
+        self.structures = structures
+        self.n_inputs = len(layout.input_columns)
         self.n_levels = len(self.names)
         self._prob_format = ",".join(["{:.6f}"] * self.n_levels)
-        self._empty_probs = "," * (self.n_levels - 1)
+        # unscored rows: empty level, level_index, rare_score and p_<level> fields
+        self._empty_probs = "," * (self.n_levels + 2)
+        self._ensemble = layout.ensemble
+        self._wavelength = layout.wavelength
         self.buffer: list = []
         self.runs: list[Path] = []
         self.threshold: str | None = None
-        self.rows = self.ok = self.out_of_scope = 0
+        self.rows = self.ok = self.out_of_scope = self.problems = 0
 
     # keys ------------------------------------------------------------------------------
 
@@ -224,6 +238,9 @@ class _Ranker:
         for k, position in enumerate(prepared.positions.tolist()):
             canonical[position] = prepared.canonical[k]
         status = prepared.status()
+        for i, record in enumerate(records):
+            if record.problem:  # the reader could not read it; the predictor saw ""
+                status[i] = f"invalid: {record.problem}"
         levels = np.where(np.isnan(scores), -1, np.nan_to_num(probs).argmax(axis=1)).tolist()
 
         if self.top is None:
@@ -245,7 +262,7 @@ class _Ranker:
                 self._trim()
 
     def _extra_columns(self, outputs) -> list[tuple[str, str]]:
-        """Per row: (rare-score spread over ensemble members, emission nm columns), as text."""
+        """Per row: (emission nm columns, rare-score spread over ensemble members), as text."""
         n = len(outputs.probs)
         spread = [""] * n
         if outputs.member_probs is not None:
@@ -255,26 +272,33 @@ class _Ranker:
         if outputs.emission_nm is not None:
             nm = [",".join(f"{v:.1f}" for v in row) if row[0] == row[0] else ",,"
                   for row in outputs.emission_nm.tolist()]
-        return list(zip(spread, nm, strict=True))
+        return list(zip(nm, spread, strict=True))
 
     def _line(self, key, record, canonical, status, notes, score, extra, level, probs) -> str:
-        parts = [key, str(record.row)]
-        if self.with_id:
-            parts.append(_field(record.id or ""))
-        parts += [_field(record.smiles), canonical, _field(status), _field("; ".join(notes))]
-        spread, nm = extra
-        ensemble = self.predictor.n_members > 1
-        wavelength = self.predictor.predicts_wavelength
-        if level >= 0:
-            parts += [f"{score:.6f}"] + ([spread] if ensemble else []) + [self.names[level]]
-            parts += [nm] if wavelength else []
-            parts += [self._prob_format.format(*probs.tolist())]
+        """``key`` + length of the part before ``rank`` + the record's CSV fields (rank left
+        out) + newline. Field order: :func:`zincfluor.screening.record.zincfluor_fields`."""
+        values = record.values
+        if len(values) != self.n_inputs:
+            values = (tuple(values) + ("",) * self.n_inputs)[: self.n_inputs]
+        head = ",".join([*map(_field, values), str(record.row)]) + ","
+        if status == "ok":
+            parts = ["ok,", _field("; ".join(notes)), canonical]
         else:
-            parts += [""] + ([""] if ensemble else []) + [""]
-            parts += [",,"] if wavelength else []
+            kind, reason = split_status(status)
+            parts = [kind, _field(reason), _field("; ".join(notes)), canonical]
+        nm, spread = extra
+        if level >= 0:
+            parts += [self.names[level], str(level), f"{score:.6f}",
+                      self._prob_format.format(*probs.tolist())]
+            parts += [nm] if self._wavelength else []
+            parts += [spread] if self._ensemble else []
+        else:
             parts += [self._empty_probs]
-        # the key is glued to the row number; a comma after it is added when writing
-        return parts[0] + ",".join(parts[1:]) + "\n"
+            parts += [",,"] if self._wavelength else []
+            parts += [""] if self._ensemble else []
+        if self.structures:
+            parts.append(_field(_structure_token(record)))
+        return f"{key}{len(head):08x}{head},{','.join(parts)}\n"
 
     def _trim(self) -> None:
         self.buffer.sort(key=lambda item: item[0])
@@ -285,7 +309,7 @@ class _Ranker:
     def _write_run(self) -> None:
         self.buffer.sort()
         path = self.tmp_dir / f"run{len(self.runs):05d}.txt"
-        with open(path, "w") as handle:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.writelines(self.buffer)
         self.runs.append(path)
         self.buffer = []
@@ -305,12 +329,29 @@ class _Ranker:
         if self.buffer:
             self._write_run()
         with ExitStack() as stack:
-            handles = [stack.enter_context(open(path)) for path in self.runs]
+            handles = [stack.enter_context(open(path, encoding="utf-8", newline=""))
+                       for path in self.runs]
             yield from heapq.merge(*handles)
 
     def _top_lines(self) -> Iterator[str]:
         for item in self.buffer:
             yield self._line(*item)
+
+
+def _structure_token(record: InputRecord) -> str:
+    """A record's input structure on one line: ``m`` + base64 of its Mol, or ``s`` + SMILES."""
+    structure = input_structure(record)
+    if isinstance(structure, str):
+        return "s" + structure
+    return "m" + base64.b64encode(structure.ToBinary()).decode("ascii")
+
+
+def _structure_of(token: str) -> object:
+    if token.startswith("m"):
+        from rdkit import Chem
+
+        return Chem.Mol(base64.b64decode(token[1:]))
+    return token[1:]
 
 
 def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRecord]]:
@@ -319,8 +360,11 @@ def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRec
 
 
 def _count_lines(source: str | Path) -> int | None:
-    """Number of lines of a regular file (fast, in binary), ``None`` for standard input."""
+    """Number of molecules of a plain .smi/.txt/.csv/.tsv file, from its lines (fast, in
+    binary; a header line counts too, at most one too many); ``None`` for other inputs."""
     if str(source) == "-" or not Path(source).is_file():
+        return None
+    if Path(source).suffix.lower() not in _LINE_FILES:
         return None
     lines, last = 0, b"\n"
     with open(source, "rb") as handle:
@@ -408,12 +452,14 @@ def _make_pool(jobs: int, config: tuple[FeaturizerConfig, MoleculeFeatureConfig 
 
 def screen_library(
     predictor: Predictor,
-    source: str | Path,
+    source: str | Path | MoleculeInput,
     out: str | Path,
     *,
     target_levels: Sequence[int],
     top: int | None = None,
     smiles_column: str | None = None,
+    id_column: str | None = None,
+    format: str | None = None,
     jobs: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     run_size: int = RUN_SIZE,
@@ -425,15 +471,19 @@ def screen_library(
     Parameters
     ----------
     predictor : the loaded model
-    source : .csv/.tsv/.smi/.txt path, or ``-`` for standard input
-    out : CSV to write (via ``OUT.part``, renamed when complete)
+    source : any input :func:`~zincfluor.screening.inputs.open_molecule_inputs` reads, ``-``
+        for standard input, or an input opened with it
+    out : file to write (via ``OUT.part``, renamed when complete), or ``-`` for standard output
     target_levels : indices of the levels whose probabilities make the rare score
     top : keep only the ``top`` best rows (``None``: every input row)
+    smiles_column, id_column : the input's SMILES and id columns (default: detected; for a
+        path)
+    format : ``csv``, ``parquet`` or ``sdf`` (default: from ``out``'s suffix, csv for ``-``)
     jobs : featurization worker processes; ``None``: every core (at most one per chunk of
         input); ``1``: this process only
     chunk_size, run_size : input rows per work unit; output rows per sorted temporary run
     progress : show a progress bar with molecules/s on stderr
-    tmp_dir : where the temporary runs go (default: next to ``out``)
+    tmp_dir : where the temporary runs go (default: next to ``out``; the system's for ``-``)
 
     Raises ``ValueError`` when the input holds no rows (no output is written then).
     """
@@ -441,57 +491,55 @@ def screen_library(
         raise ValueError(f"top must be at least 1, got {top}")
     if not target_levels:
         raise ValueError("at least one target level is needed")
-    total = _count_lines(source)
+    fmt = resolve_format(out, format)
+    total = _count_lines(source.name if isinstance(source, MoleculeInput) else source)
     if jobs is None:  # every core, but no more processes than chunks of work
         jobs = available_cores()
         if total is not None:
             jobs = max(1, min(jobs, -(-total // chunk_size)))
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    to_stdout = str(out) == "-"
+    if not to_stdout:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
     config = predictor.featurizer_config
-    with_id = str(source) != "-" and is_smiles_file(source)
     names = predictor.level_names
     started = time.perf_counter()
-    records = read_molecule_inputs(source, smiles_column=smiles_column)
-    tmp = out.with_name(out.name + ".part")
-    runs_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=tmp_dir or out.parent))
-    _keep_freed_memory()
-    # before any inference: workers fork a quiet process
-    pool = _make_pool(jobs, (config, predictor.molecule_features))
-    threads = _inference_threads(predictor, jobs)
+    runs_dir = Path(tempfile.mkdtemp(prefix=".zincfluor-screen.",
+                                     dir=tmp_dir or (None if to_stdout else out.parent)))
+    pool = threads = None
     try:
-        ranker = _Ranker(
-            predictor, target_levels, with_id=with_id, top=top, run_size=run_size,
-            tmp_dir=runs_dir, config=config,
-        )
-        in_flight = max(2, 2 * jobs) if jobs > 1 else 1
-        with _progress(progress, total) as (advance, describe):
-            pending: deque = deque()
-            for chunk in _chunks(records, chunk_size):
-                texts = [record.smiles for record in chunk]
-                future = pool.submit(_prepare_in_worker, texts, jobs > 1)
-                pending.append((chunk, future))
-                if len(pending) >= in_flight:
+        with opened_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
+            layout = prediction_layout(predictor, inputs.columns, ranked=True,
+                                       id_column=inputs.id_column)
+            _keep_freed_memory()
+            # before any inference: workers fork a quiet process
+            pool = _make_pool(jobs, (config, predictor.molecule_features))
+            threads = _inference_threads(predictor, jobs)
+            ranker = _Ranker(predictor, target_levels, layout, top=top, run_size=run_size,
+                             tmp_dir=runs_dir, structures=fmt == "sdf")
+            in_flight = max(2, 2 * jobs) if jobs > 1 else 1
+            with _progress(progress, total) as (advance, describe):
+                pending: deque = deque()
+                for chunk in _chunks(iter(inputs), chunk_size):
+                    items = [model_input(record) for record in chunk]
+                    future = pool.submit(_prepare_in_worker, items, jobs > 1)
+                    pending.append((chunk, future))
+                    if len(pending) >= in_flight:
+                        _finish(ranker, pending.popleft(), advance)
+                while pending:
                     _finish(ranker, pending.popleft(), advance)
-            while pending:
-                _finish(ranker, pending.popleft(), advance)
-            if ranker.rows == 0:
-                source_name = "standard input" if str(source) == "-" else str(source)
-                raise ValueError(f"{source_name} holds no molecules; nothing written")
-            describe("writing")
-            columns = screen_columns(names, with_id=with_id,
-                                     wavelength=predictor.predicts_wavelength,
-                                     ensemble=predictor.n_members > 1)
-            written = _write_output(tmp, ranker, columns)
-        os.replace(tmp, out)
+                if ranker.rows == 0:
+                    raise ValueError(f"{inputs.name} holds no molecules; nothing written")
+                describe("writing")
+                written = _write_output(out, fmt, ranker, layout)
     finally:
-        pool.shutdown(cancel_futures=True)
-        gc.unfreeze()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            gc.unfreeze()
         _restore_threads(threads)
         shutil.rmtree(runs_dir, ignore_errors=True)
-        tmp.unlink(missing_ok=True)
     return ScreenSummary(
         rows=ranker.rows,
         ok=ranker.ok,
@@ -511,23 +559,74 @@ def _finish(ranker: _Ranker, item, advance) -> None:
     advance(len(chunk))
 
 
-def _write_output(path: Path, ranker: _Ranker, columns: list[str]) -> int:
-    rank = written = 0
-    with open(path, "w", newline="") as handle:
-        handle.write(",".join(columns) + "\n")
+def _ranked_lines(ranker: _Ranker) -> Iterator[str]:
+    """The kept rows as CSV lines in output order, each with its rank (empty when unscored)."""
+    rank = 0
+    for line in ranker.sorted_lines():
+        cut = _PREFIX + int(line[_KEY_WIDTH:_PREFIX], 16)
+        if line[0] == "0":
+            rank += 1
+            yield f"{line[_PREFIX:cut]}{rank}{line[cut:]}"
+        else:
+            yield f"{line[_PREFIX:cut]}{line[cut:]}"
+
+
+def _write_output(out: Path | str, fmt: str, ranker: _Ranker, layout: RecordLayout) -> int:
+    """Write the ranked rows to ``out`` (a path or ``-``) as ``fmt``; returns how many."""
+    if fmt == "csv":
+        return _write_csv(out, ranker, layout)
+    written = 0
+    with open_record_writer(out, layout, fmt) as writer:
         block: list[str] = []
-        for line in ranker.sorted_lines():
+        for line in _ranked_lines(ranker):
+            block.append(line)
+            if len(block) >= 8192:
+                written += _write_block(writer, block, fmt == "sdf")
+                block = []
+        written += _write_block(writer, block, fmt == "sdf")
+    return written
+
+
+def _write_block(writer, lines: list[str], structures: bool) -> int:
+    rows = list(csv.reader(lines))
+    if structures:
+        writer.write([row[:-1] for row in rows], [_structure_of(row[-1]) for row in rows])
+    else:
+        writer.write(rows)
+    return len(rows)
+
+
+def _write_csv(out: Path | str, ranker: _Ranker, layout: RecordLayout) -> int:
+    """The ranked lines as they are, after a header."""
+    written = 0
+    with _text_output(out) as handle:
+        handle.write(",".join(_field(column) for column in layout.columns) + "\n")
+        block: list[str] = []
+        for line in _ranked_lines(ranker):
             written += 1
-            if line[0] == "0":
-                rank += 1
-                block.append(f"{rank},{line[_KEY_WIDTH:]}")
-            else:
-                block.append(f",{line[_KEY_WIDTH:]}")
+            block.append(line)
             if len(block) >= 8192:
                 handle.writelines(block)
                 block = []
         handle.writelines(block)
     return written
+
+
+@contextmanager
+def _text_output(out: Path | str):
+    """Standard output for ``-``; else ``OUT.part``, renamed to ``OUT`` when the block ends
+    without an error and removed when it raises."""
+    if out == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _inference_threads(predictor: Predictor, jobs: int) -> int | None:

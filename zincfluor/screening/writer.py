@@ -1,31 +1,62 @@
-"""Stream molecules from a file through a :class:`Predictor` into a CSV, chunk by chunk."""
+"""Stream molecules from an input through a :class:`Predictor` into prediction records
+(:mod:`zincfluor.screening.record`), chunk by chunk, in input order."""
 
 from __future__ import annotations
 
-import csv
 import itertools
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from zincfluor.screening.inputs import InputRecord, is_smiles_file, read_molecule_inputs
+from zincfluor.screening.inputs import InputRecord, MoleculeInput, open_molecule_inputs
 from zincfluor.screening.predictor import Predictor
+from zincfluor.screening.record import (
+    RecordLayout,
+    open_record_writer,
+    prediction_rows,
+    resolve_format,
+)
 
-__all__ = ["write_predictions", "prediction_columns"]
+__all__ = [
+    "write_predictions", "prediction_layout", "model_input", "input_structure", "opened_inputs",
+]
 
 
-def prediction_columns(level_names: list[str], *, with_id: bool,
-                       wavelength: bool = False) -> list[str]:
-    """Output columns: [id,] smiles, canonical_smiles, status, notes, level, level_name,
-    [emission_nm, emission_nm_low, emission_nm_high,] prob_<name>... (``notes``: what
-    standardisation changed, ``; ``-separated; the emission maximum's median and central 80 %
-    interval in nm, for a model with a wavelength head)."""
-    columns = ["id"] if with_id else []
-    columns += ["smiles", "canonical_smiles", "status", "notes", "level", "level_name"]
-    columns += ["emission_nm", "emission_nm_low", "emission_nm_high"] if wavelength else []
-    return columns + [f"prob_{name}" for name in level_names]
+def prediction_layout(predictor: Predictor, input_columns: Sequence[str], *,
+                      ranked: bool = False, id_column: str | None = None) -> RecordLayout:
+    """The :class:`RecordLayout` of ``predictor``'s predictions for an input with
+    ``input_columns`` (wavelength fields for a wavelength head, ``rare_score_std`` for an
+    ensemble, ``rank`` when ``ranked``)."""
+    return RecordLayout(
+        tuple(predictor.level_names), tuple(input_columns),
+        wavelength=predictor.predicts_wavelength, ensemble=predictor.n_members > 1,
+        ranked=ranked, id_column=id_column,
+    )
+
+
+def model_input(record: InputRecord) -> object:
+    """What the predictor reads for ``record``: its own structure (SDF), else its SMILES; an
+    empty SMILES for a record the reader could not read (an invalid row whatever happens)."""
+    if record.problem:
+        return ""
+    return record.mol if record.mol is not None else record.smiles
+
+
+def input_structure(record: InputRecord) -> object:
+    """The structure an SDF output carries for ``record``: its own Mol, else its SMILES."""
+    return record.mol if record.mol is not None else record.smiles
+
+
+@contextmanager
+def opened_inputs(source: str | Path | MoleculeInput, *, smiles_column: str | None = None,
+                  id_column: str | None = None) -> Iterator[MoleculeInput]:
+    """``source`` as an open :class:`MoleculeInput`: opened here (and closed after) from a path
+    or ``-``, or an input the caller opened (and closes) passed through as it is."""
+    if isinstance(source, MoleculeInput):
+        yield source
+        return
+    with open_molecule_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
+        yield inputs
 
 
 def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRecord]]:
@@ -35,60 +66,57 @@ def _chunks(records: Iterator[InputRecord], size: int) -> Iterator[list[InputRec
 
 def write_predictions(
     predictor: Predictor,
-    source: str | Path,
+    source: str | Path | MoleculeInput,
     out: str | Path,
     *,
+    target_levels: Sequence[int],
     smiles_column: str | None = None,
+    id_column: str | None = None,
+    format: str | None = None,
     chunk_size: int = 4096,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Predict every row of ``source`` into the CSV ``out``, one output row per input row.
+    """Predict every record of ``source`` into ``out``, one output row per input record.
 
-    Memory stays bounded by ``chunk_size``. The file is written to a temporary name and renamed
-    when complete, so an interrupted run never leaves a truncated CSV behind.
-    Returns counts: rows, ok, invalid, out_of_scope.
+    Parameters
+    ----------
+    predictor : the loaded model
+    source : any input :func:`~zincfluor.screening.inputs.open_molecule_inputs` reads, ``-``
+        for standard input, or an input opened with it
+    out : the file to write, or ``-`` for standard output
+    target_levels : indices of the levels whose probabilities make the rare score
+    smiles_column, id_column : the input's SMILES and id columns (default: detected; for a
+        path)
+    format : ``csv``, ``parquet`` or ``sdf`` (default: from ``out``'s suffix, csv for ``-``)
+    chunk_size : records per prediction call (memory stays bounded by it)
+    progress : a progress line on standard error
+
+    The output is written to a temporary file and renamed when complete, so a failed run
+    leaves nothing behind. Returns counts: rows, ok, invalid, out_of_scope. Raises
+    ``ValueError`` when the input holds no molecules (nothing is written then).
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with_id = str(source) != "-" and is_smiles_file(source)
-    names = predictor.level_names
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    fmt = resolve_format(out, format)
     counts = {"rows": 0, "ok": 0, "invalid": 0, "out_of_scope": 0}
-    tmp = out.with_name(out.name + ".part")
-    records = read_molecule_inputs(source, smiles_column=smiles_column)
-    with open(tmp, "w", newline="") as handle, Progress(
-        SpinnerColumn(),
-        TextColumn("{task.completed} molecules"),
-        TimeElapsedColumn(),
-        disable=not progress,
-    ) as bar:
-        task = bar.add_task("predicting", total=None)
-        writer = csv.writer(handle, lineterminator="\n")  # plain lines for cut/awk/grep
-        wavelength = predictor.predicts_wavelength
-        writer.writerow(prediction_columns(names, with_id=with_id, wavelength=wavelength))
-        for chunk in _chunks(records, chunk_size):
-            result = predictor.predict([record.smiles for record in chunk])
-            levels = result.levels
-            for i, record in enumerate(chunk):
-                ok = levels[i] >= 0
-                row = [record.id or ""] if with_id else []
-                row += [
-                    record.smiles,
-                    result.canonical[i] or "",
-                    result.status[i],
-                    "; ".join(result.notes[i]),
-                    int(levels[i]) if ok else "",
-                    names[levels[i]] if ok else "",
-                ]
-                if wavelength:
-                    row += ([f"{v:.1f}" for v in result.emission_nm[i]] if ok else ["", "", ""])
-                row += [f"{p:.6f}" for p in result.probs[i]] if ok else [""] * len(names)
-                writer.writerow(row)
-            n_ok = int(result.ok.sum())
-            n_out = sum(status.startswith("out_of_scope") for status in result.status)
-            counts["rows"] += len(chunk)
-            counts["ok"] += n_ok
-            counts["out_of_scope"] += n_out
-            counts["invalid"] += len(chunk) - n_ok - n_out
-            bar.update(task, advance=len(chunk))
-    os.replace(tmp, out)
+    with opened_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
+        layout = prediction_layout(predictor, inputs.columns, id_column=inputs.id_column)
+        status_at = layout.columns.index("status")
+        with open_record_writer(out, layout, fmt) as writer, Progress(
+            SpinnerColumn(), TextColumn("{task.completed} molecules"), TimeElapsedColumn(),
+            console=Console(stderr=True), disable=not progress,
+        ) as bar:
+            task = bar.add_task("predicting", total=None)
+            for chunk in _chunks(iter(inputs), chunk_size):
+                batch = predictor.predict([model_input(record) for record in chunk])
+                rows = prediction_rows(layout, chunk, batch, target_levels)
+                structures = [input_structure(r) for r in chunk] if fmt == "sdf" else None
+                writer.write(rows, structures)
+                counts["rows"] += len(rows)
+                for row in rows:
+                    counts[row[status_at]] += 1
+                bar.update(task, advance=len(chunk))
+            if counts["rows"] == 0:
+                raise ValueError(f"{inputs.name} holds no molecules; nothing written")
     return counts
