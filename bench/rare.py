@@ -40,6 +40,13 @@ and never used to choose):
    the winner's single seed-0 model on the same scaffold validation set: the ensemble ships
    only if its validation primary score (the mean of its AP red+ and AP far-red+) is higher;
    otherwise the single seed-0 model ships.
+5. Wavelength companion (added on 2026-11-30, after the test numbers of the first six
+   configurations had been seen and before dmpnn-ce-morgan and gine-gaussian-lds finished;
+   it too chooses on validation only). When the winner has no wavelength head, the model
+   folder also carries a wavelength model that supplies `emission_nm` and its interval (the
+   levels, probabilities and rare score stay the winner's): among the configurations with a
+   wavelength head and every seed finished on the scaffold split, the one with the lowest
+   mean validation MAE (nm); its seed-0 run ships.
 
 Examples::
 
@@ -248,6 +255,30 @@ def ensemble_decision(single_valid: dict, ensemble_valid: dict) -> dict[str, Any
     return {"single_primary": single, "ensemble_primary": ensemble, "ships": ships}
 
 
+def validation_mae(valid: dict) -> float | None:
+    """A run's validation MAE in nm (None for models without a wavelength head)."""
+    return metric_value(valid, ("wavelength", "mae_nm"))
+
+
+def choose_wavelength_companion(cells: dict[str, list[dict]], seeds: Sequence[int]
+                                ) -> tuple[list[dict], str | None]:
+    """Rule 5: among configurations whose runs all predict the wavelength and have every seed
+    of the grid, the lowest mean validation MAE (nm). Returns ``(rows, name or None)`` with
+    ``name``, ``n``, ``complete`` and ``mae`` per configuration that predicts the wavelength."""
+    rows = []
+    for name, runs in cells.items():
+        runs = [r for r in runs if r["config"]["seed"] in set(seeds)]
+        maes = [validation_mae(r["metrics"]["valid"]) for r in runs]
+        if not runs or any(m is None for m in maes):
+            continue
+        complete = {r["config"]["seed"] for r in runs} >= set(seeds)
+        rows.append({"name": name, "n": len(runs), "complete": complete,
+                     "mae": float(np.mean(maes)) if complete else None})
+    scored = [row for row in rows if row["mae"] is not None]
+    best = min(scored, key=lambda row: row["mae"])["name"] if scored else None
+    return rows, best
+
+
 def scaffold_choice(args: argparse.Namespace) -> tuple[list[dict], str | None]:
     cells = {config: load_cell(args, SHIP_SPLIT, config) for config in args.configs}
     return choose_config(cells, args.seeds)
@@ -433,7 +464,25 @@ def choice_section(args: argparse.Namespace) -> str:
         return "\n".join(text) + "\n"
     text.append(f"Rules 1-3 choose `{winner}`.")
     text.append(ensemble_text(args, winner))
+    text += ["", companion_text(args, winner)]
     return "\n".join(text) + "\n"
+
+
+def companion_text(args: argparse.Namespace, winner: str) -> str:
+    """Rule 5: the wavelength companion, when the winner has no wavelength head."""
+    cells = {config: load_cell(args, SHIP_SPLIT, config) for config in args.configs}
+    if any(validation_mae(r["metrics"]["valid"]) is not None for r in cells.get(winner, [])):
+        return f"Rule 5 does not apply: `{winner}` predicts the wavelength itself."
+    rows, companion = choose_wavelength_companion(cells, args.seeds)
+    listed = ", ".join(
+        f"`{row['name']}` {row['mae']:.1f} nm" if row["mae"] is not None
+        else f"`{row['name']}` incomplete" for row in sorted(
+            rows, key=lambda r: (r["mae"] is None, r["mae"] or 0.0)))
+    if companion is None:
+        return f"Rule 5 is pending: no wavelength configuration is complete ({listed})."
+    return (f"Rule 5 (validation MAE, mean over seeds: {listed}): `{companion}`'s seed-0 run "
+            f"(`{run_dir(args.runs_dir, SHIP_SPLIT, companion, 0)}`) ships beside it as the "
+            "wavelength companion.")
 
 
 def ensemble_text(args: argparse.Namespace, winner: str) -> str:

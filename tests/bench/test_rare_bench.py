@@ -171,3 +171,25 @@ def test_ensemble_of_the_winner(rare, grid, capsys):
         assert (member["seed"], member["split_seed"], member["split"]) == (seed, 0, "scaffold")
     assert "Rule 4: the 2-member ensemble's validation primary is" in out
     assert "**Ships: the " in out
+
+
+def _with_mae(summary: dict, mae: float) -> dict:
+    summary["metrics"]["valid"]["wavelength"] = {"mae_nm": mae, "n_known": 10}
+    return summary
+
+
+def test_wavelength_companion_is_the_lowest_validation_mae_among_complete_configs(rare):
+    cells = {
+        "classifier": [_summary(s, 0.9, 0.8, 0.4) for s in (0, 1, 2)],  # no wavelength head
+        "gaussian-a": [_with_mae(_summary(s, 0.5, 0.4, 0.3), 50.0 + s) for s in (0, 1, 2)],
+        "gaussian-b": [_with_mae(_summary(s, 0.5, 0.4, 0.3), 45.0 + 3 * s) for s in (0, 1, 2)],
+        "gaussian-c": [_with_mae(_summary(s, 0.5, 0.4, 0.3), 20.0) for s in (0, 1)],
+    }
+    rows, companion = rare.choose_wavelength_companion(cells, [0, 1, 2])
+    assert companion == "gaussian-b"  # mean 48 nm against 51; gaussian-c lacks a seed
+    by_name = {row["name"]: row for row in rows}
+    assert "classifier" not in by_name
+    assert by_name["gaussian-a"]["mae"] == pytest.approx(51.0)
+    assert by_name["gaussian-c"]["complete"] is False and by_name["gaussian-c"]["mae"] is None
+    assert rare.choose_wavelength_companion({"classifier": cells["classifier"]}, [0, 1, 2]) \
+        == ([], None)
