@@ -100,5 +100,6 @@ def test_needs_a_view_maker_and_gives_the_model_a_projection_head():
 
 def test_hparams_are_recorded():
     assert build_method("bcl", _context()).hparams == {
-        "alpha": 2.0, "beta": 0.6, "temperature": 0.1, "la_tau": 1.0
+        "alpha": 2.0, "beta": 0.6, "temperature": 0.1, "la_tau": 1.0, "view": None,
+        "view_rates": None,
     }

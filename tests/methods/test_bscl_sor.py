@@ -156,6 +156,7 @@ def test_hparams_are_recorded():
     assert method.hparams == {
         "temperature": 0.1, "gamma": 0.5, "lambda_bsc": 1.0, "lambda_sor": 1.0,
         "tau_sor": 1.0, "no_bscl": False, "no_sor": True, "logit_adjust_tau": 0.0,
+        "weight_norm": "classes", "view": None, "view_rates": None,
     }
 
 

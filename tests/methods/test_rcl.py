@@ -109,9 +109,11 @@ def test_bcl_rcl_follows_the_validation_confusion():
 def test_hparams_are_recorded():
     assert build_method("rcl", _context()).hparams == {
         "alpha": 2.0, "beta": 1.0, "temperature": 0.1, "la_tau": 1.3, "compression": 0.005,
-        "compact_threshold": 0.2, "compact_start": 0.5,
+        "compact_threshold": 0.2, "compact_start": 0.5, "compact_side": "above", "view": None,
+        "view_rates": None,
     }
     assert build_method("bcl-rcl", _context()).hparams == {
         "alpha": 2.0, "beta": 0.6, "temperature": 0.1, "la_tau": 1.0, "rcl_weight": 1.0,
         "compression": 0.005, "compact_threshold": 0.2, "compact_start": 0.5,
+        "compact_side": "above", "view": None, "view_rates": None,
     }

@@ -24,6 +24,13 @@ Each batch x gets a random view x' = augment(x). The loss is::
 The paper takes the CE logits from a third, differently augmented view; here the classifier
 sees the original x and the contrastive loss the two views x and x' (the run's view maker is the
 only augmentation). Loss parts logged: ``la_ce`` and ``bcl``, before α and β.
+
+Views: ``view`` None (default) uses the run's view maker (for molecules the ``legacy`` view);
+a name picks a label-preserving molecular view of :mod:`zincfluor.nn.views` with ``view_rates``
+(:func:`~zincfluor.methods.contrastive.view_maker`). The default stays the run's view until a
+validation search picks another. ``rcl``, ``bcl-rcl``, ``bscl-sor`` and ``reb-supcon`` take
+the same two parameters.
+
 A model spec without a projection head gets the default one
 (:func:`~zincfluor.methods.contrastive.with_projection`); ``rcl`` and ``bcl-rcl`` do the same.
 """
@@ -38,8 +45,9 @@ from zincfluor.methods.base import METHODS, LongTailMethod, LossOutput, MethodCo
 from zincfluor.methods.contrastive import (
     TwoViewStep,
     balanced_contrastive_loss,
-    require_view_maker,
     two_view_step,
+    view_hparams,
+    view_maker,
     with_projection,
 )
 from zincfluor.methods.logit_adjustment import log_prior
@@ -63,6 +71,7 @@ class BCL(LongTailMethod):
     alpha, beta : weights of the logit-adjusted CE and of the BCL term
     temperature : τ of the contrastive loss
     la_tau : τ of the logit adjustment (logits + la_tau · log π)
+    view, view_rates : the second view's name and rates (None: the run's view maker)
     """
 
     summary = "balanced contrastive learning: logit-adjusted CE + class-averaged SupCon (Zhu 2022)"
@@ -74,11 +83,13 @@ class BCL(LongTailMethod):
         beta: float = 0.6,
         temperature: float = 0.1,
         la_tau: float = 1.0,
+        view: str | None = None,
+        view_rates: dict[str, float] | None = None,
     ):
         super().__init__(context)
         if temperature <= 0:
             raise ValueError("temperature must be positive")
-        self.augment = require_view_maker(context.augment, self._name())
+        self.augment = view_maker(context.augment, view, view_rates, self._name())
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.temperature = float(temperature)
@@ -86,7 +97,8 @@ class BCL(LongTailMethod):
         self.register_buffer("adjustment", self.la_tau * log_prior(self.class_counts))
         self.prototype_head: nn.Module | None = None
         self.save_hparams(
-            alpha=self.alpha, beta=self.beta, temperature=self.temperature, la_tau=self.la_tau
+            alpha=self.alpha, beta=self.beta, temperature=self.temperature, la_tau=self.la_tau,
+            **view_hparams(view, self.augment),
         )
 
     def _name(self) -> str:

@@ -25,6 +25,17 @@ the backbone, g the classifier head, z = normalize(projection(f(·))) the contra
   weights favour the tail (which is what the paper says they are for). A class without training
   samples is counted as having one.
 
+  Their normalisation is a reading too (``weight_norm``). "classes" (the default, as above):
+  mean 1 over classes, (1/C) Σ_c w_c = 1. Per training sample these weights average
+  Σ_c N_c w_c / N, which under a long tail is far below 1 (0.39 on the natural Deep4Chem split,
+  0.02 at imbalance ratio 1100), so B-SCL is then a small fraction of a plain SupCon term.
+  "samples": mean 1 over training samples, (1/N) Σ_c N_c w_c = 1::
+
+      w_c = N · N_c^(−γ) / Σ_{c'} N_{c'} · N_{c'}^(−γ)        (γ = 1: w_c = N / (C · N_c))
+
+  the same ratios between classes, rescaled so that B-SCL has SupCon's scale on the training
+  distribution. (Empty classes: N_c^(−γ) with N_c counted as one, but N_c = 0 in the sum.)
+
 * SOR, the smooth objective regulariser, a soft maximum over the objectives::
 
       L_SOR = λ_SOR · τ_SOR · log Σ_k exp(L_k / τ_SOR),   L_k ∈ {L_CE,orig, L_CE,aug, L_B-SC}
@@ -38,6 +49,11 @@ total as specified (and as the issue gives it) is the plain sum of the terms, i.
 
 A model spec without a projection head gets the default one
 (:func:`~zincfluor.methods.contrastive.with_projection`; not with ``no_bscl``, which needs none).
+
+Views: ``view`` None (default) uses the run's view maker (for molecules the ``legacy`` view);
+a name picks a label-preserving molecular view of :mod:`zincfluor.nn.views` with ``view_rates``
+(:func:`~zincfluor.methods.contrastive.view_maker`). The default stays the run's view: no
+validation evidence for another has been gathered yet.
 
 Logit adjustment of the CE terms (``logit_adjust_tau``, default 0 = plain CE as the method is
 specified): with τ > 0 both CE terms become CE(g(f(·)) + τ · log π, y), π_c = N_c / Σ N, the
@@ -59,20 +75,39 @@ import torch.nn.functional as F
 
 from zincfluor.methods.base import METHODS, LongTailMethod, LossOutput, MethodContext
 from zincfluor.methods.contrastive import (
-    require_view_maker,
     supcon_loss,
     two_view_features,
+    view_hparams,
+    view_maker,
     with_projection,
 )
 from zincfluor.methods.logit_adjustment import log_prior
 
-__all__ = ["BSCLSOR", "balanced_class_weights", "smooth_objective_regulariser"]
+__all__ = [
+    "BSCLSOR", "WEIGHT_NORMS", "balanced_class_weights", "smooth_objective_regulariser",
+]
+
+WEIGHT_NORMS = ("classes", "samples")
+"""Readings of B-SCL's weight normalisation: mean 1 over classes or over training samples."""
 
 
-def balanced_class_weights(class_counts: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """w_c = C · N_c^(−γ) / Σ_{c'} N_{c'}^(−γ) (mean 1; empty classes counted as one sample)."""
+def balanced_class_weights(
+    class_counts: torch.Tensor, gamma: float = 1.0, norm: str = "classes"
+) -> torch.Tensor:
+    """B-SCL's class weights w_c ∝ N_c^(−γ) (empty classes counted as one sample).
+
+    ``norm`` "classes": w_c = C · N_c^(−γ) / Σ_{c'} N_{c'}^(−γ), mean 1 over classes.
+    ``norm`` "samples": w_c = N · N_c^(−γ) / Σ_{c'} N_{c'} N_{c'}^(−γ), mean 1 over the N
+    training samples (N_{c'} the true counts in the sum and in N).
+    """
+    if norm not in WEIGHT_NORMS:
+        raise ValueError(f"weight_norm must be one of {WEIGHT_NORMS}, got {norm!r}")
     counts = class_counts.float().clamp(min=1.0)
-    return counts.numel() * torch.softmax(-gamma * counts.log(), dim=0)
+    weights = counts.numel() * torch.softmax(-gamma * counts.log(), dim=0)
+    if norm == "samples":
+        true_counts = class_counts.float()
+        weights = weights * true_counts.sum() / (true_counts * weights).sum()
+    return weights
 
 
 def smooth_objective_regulariser(
@@ -95,6 +130,8 @@ class BSCLSOR(LongTailMethod):
     tau_sor : τ_SOR, the temperature of the soft maximum
     no_bscl, no_sor : ablation switches (see the module docstring)
     logit_adjust_tau : τ of the logit adjustment of both CE terms (0: plain CE)
+    weight_norm : B-SCL weights' mean 1 over "classes" (default) or over training "samples"
+    view, view_rates : the second view's name and rates (None: the run's view maker)
     """
 
     summary = "BSCL-SOR: CE on two graph views + balanced SupCon + smooth objective regulariser"
@@ -110,11 +147,14 @@ class BSCLSOR(LongTailMethod):
         no_bscl: bool = False,
         no_sor: bool = False,
         logit_adjust_tau: float = 0.0,
+        weight_norm: str = "classes",
+        view: str | None = None,
+        view_rates: dict[str, float] | None = None,
     ):
         super().__init__(context)
         if temperature <= 0 or tau_sor <= 0:
             raise ValueError("temperature and tau_sor must be positive")
-        self.augment = require_view_maker(context.augment, "bscl-sor")
+        self.augment = view_maker(context.augment, view, view_rates, "bscl-sor")
         self.temperature = float(temperature)
         self.gamma = float(gamma)
         self.lambda_bsc = float(lambda_bsc)
@@ -123,12 +163,16 @@ class BSCLSOR(LongTailMethod):
         self.no_bscl = bool(no_bscl)
         self.no_sor = bool(no_sor)
         self.logit_adjust_tau = float(logit_adjust_tau)
-        self.register_buffer("class_weights", balanced_class_weights(self.class_counts, gamma))
+        self.weight_norm = weight_norm
+        self.register_buffer(
+            "class_weights", balanced_class_weights(self.class_counts, gamma, weight_norm)
+        )
         self.register_buffer("logit_offset", self.logit_adjust_tau * log_prior(self.class_counts))
         self.save_hparams(
             temperature=self.temperature, gamma=self.gamma, lambda_bsc=self.lambda_bsc,
             lambda_sor=self.lambda_sor, tau_sor=self.tau_sor, no_bscl=self.no_bscl,
             no_sor=self.no_sor, logit_adjust_tau=self.logit_adjust_tau,
+            weight_norm=weight_norm, **view_hparams(view, self.augment),
         )
 
     def adjust_model_spec(self, spec: dict) -> dict:

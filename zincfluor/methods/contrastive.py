@@ -39,6 +39,8 @@ from torch import nn
 __all__ = [
     "contrastive_terms",
     "require_view_maker",
+    "view_maker",
+    "view_hparams",
     "with_projection",
     "two_view_features",
     "two_view_step",
@@ -192,6 +194,42 @@ def require_view_maker(augment: Callable[[Any], Any] | None, method: str) -> Cal
             "each batch; this training run provides none"
         )
     return augment
+
+
+def view_maker(
+    augment: Callable[[Any], Any] | None,
+    view: str | None,
+    view_rates: dict[str, float] | None,
+    method: str,
+    *,
+    required: bool = True,
+) -> Callable[[Any], Any] | None:
+    """The view maker x -> x' a two-view method uses (its ``view`` and ``view_rates`` params).
+
+    ``view`` None (the default of every method): the run's own view maker ``augment``
+    (``MethodContext.augment``; for molecules the ``legacy`` view at the run's ``--edge-drop``
+    and ``--feature-mask``, for images the crop/flip/colour view), as before views had names.
+    A name: the molecular view registered under it in :data:`zincfluor.nn.views.VIEWS`, built
+    with ``view_rates`` (e.g. ``{"mask_rate": 0.1}``; rates left out take the view's defaults),
+    replacing the run's. ``required``: a missing view maker is an error (not for ``reb-supcon``,
+    which then uses one view).
+    """
+    if view is None:
+        if view_rates:
+            raise ValueError(
+                f"{method}: view_rates {sorted(view_rates)} need a named view; set view "
+                "(e.g. view=atom_mask)"
+            )
+        return require_view_maker(augment, method) if required else augment
+    from zincfluor.nn.views import build_view  # molecules only: images never name a view
+
+    return build_view(view, **dict(view_rates or {}))
+
+
+def view_hparams(view: str | None, maker: Any) -> dict[str, Any]:
+    """``view`` and the built view's rates, defaults included, as a method records them."""
+    rates = None if view is None else dict(maker.params())
+    return {"view": view, "view_rates": rates}
 
 
 def with_projection(spec: dict, out_dim: int = 128) -> dict:

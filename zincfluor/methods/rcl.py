@@ -26,6 +26,12 @@ Each batch x gets a random view x' = augment(x); z are the normalised projection
   is separated. Classes without validation samples are never scaled; before the first
   validation no class is.
 
+  Which side is compressed is a reading (``compact_side``): the paper contradicts itself. Its
+  §4.3 scales the classes whose validation accuracy is *above* the threshold ("above", the
+  default: well-separated classes are made compact); its §3.3.2 the classes *below* it
+  ("below": the poorly learned, mostly tail, classes). With "below" a class qualifies when
+  0 ≤ accuracy < threshold and it has validation samples.
+
 ``bcl-rcl``: BCL (:class:`~zincfluor.methods.bcl.BCL`, same defaults: α = 2, β = 0.6,
 τ_LA = 1) plus the same RCL term, computed on the same two-view embeddings (without the BCL
 prototypes) with its own weight::
@@ -33,6 +39,7 @@ prototypes) with its own weight::
     L = α · L_LA + β · L_BCL + β_RCL · L_RCL        (β_RCL = ``rcl_weight`` = 1)
 
 Loss parts logged (before the weights): ``la_ce`` and ``rcl``; ``bcl-rcl`` adds ``bcl``.
+Both take ``view`` and ``view_rates`` (the second view; None: the run's view maker), as ``bcl``.
 """
 
 from __future__ import annotations
@@ -46,13 +53,18 @@ from zincfluor.methods.base import METHODS, LongTailMethod, LossOutput, MethodCo
 from zincfluor.methods.bcl import BCL
 from zincfluor.methods.contrastive import (
     rebalanced_contrastive_loss,
-    require_view_maker,
     two_view_step,
+    view_hparams,
+    view_maker,
     with_projection,
 )
 from zincfluor.methods.logit_adjustment import log_prior
 
-__all__ = ["RCL", "BCLRCL", "CompactnessScaling"]
+__all__ = ["RCL", "BCLRCL", "CompactnessScaling", "COMPACT_SIDES"]
+
+COMPACT_SIDES = ("above", "below")
+"""Readings of which classes RCL compresses: accuracy above the threshold (§4.3) or below
+(§3.3.2)."""
 
 
 class CompactnessScaling(nn.Module):
@@ -62,8 +74,10 @@ class CompactnessScaling(nn.Module):
     ----------
     num_classes, num_epochs : of the run
     factor : κ, the compression factor
-    threshold : a class qualifies when its validation accuracy is above this (strictly)
+    threshold : the validation accuracy that splits qualifying classes from the others
     start : fraction of training after which scaling applies (epoch ≥ ⌊start · epochs⌋)
+    side : "above" (accuracy > threshold qualifies, §4.3) or "below" (accuracy < threshold,
+        §3.3.2); classes without validation samples never qualify
     """
 
     def __init__(
@@ -73,10 +87,14 @@ class CompactnessScaling(nn.Module):
         factor: float = 0.005,
         threshold: float = 0.2,
         start: float = 0.5,
+        side: str = "above",
     ):
         super().__init__()
         if factor <= 0:
             raise ValueError("the compression factor must be positive")
+        if side not in COMPACT_SIDES:
+            raise ValueError(f"compact_side must be one of {COMPACT_SIDES}, got {side!r}")
+        self.side = side
         self.factor = float(factor)
         self.threshold = float(threshold)
         self.start_epoch = int(start * num_epochs)
@@ -89,7 +107,8 @@ class CompactnessScaling(nn.Module):
         accuracy = np.divide(
             np.diag(confusion), totals, out=np.zeros_like(totals), where=totals > 0
         )
-        qualifying = torch.from_numpy((totals > 0) & (accuracy > self.threshold))
+        beyond = accuracy > self.threshold if self.side == "above" else accuracy < self.threshold
+        qualifying = torch.from_numpy((totals > 0) & beyond)
         self.compact.copy_(qualifying.to(self.compact.device))
 
     def scale(self, labels: torch.Tensor, epoch: int) -> torch.Tensor | None:
@@ -104,12 +123,14 @@ class CompactnessScaling(nn.Module):
 class _RebalancedTerm(nn.Module):
     """The RCL term with its compactness schedule, shared by ``rcl`` and ``bcl-rcl``."""
 
-    def __init__(self, context: MethodContext, temperature, compression, threshold, start):
+    def __init__(
+        self, context: MethodContext, temperature, compression, threshold, start, side="above"
+    ):
         super().__init__()
         self.temperature = float(temperature)
         self.register_buffer("log_prior", log_prior(context.class_counts))
         self.scaling = CompactnessScaling(
-            context.num_classes, context.num_epochs, compression, threshold, start
+            context.num_classes, context.num_epochs, compression, threshold, start, side
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -129,6 +150,9 @@ class RCL(LongTailMethod):
     compression : κ, the factor of the compactness scaling
     compact_threshold : validation accuracy above which a class is scaled
     compact_start : fraction of training after which the scaling applies
+    compact_side : which classes are scaled, "above" the threshold (§4.3, default) or "below"
+        (§3.3.2)
+    view, view_rates : the second view's name and rates (None: the run's view maker)
     """
 
     summary = "rebalanced contrastive loss: logit-adjusted CE + balanced-softmax SupCon"
@@ -143,21 +167,25 @@ class RCL(LongTailMethod):
         compression: float = 0.005,
         compact_threshold: float = 0.2,
         compact_start: float = 0.5,
+        compact_side: str = "above",
+        view: str | None = None,
+        view_rates: dict[str, float] | None = None,
     ):
         super().__init__(context)
         if temperature <= 0:
             raise ValueError("temperature must be positive")
-        self.augment = require_view_maker(context.augment, "rcl")
+        self.augment = view_maker(context.augment, view, view_rates, "rcl")
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.register_buffer("adjustment", float(la_tau) * log_prior(self.class_counts))
         self.rcl = _RebalancedTerm(
-            context, temperature, compression, compact_threshold, compact_start
+            context, temperature, compression, compact_threshold, compact_start, compact_side
         )
         self.save_hparams(
             alpha=self.alpha, beta=self.beta, temperature=float(temperature),
             la_tau=float(la_tau), compression=float(compression),
             compact_threshold=float(compact_threshold), compact_start=float(compact_start),
+            compact_side=compact_side, **view_hparams(view, self.augment),
         )
 
     def adjust_model_spec(self, spec: dict) -> dict:
@@ -179,8 +207,8 @@ class BCLRCL(BCL):
     """BCL plus the RCL term on the same embeddings: α·LA + β·BCL + β_RCL·RCL.
 
     Parameters: those of :class:`~zincfluor.methods.bcl.BCL`, plus ``rcl_weight`` (β_RCL),
-    ``compression``, ``compact_threshold`` and ``compact_start`` as in :class:`RCL`; the RCL
-    term uses BCL's ``temperature``.
+    ``compression``, ``compact_threshold``, ``compact_start`` and ``compact_side`` as in
+    :class:`RCL`; the RCL term uses BCL's ``temperature``.
     """
 
     summary = "BCL + the rebalanced contrastive loss (RCL) term"
@@ -196,15 +224,19 @@ class BCLRCL(BCL):
         compression: float = 0.005,
         compact_threshold: float = 0.2,
         compact_start: float = 0.5,
+        compact_side: str = "above",
+        view: str | None = None,
+        view_rates: dict[str, float] | None = None,
     ):
-        super().__init__(context, alpha, beta, temperature, la_tau)
+        super().__init__(context, alpha, beta, temperature, la_tau, view, view_rates)
         self.rcl_weight = float(rcl_weight)
         self.rcl = _RebalancedTerm(
-            context, temperature, compression, compact_threshold, compact_start
+            context, temperature, compression, compact_threshold, compact_start, compact_side
         )
         self.save_hparams(
             rcl_weight=self.rcl_weight, compression=float(compression),
             compact_threshold=float(compact_threshold), compact_start=float(compact_start),
+            compact_side=compact_side,
         )
 
     def on_validation_end(self, epoch: int, confusion: np.ndarray) -> None:

@@ -27,6 +27,18 @@ classes (rare, hence small f, and hard, hence large gradients), but its printed 
 reciprocal, which lowers exactly those weights; "text" follows the stated intent and is the
 default, "printed" reproduces the formula as printed. ω is a weight: no gradient flows into it.
 
+**Bounding ω** (readings; the paper gives no bound). The "text" form is unbounded: a rare class
+(f(c) ≈ 1e-3 at imbalance ratio 1100) with ordinary gradient norms gets ω near 245, so its
+anchors outweigh all others together. Two switches, both off by default (the paper's form)::
+
+    ω(c) ← min(ω(c), ω_max)                       (``omega_max``, ≥ 1; None: no clip)
+    ω_i  ← ω_i / ((1/n) Σ_j ω_j)                  (``omega_norm`` = True)
+
+The clip bounds every class's weight by ω_max, so with "text" ω ∈ [1, ω_max] (with "printed",
+ω ∈ (0, 1] already). The normalisation, applied after the clip, divides the n anchors' weights
+by their mean in the batch, so they average 1 and L_reb keeps a plain SupCon's scale while the
+ratios between classes stay; each ω_i is then at most n.
+
 Gradient norms (analytic, no second backward pass): holding the keys fixed, the gradient of an
 anchor's own term with respect to its embedding is
 
@@ -46,7 +58,9 @@ sample's row sums to 1, each prototype receives about n/K), as in SwAV (Caron et
     L_sep  = mean_{k<l} max(0, δ − ‖c_k − c_l‖)²,  δ = 1    (keep prototypes apart)
 
 Views: without a view maker (``MethodContext.augment`` None) only x is used: SupCon then relies
-on same-class rows and the centres, and swapped prediction becomes self-prediction.
+on same-class rows and the centres, and swapped prediction becomes self-prediction. ``view``
+None (default) takes the run's view maker; a name picks a molecular view of
+:mod:`zincfluor.nn.views` with ``view_rates`` (:func:`~zincfluor.methods.contrastive.view_maker`).
 
 Everything is vectorised; the statistics stay on the device (no ``.item()``).
 """
@@ -58,12 +72,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from zincfluor.methods.base import METHODS, LongTailMethod, LossOutput, MethodContext
-from zincfluor.methods.contrastive import contrastive_terms
+from zincfluor.methods.contrastive import contrastive_terms, view_hparams, view_maker
 from zincfluor.methods.logit_adjustment import log_prior
 
 __all__ = [
     "RebSupCon",
     "anchor_gradient_norms",
+    "bound_omega",
     "centre_supcon_terms",
     "rebalancing_factor",
     "sinkhorn",
@@ -85,6 +100,18 @@ def rebalancing_factor(
         raise ValueError(f"omega must be one of {OMEGA_FORMS}, got {form!r}")
     boost = alpha * grad_norms * beta / (frequencies + eps)
     return 1.0 + boost if form == "text" else 1.0 / (1.0 + boost)
+
+
+def bound_omega(
+    weights: torch.Tensor, omega_max: float | None = None, normalise: bool = False
+) -> torch.Tensor:
+    """Per-anchor ω [n] clipped at ``omega_max`` (None: no clip), then divided by its mean
+    when ``normalise`` (see the module docstring)."""
+    if omega_max is not None:
+        weights = weights.clamp(max=omega_max)
+    if normalise:
+        weights = weights / weights.mean().clamp(min=torch.finfo(weights.dtype).tiny)
+    return weights
 
 
 @torch.no_grad()
@@ -146,7 +173,12 @@ def anchor_gradient_norms(
 
 @METHODS.register("reb-supcon")
 class RebSupCon(LongTailMethod):
-    """Balanced softmax + ω-weighted SupCon with class centres + prototype losses."""
+    """Balanced softmax + ω-weighted SupCon with class centres + prototype losses.
+
+    Parameters beyond the paper's (see the module docstring): ``omega_max`` (clip of ω, None:
+    unbounded, the default) and ``omega_norm`` (ω divided by its batch mean; False by default);
+    ``view`` and ``view_rates`` (the second view; None: the run's view maker).
+    """
 
     summary = "rebalanced SupCon: gradient/frequency-weighted SupCon, centres and prototypes"
 
@@ -169,10 +201,19 @@ class RebSupCon(LongTailMethod):
         separation_weight: float = 0.2,
         margin: float = 1.0,
         projection_dim: int = 128,
+        omega_max: float | None = None,
+        omega_norm: bool = False,
+        view: str | None = None,
+        view_rates: dict[str, float] | None = None,
     ):
         super().__init__(context)
         if omega not in OMEGA_FORMS:
             raise ValueError(f"omega must be one of {OMEGA_FORMS}, got {omega!r}")
+        if omega_max is not None and omega_max < 1.0:
+            raise ValueError(f"omega_max must be at least 1 (or None: no bound), got {omega_max}")
+        self.augment = view_maker(context.augment, view, view_rates, "reb-supcon", required=False)
+        self.omega_max = None if omega_max is None else float(omega_max)
+        self.omega_norm = bool(omega_norm)
         if not 0.0 <= grad_momentum < 1.0:
             raise ValueError("grad_momentum must be in [0, 1)")
         c = self.num_classes
@@ -206,6 +247,8 @@ class RebSupCon(LongTailMethod):
             sinkhorn_epsilon=sinkhorn_epsilon, sinkhorn_iterations=sinkhorn_iterations,
             swap_weight=swap_weight, aggregation_weight=aggregation_weight,
             separation_weight=separation_weight, margin=margin, projection_dim=projection_dim,
+            omega_max=self.omega_max, omega_norm=self.omega_norm,
+            **view_hparams(view, self.augment),
         )
 
     # ------------------------------------------------------------------ model
@@ -293,8 +336,8 @@ class RebSupCon(LongTailMethod):
         h = model.features(inputs)
         logits = model.head(h)
         views = [model.project(h)]
-        if self.context.augment is not None:
-            views.append(model.project(model.features(self.context.augment(inputs))))
+        if self.augment is not None:
+            views.append(model.project(model.features(self.augment(inputs))))
         z = torch.cat(views)
         labels = targets.repeat(len(views))
 
@@ -304,7 +347,9 @@ class RebSupCon(LongTailMethod):
         )
         norms = anchor_gradient_norms(z, centres, sims, positives, keys, self.temperature)
         self.update_gradient_statistics(norms, labels)
-        weights = self.omega()[labels].to(per_anchor.dtype)
+        weights = bound_omega(
+            self.omega()[labels].to(per_anchor.dtype), self.omega_max, self.omega_norm
+        )
         contrastive = (weights * per_anchor).mean()
 
         classifier = F.cross_entropy(logits + self.log_counts.to(logits.dtype), targets)
