@@ -197,3 +197,21 @@ def test_rcl_methods_pass_the_side_on(name):
     method.on_validation_end(0, CONFUSION)
     assert method.rcl.scaling.compact.tolist() == [False, True, False, False]
     assert method.hparams["compact_side"] == "below"
+
+
+# ------------------------------------------------------------------ through a training run
+
+
+@pytest.mark.slow
+def test_a_run_trains_with_a_named_view_and_records_it(monkeypatch, tmp_path, deep4chem_fixture):
+    from method_training import train_one_epoch_and_reload
+
+    hparams = {"view": "label_safe", "view_rates": {"mask_rate": 0.1}, "weight_norm": "samples"}
+    result, checkpoint, trainer = train_one_epoch_and_reload(
+        monkeypatch, deep4chem_fixture, tmp_path / "run", "bscl-sor", **hparams
+    )
+    assert isinstance(trainer.method.augment, LabelSafe)
+    recorded = checkpoint["method"]["hparams"]
+    assert recorded["view"] == "label_safe" and recorded["weight_norm"] == "samples"
+    assert recorded["view_rates"] == {"trim_rate": 0.2, "drop_rate": 0.2, "mask_rate": 0.1}
+    assert np.isfinite(result.fit.history[0]["train_loss"])

@@ -164,11 +164,13 @@ def _flag(values: torch.Tensor, column: int) -> torch.Tensor:
 
 def pi_system_atoms(batch: Any, columns: ChromophoreColumns) -> torch.Tensor:
     """Bool [N]: the atoms of the π system (aromatic, or with at least one conjugated bond)."""
-    pi = _flag(batch.x, columns.aromatic).clone()
-    if batch.edge_index.numel() > 0:
-        conjugated = _flag(batch.edge_attr, columns.conjugated)
-        pi[batch.edge_index[0, conjugated]] = True
-    return pi
+    aromatic = _flag(batch.x, columns.aromatic)
+    if batch.edge_index.numel() == 0:
+        return aromatic
+    conjugated_bonds = torch.zeros(aromatic.shape, dtype=batch.edge_attr.dtype,
+                                   device=aromatic.device)
+    conjugated_bonds.index_add_(0, batch.edge_index[0], batch.edge_attr[:, columns.conjugated])
+    return aromatic | (conjugated_bonds > 0.5)  # a scatter, not a mask: no device sync
 
 
 def droppable_bonds(batch: Any, columns: ChromophoreColumns) -> torch.Tensor:
