@@ -34,6 +34,13 @@ side_chain trim_rate (0.2)                      delete terminal sp3 carbons two 
 label_safe trim_rate, drop_rate, mask_rate (0.2) side_chain, then bond_drop, then atom_mask
 ========== ==================================== ===================================================
 
+How much there is to perturb (2,000 Deep4Chem chromophores drawn at random): 81 % of atoms are
+π atoms; 6.7 % of bonds are droppable (40 % of molecules have at least one) and 4.2 % of atoms
+trimmable (40 % of molecules), so ``bond_drop`` and ``side_chain`` are mild even at rate 1 and
+leave about 60 % of molecules as they are; ``atom_mask`` reaches every molecule. Cost on one CPU
+thread per batch of 128: atom_mask 2 ms, bond_drop 7 ms, side_chain 11 ms, label_safe 20 ms,
+legacy 7 ms.
+
 All views draw from torch's global generator on the batch's device (``torch.manual_seed``
 reproduces them), never modify the input batch, and work on PyG ``Batch`` objects (both loaders'
 batches) and single ``Data`` graphs. Views other than ``none`` and ``legacy`` read the feature
