@@ -129,7 +129,11 @@ def test_sdf_id_from_a_property_and_smiles_column_refused(sdf_gz):
 @pytest.mark.parametrize("three_d", [False, True])
 def test_an_sdf_record_standardises_like_its_smiles_and_keeps_its_drawn_stereo(tmp_path, three_d):
     forms = ["C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "C/C=C/c1ccccc1", "C/C=C\\c1ccccc1",
-             "CC[NH+](CC)c1ccc2ccc(=O)oc2c1.[Cl-]"]
+             "CC[NH+](CC)c1ccc2ccc(=O)oc2c1.[Cl-]",
+             # cations whose resonance form (an InChI round trip) moves double bonds: the
+             # coordinates must not give a new double bond stereo, nor lose the drawn one
+             "Cc1ccc(C2=C3C=CC(Nc4ccccc4)=[N+]3[B-](F)(F)n3c(Nc4ccccc4)ccc32)cc1",
+             "CCC(CC)c1ccc2cc3c([o+]c2c1)/C(=C/Cc1ccccc1)CCC3"]
     path = tmp_path / "stereo.sdf"
     path.write_text(_sdf_text([_drawn(s, f"m{k}", three_d) for k, s in enumerate(forms)]))
     _, records = _records(path)

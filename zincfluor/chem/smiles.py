@@ -166,7 +166,11 @@ def parse_mol(
     """A sanitised copy of an RDKit molecule (e.g. an SDF record as drawn), its explicit
     hydrogens removed as :func:`parse_smiles` removes them, under the same limits.
 
-    The input is not changed. Its stereo (chirality tags, double-bond stereo) is kept as it is.
+    The input is not changed. Its stereo (what RDKit read from a drawing's wedges and
+    coordinates) is kept: it is assigned to atoms and double bonds as the SMILES parser assigns
+    it, then the coordinates are dropped, so the standardisation steps see what the molecule's
+    SMILES would give (InChI would otherwise read stereo from the coordinates into bonds that a
+    resonance form makes double).
     ``max_length`` applies to the molecule's SMILES. Raises :class:`InvalidMoleculeError` when
     RDKit cannot sanitise it (the reason is RDKit's) or a limit is exceeded.
     """
@@ -175,6 +179,8 @@ def parse_mol(
         Chem.SanitizeMol(copy)
         if copy.GetNumAtoms() != copy.GetNumHeavyAtoms():  # RemoveHs costs a sanitisation
             copy = Chem.RemoveHs(copy)
+        Chem.AssignStereochemistry(copy, cleanIt=True, force=True)  # as the SMILES parser does
+        copy.RemoveAllConformers()
     except Exception as error:  # noqa: BLE001 - RDKit raises one of several sanitize errors
         reason = str(error).strip() or type(error).__name__
         raise InvalidMoleculeError(_mol_text(mol), reason[:1].lower() + reason[1:]) from None
