@@ -9,12 +9,14 @@ import torch
 
 from zincfluor.train.metrics import (
     GroupThresholds,
+    assign_groups,
     balanced_accuracy,
     class_groups,
     confusion_matrix,
     evaluate_predictions,
     expected_calibration_error,
     fewest_sample_classes,
+    format_fraction,
     format_metric,
     group_accuracy,
     last_k_accuracy,
@@ -359,3 +361,45 @@ def test_format_metric():
     assert format_metric(1.0) == "100.00"
     assert format_metric(None) == "n/a"
     assert format_metric(float("nan")) == "n/a"
+
+
+# --------------------------------------------------------------------------- group rules
+
+DEEP4CHEM_NAMES = ["ultraviolet", "violet", "blue", "green", "yellow-orange", "red", "far-red",
+                   "near-infrared"]
+DEEP4CHEM_COUNTS = [728, 1489, 1264, 1252, 754, 579, 238, 68]
+
+
+def test_thirds_of_deep4chem_emission8_as_documented():
+    groups = dict(zip(DEEP4CHEM_NAMES, assign_groups(DEEP4CHEM_COUNTS, "thirds"), strict=True))
+    assert [n for n, g in groups.items() if g == "head"] == ["violet", "blue", "green"]
+    assert [n for n, g in groups.items() if g == "medium"] == ["ultraviolet", "yellow-orange",
+                                                               "red"]
+    assert [n for n, g in groups.items() if g == "tail"] == ["far-red", "near-infrared"]
+    # the thresholds leave the tail empty on these counts: the "tail n/a" of issue 15
+    assert "tail" not in assign_groups(DEEP4CHEM_COUNTS, "thresholds")
+
+
+def test_evaluate_predictions_groups_by_the_rule_it_is_given_and_names_it():
+    rng = np.random.default_rng(1)
+    targets = np.arange(400) % 8
+    probs = rng.dirichlet(np.ones(8), size=len(targets))
+    thirds = evaluate_predictions(probs, targets, DEEP4CHEM_COUNTS, DEEP4CHEM_NAMES,
+                                  group_rule="thirds")
+    assert thirds["group_rule"] == "thirds"
+    assert thirds["tail"] is not None
+    accuracy = per_class_accuracy(confusion_matrix(targets, probs.argmax(axis=1), 8))
+    assert thirds["tail"] == pytest.approx(accuracy[[6, 7]].mean())
+    assert thirds["groups"]["red"] == "medium"
+    default = evaluate_predictions(probs, targets, DEEP4CHEM_COUNTS, DEEP4CHEM_NAMES)
+    assert default["group_rule"] == "thresholds"  # images keep the CIFAR-LT thresholds
+    assert default["tail"] is None
+    with pytest.raises(ValueError, match="group rule must be one of thirds, thresholds"):
+        evaluate_predictions(probs, targets, DEEP4CHEM_COUNTS, DEEP4CHEM_NAMES,
+                             group_rule="counts")
+
+
+def test_format_fraction_prints_ece_as_stored():
+    assert format_fraction(0.04217) == "0.042"
+    assert format_fraction(None) == "n/a"
+    assert format_fraction(float("nan")) == "n/a"

@@ -110,6 +110,7 @@ def calibrate_run(
             t: evaluate_predictions(
                 _softmax(z / t), y, checkpoint["class_counts"], list(table.scheme.names),
                 thresholds=GroupThresholds(head, tail),
+                group_rule=metadata.get("group_rule", "thirds"),
             )
             for t in (1.0, temperature)
         }

@@ -119,7 +119,8 @@ def evaluate_molecules(
 
     Molecules the model's featuriser refuses are left out (and logged). ``values`` (nm, NaN
     where unknown) add the ``wavelength`` block for a model that predicts the emission maximum.
-    Training counts and head/tail thresholds are the model's own.
+    Training counts and the head/medium/tail rule are the model's own (thirds of the levels
+    for a model that records none, the molecule default).
     """
     metadata = predictor.checkpoint["metadata"]
     featurizer = FeaturizerConfig.from_dict(metadata["featurizer"])
@@ -145,6 +146,7 @@ def evaluate_molecules(
     return evaluate_with_wavelength(
         outputs.probs, np.asarray(labels, dtype=np.int64)[keep], predictor.class_counts,
         predictor.level_names, thresholds=GroupThresholds(head, tail),
+        group_rule=metadata.get("group_rule", "thirds"),
         emission_nm=outputs.emission_nm,
         true_nm=None if values is None else np.asarray(values, dtype=np.float64)[keep],
     )

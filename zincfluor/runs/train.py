@@ -51,7 +51,7 @@ from zincfluor.runs.common import (
 )
 from zincfluor.runs.wavelength import evaluate_with_wavelength, predict_emission_nm
 from zincfluor.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from zincfluor.train.metrics import GroupThresholds
+from zincfluor.train.metrics import GROUP_RULES, GroupThresholds
 from zincfluor.train.report import epoch_logger, write_run_reports
 from zincfluor.train.seeding import resolve_device, seed_everything
 from zincfluor.train.trainer import FitResult, Trainer, TrainerConfig, predict_proba
@@ -78,6 +78,11 @@ class TrainRunConfig:
 
     ``seed`` seeds initialisation and batch order, and the split unless ``split_seed`` is set:
     members of an ensemble train with their own ``seed`` on one shared ``split_seed``.
+
+    ``group_rule`` forms the reports' head/medium/tail groups: "thirds" (levels by training
+    count, cut into three near-equal parts) or "thresholds" (more than ``head_threshold``
+    training molecules, ``tail_threshold`` to ``head_threshold``, fewer than
+    ``tail_threshold``); see :mod:`zincfluor.train.metrics`.
     """
 
     data: DataOptions
@@ -110,6 +115,13 @@ class TrainRunConfig:
     n_jobs: int | None = None
     head_threshold: int = 100
     tail_threshold: int = 20
+    group_rule: str = "thirds"
+
+    def __post_init__(self) -> None:
+        if self.group_rule not in GROUP_RULES:
+            raise ValueError(
+                f"group rule must be one of {', '.join(GROUP_RULES)}, got {self.group_rule!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -259,12 +271,14 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
     valid_probs, valid_targets = predict_proba(model, valid_loader, device)
     valid_metrics = evaluate_with_wavelength(
         valid_probs, valid_targets, train_counts, names, thresholds=thresholds,
+        group_rule=config.group_rule,
         emission_nm=predict_emission_nm(model, valid_loader, device),
         true_nm=None if values is None else values[split.valid],
     )
     test_probs, test_targets = predict_proba(model, test_loader, device)  # the one test look
     test_metrics = evaluate_with_wavelength(
         test_probs, test_targets, train_counts, names, thresholds=thresholds,
+        group_rule=config.group_rule,
         emission_nm=predict_emission_nm(model, test_loader, device),
         true_nm=None if values is None else values[split.test],
     )
@@ -282,6 +296,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "molecule_features": molecule_config.to_dict(),
             "label_scheme": table.scheme.to_dict(),
             "group_thresholds": [config.head_threshold, config.tail_threshold],
+            "group_rule": config.group_rule,
             "data_source": str(config.data.path),
             "split": {"kind": config.split, "seed": config.resolved_split_seed,
                       "sizes": split.sizes()},
@@ -291,7 +306,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "test_metrics": headline_metrics(test_metrics),
         },
     )
-    write_run_reports(out, fit, valid_metrics, test_metrics, device)
+    write_run_reports(out, fit, valid_metrics, test_metrics, device, method=config.method)
     return TrainRunResult(out, fit, valid_metrics, test_metrics, table, split, str(device))
 
 

@@ -59,6 +59,7 @@ def evaluate_with_wavelength(
     class_names: Sequence[str],
     *,
     thresholds: GroupThresholds = GroupThresholds(),
+    group_rule: str = "thresholds",
     emission_nm: np.ndarray | None = None,
     true_nm: np.ndarray | None = None,
     coverage: float = INTERVAL,
@@ -72,12 +73,12 @@ def evaluate_with_wavelength(
     """
     if emission_nm is None or true_nm is None:
         return evaluate_predictions(probs, targets, train_counts, class_names,
-                                    thresholds=thresholds)
+                                    thresholds=thresholds, group_rule=group_rule)
     emission_nm = np.asarray(emission_nm, dtype=np.float64)
     true_nm = np.asarray(true_nm, dtype=np.float64)
     metrics = evaluate_predictions(
         probs, targets, train_counts, class_names, thresholds=thresholds,
-        predicted_nm=emission_nm[:, 0], true_nm=true_nm,
+        group_rule=group_rule, predicted_nm=emission_nm[:, 0], true_nm=true_nm,
     )
     covered = interval_coverage(emission_nm[:, 1], emission_nm[:, 2], true_nm)
     metrics["wavelength"]["interval"] = coverage

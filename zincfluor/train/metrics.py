@@ -3,6 +3,22 @@
 Everything here works on plain class indices ``0 .. C-1`` and knows nothing about what the
 classes mean. Inputs may be numpy arrays, sequences or torch tensors (converted on entry).
 All accuracies are fractions in ``[0, 1]``; :func:`format_metric` turns them into percent text.
+The expected calibration error (``ece``) is a fraction in ``[0, 1]`` everywhere, in files and on
+screen alike: :func:`format_fraction` prints it (``0.123``), never as a percentage.
+
+Head / medium / tail groups (:func:`assign_groups`) follow one of :data:`GROUP_RULES`:
+
+* ``"thirds"`` (the default of molecule runs): levels sorted by descending training count and
+  cut into three near-equal parts, the extra levels going to the head, then the medium part
+  (:func:`thirds_groups`). With 8 levels that is 3 head, 3 medium, 2 tail; on Deep4Chem's
+  emission8 counts (ultraviolet 728, violet 1489, blue 1264, green 1252, yellow-orange 754,
+  red 579, far-red 238, near-infrared 68) head is violet, blue and green, medium is
+  yellow-orange, ultraviolet and red, tail is far-red and near-infrared. Every group holds a
+  level whenever there are at least 3.
+* ``"thresholds"`` (the image default, CIFAR-LT's convention): head has more than 100 training
+  samples, medium 20 to 100, tail fewer than 20 (:class:`GroupThresholds`). On Deep4Chem's
+  training split it puts 7 of the 8 levels in the head, near-infrared alone in medium and none
+  in the tail, whose accuracy is then undefined ("n/a").
 
 Conventions shared by every function:
 
@@ -30,9 +46,11 @@ import numpy as np
 
 __all__ = [
     "GROUP_NAMES",
+    "GROUP_RULES",
     "GroupThresholds",
     "DEFAULT_RETRIEVAL_GROUPS",
     "RETRIEVAL_SUMMARY_COLUMNS",
+    "assign_groups",
     "average_precision",
     "balanced_accuracy",
     "class_groups",
@@ -41,6 +59,7 @@ __all__ = [
     "evaluate_predictions",
     "expected_calibration_error",
     "fewest_sample_classes",
+    "format_fraction",
     "format_metric",
     "group_accuracy",
     "interval_coverage",
@@ -59,6 +78,8 @@ __all__ = [
 ]
 
 GROUP_NAMES = ("head", "medium", "tail")
+GROUP_RULES = ("thirds", "thresholds")
+"""How levels are grouped into head / medium / tail (see the module docstring)."""
 
 # Rows of a probability matrix must sum to 1 within this tolerance. Loose enough for float16
 # softmax output, tight enough to catch logits passed by mistake.
@@ -318,6 +339,18 @@ def thirds_groups(train_counts: Any) -> list[str]:
         for class_index in members:
             groups[int(class_index)] = name
     return groups
+
+
+def assign_groups(
+    train_counts: Any, rule: str = "thresholds", thresholds: GroupThresholds = GroupThresholds()
+) -> list[str]:
+    """Every class's group under ``rule``: :func:`thirds_groups` for ``"thirds"``,
+    :func:`class_groups` with ``thresholds`` for ``"thresholds"``."""
+    if rule == "thirds":
+        return thirds_groups(train_counts)
+    if rule == "thresholds":
+        return class_groups(train_counts, thresholds)
+    raise ValueError(f"group rule must be one of {', '.join(GROUP_RULES)}, got {rule!r}")
 
 
 def group_accuracy(per_class_acc: Any, groups: Sequence[str]) -> dict[str, float]:
@@ -642,6 +675,7 @@ def evaluate_predictions(
     class_names: Sequence[str],
     *,
     thresholds: GroupThresholds = GroupThresholds(),
+    group_rule: str = "thresholds",
     tail_ks: Sequence[int] = (2, 4, 6),
     n_bins: int = 15,
     retrieval_groups: dict[str, int | str] | None = None,
@@ -656,10 +690,12 @@ def evaluate_predictions(
     targets : ``[N]`` true class indices.
     train_counts : ``[C]`` training samples per class (defines tail and head/medium/tail).
     class_names : ``C`` distinct names, used as keys of ``per_level_top1`` and ``groups``.
-    thresholds : training-count thresholds for the head/medium/tail groups.
+    thresholds : training-count thresholds of the ``"thresholds"`` group rule.
+    group_rule : one of :data:`GROUP_RULES`: how ``head``, ``medium``, ``tail`` and ``groups``
+        are formed (molecule runs pass ``"thirds"``; images keep ``"thresholds"``).
     tail_ks : each ``k`` adds ``tail_top_{k}`` (fewest training samples) and ``last_{k}``
         (last ``k`` indices, the seed paper's variant); both are None when ``k > C``.
-    n_bins : confidence bins for ``ece``.
+    n_bins : confidence bins for ``ece`` (a fraction in ``[0, 1]``, not a percentage).
     retrieval_groups : the target groups of ``retrieval`` (see :func:`retrieval_metrics`;
         None: red+ and far-red+ where the scheme has those levels).
     predicted_nm, true_nm : ``[N]`` predicted and measured emission maxima in nm (true NaN
@@ -669,7 +705,7 @@ def evaluate_predictions(
     -------
     dict with ``n``, ``top1``, ``balanced_accuracy``, ``macro_f1``, ``ece``,
     ``per_level_top1`` ({name: acc}), ``tail_top_{k}``, ``last_{k}``, ``head``, ``medium``,
-    ``tail``, ``groups`` ({name: group}), ``confusion_matrix``, ``class_names``,
+    ``tail``, ``groups`` ({name: group}), ``group_rule``, ``confusion_matrix``, ``class_names``,
     ``train_counts``, ``eval_counts``, ``retrieval`` (:func:`retrieval_metrics`), and
     ``wavelength`` when nm are given. Accuracies are fractions; undefined values are None.
     """
@@ -692,7 +728,7 @@ def evaluate_predictions(
     confidence = matrix[np.arange(len(matrix)), predictions].astype(np.float64)
     cm = confusion_matrix(true, predictions, num_classes)
     accuracy = per_class_accuracy(cm)
-    groups = class_groups(counts, thresholds)
+    groups = assign_groups(counts, group_rule, thresholds)
 
     result: dict[str, Any] = {
         "n": len(true),
@@ -714,6 +750,7 @@ def evaluate_predictions(
     result.update({name: _json_number(by_group[name]) for name in GROUP_NAMES})
     result.update(
         groups=dict(zip(names, groups, strict=True)),
+        group_rule=group_rule,
         confusion_matrix=cm.tolist(),
         class_names=names,
         train_counts=counts.tolist(),
@@ -731,6 +768,13 @@ def evaluate_predictions(
             "n_known": int((~np.isnan(measured)).sum()),
         }
     return result
+
+
+def format_fraction(value: float | None, digits: int = 3) -> str:
+    """A fraction as it is stored, e.g. ECE: 0.04217 -> "0.042"; None/NaN -> "n/a"."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
 
 
 def format_metric(value: float | None, digits: int = 2) -> str:
