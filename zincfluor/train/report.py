@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from zincfluor.train.metrics import (
     GROUP_NAMES,
     RETRIEVAL_SUMMARY_COLUMNS,
+    format_fraction,
     format_metric,
     retrieval_summary_rows,
 )
@@ -33,11 +34,13 @@ __all__ = [
     "epoch_logger",
     "write_run_reports",
     "history_series",
+    "loss_part_keys",
     "per_level_markdown",
     "per_level_rows",
     "plot_confusion_matrix",
     "plot_training_curves",
     "row_normalize",
+    "run_title",
     "write_per_level_csv",
 ]
 
@@ -87,8 +90,18 @@ def _ks_with_prefix(metrics: Mapping[str, Any], prefix: str) -> list[int]:
     return sorted(int(m.group(1)) for key in metrics if (m := pattern.fullmatch(key)))
 
 
+GROUP_RULE_TEXT = {
+    "thirds": "thirds of the levels by training count (most molecules first; extra levels go "
+              "to head, then medium)",
+    "thresholds": "training-count thresholds (head > 100, medium 20-100, tail < 20 unless the "
+                  "run set others)",
+}
+"""How the per-class report describes each head/medium/tail rule of ``metrics["group_rule"]``."""
+
+
 def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, percent text) for the headline metrics."""
+    """(label with its unit, text) for the headline metrics: accuracies in percent, ECE as the
+    fraction it is stored as."""
     rows = [
         ("Top-1 accuracy", metrics["top1"]),
         ("Balanced accuracy", metrics["balanced_accuracy"]),
@@ -107,13 +120,16 @@ def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
         (f"{name.capitalize()} classes ({group_sizes[name]}, class-averaged)", metrics[name])
         for name in GROUP_NAMES
     ]
-    rows.append(("ECE", metrics["ece"]))
-    return [(label, format_metric(value)) for label, value in rows]
+    text = [(f"{label} (%)", format_metric(value)) for label, value in rows]
+    text.append(("ECE (fraction, 0-1)", format_fraction(metrics["ece"])))
+    return text
 
 
 def per_level_markdown(metrics: Mapping[str, Any]) -> str:
-    """A markdown per-class table followed by a summary table, values in percent (2 decimals),
-    and the retrieval table of the target groups (red+, far-red+) when the metrics hold one."""
+    """A markdown per-class table followed by a summary table (accuracies in percent with 2
+    decimals, ECE as a fraction with 3), the rule that formed the head/medium/tail groups when
+    the metrics name it, and the retrieval table of the target groups (red+, far-red+) when the
+    metrics hold one."""
     level_rows = [
         (
             row["level"],
@@ -127,7 +143,10 @@ def per_level_markdown(metrics: Mapping[str, Any]) -> str:
     ]
     lines = _markdown_table(("Level", "Name", "Train", "Eval", "Group", "Top-1 (%)"), level_rows)
     lines.append("")
-    lines += _markdown_table(("Metric", "Value (%)"), _summary_rows(metrics))
+    lines += _markdown_table(("Metric", "Value"), _summary_rows(metrics))
+    rule = metrics.get("group_rule")
+    if rule:
+        lines += ["", f"Head / medium / tail: {GROUP_RULE_TEXT.get(rule, rule)}."]
     retrieval = retrieval_summary_rows(metrics.get("retrieval"))
     if retrieval:
         lines.append("")
@@ -253,15 +272,38 @@ def history_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list
     return epochs, values
 
 
+TOTAL_LOSS_KEYS = ("train_loss", "val_loss")
+# history keys that start like a loss part but are not one
+_NOT_LOSS_PARTS = frozenset({"train_loss"})
+
+
+def loss_part_keys(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The loss parts a method logged, as history keys (``train_<part>``), in first-seen order.
+
+    The Trainer records ``train_loss`` (what was minimised) and, for every part of the method's
+    :class:`~zincfluor.methods.base.LossOutput` (e.g. ``ce``, ``ce_aug``, ``bsc``, ``sor``), the
+    epoch mean as ``train_<part>``.
+    """
+    keys: dict[str, None] = {}
+    for row in history:
+        for key in row:
+            if key.startswith("train_") and key not in _NOT_LOSS_PARTS:
+                keys[key] = None
+    return list(keys)
+
+
 def _plot_series(
-    axes: Any, history: Sequence[Mapping[str, Any]], keys: Sequence[str], ylabel: str
+    axes: Any, history: Sequence[Mapping[str, Any]], keys: Sequence[str], ylabel: str,
+    *, prefix: str = "",
 ) -> None:
-    """Draw every key of ``keys`` that has data; say so on the axes when none has."""
+    """Draw every key of ``keys`` that has data (legend: the key without ``prefix``); say so on
+    the axes when none has."""
     drawn = 0
     for key in keys:
         epochs, values = history_series(history, key)
         if epochs:
-            axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=key)
+            label = key[len(prefix):] if prefix and key.startswith(prefix) else key
+            axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=label)
             drawn += 1
     if drawn:
         axes.legend()
@@ -280,30 +322,73 @@ def _plot_series(
     axes.grid(alpha=0.3)
 
 
-def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
-    """Save loss and validation balanced accuracy per epoch as a two-panel PNG.
+def _mark_epoch(axes: Any, epoch: int, label: str, style: str) -> None:
+    axes.axvline(epoch, color="black", linestyle=style, linewidth=1.0, alpha=0.7, label=label)
+    axes.legend()
 
-    Left: ``train_loss`` (and ``val_loss`` when recorded). Right: ``val_balanced_accuracy``.
-    Rows lacking a key, or holding None/NaN there, are skipped for that curve; other keys in
-    the rows are ignored. Raises ValueError for an empty history.
+
+def plot_training_curves(
+    history: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    title: str | None = None,
+    best_epoch: int | None = None,
+    stage1_best_epoch: int | None = None,
+) -> Path:
+    """Save the per-epoch curves of a run as a PNG with one panel per kind of value.
+
+    Panels: the total loss (``train_loss``, and ``val_loss`` when recorded); the loss parts the
+    method logged (:func:`loss_part_keys`, one curve each, named by part), when it logged any;
+    validation balanced accuracy. ``title`` heads the figure (the run and its method).
+    ``best_epoch``, the epoch whose model was kept, is marked by a solid vertical line on every
+    panel; ``stage1_best_epoch`` (two-stage methods) by a dashed one. Rows lacking a key, or
+    holding None/NaN there, are skipped for that curve. Raises ValueError for an empty history.
     """
     if not history:
         raise ValueError("history is empty: nothing to plot")
-    figure = _new_figure(11.0, 4.0)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    _plot_series(loss_axes, history, ("train_loss", "val_loss"), "loss")
-    _plot_series(accuracy_axes, history, ("val_balanced_accuracy",), "balanced accuracy")
+    parts = loss_part_keys(history)
+    figure = _new_figure(16.0 if parts else 11.0, 4.5 if title else 4.0)
+    panels = list(figure.subplots(1, 3 if parts else 2))
+    _plot_series(panels[0], history, TOTAL_LOSS_KEYS, "loss")
+    panels[0].set_title("total loss")
+    if parts:
+        _plot_series(panels[1], history, parts, "loss part", prefix="train_")
+        panels[1].set_title("loss parts (training epoch means)")
+    _plot_series(panels[-1], history, ("val_balanced_accuracy",), "balanced accuracy")
+    panels[-1].set_title("validation")
+    for axes in panels:
+        if stage1_best_epoch is not None:
+            _mark_epoch(axes, stage1_best_epoch, f"stage-1 choice (epoch {stage1_best_epoch})",
+                        "--")
+        if best_epoch is not None:
+            _mark_epoch(axes, best_epoch, f"chosen epoch {best_epoch}", "-")
+    if title:
+        figure.suptitle(title)
     return _save_png(figure, path)
+
+
+def run_title(out: Path, method: str | None) -> str:
+    """``"<run> · method <name>"``: the run is named by the last three parts of its folder
+    (e.g. ``natural/ce/seed0``); without a method name, the folder's ``config.json`` gives it."""
+    if method is None:
+        config = out / "config.json"
+        if config.is_file():
+            method = json.loads(config.read_text()).get("method")
+    run = "/".join(out.parts[-3:]) or str(out)
+    return f"{run} · method {method}" if method else run
 
 
 def write_run_reports(
     out: Path, fit: Any, valid_metrics: dict, test_metrics: dict, device: Any, *,
     table_stem: str = "per_level", extra: dict[str, Any] | None = None,
+    method: str | None = None,
 ) -> None:
     """A run folder's reports, the same for molecules and images: ``metrics.json`` (the chosen
     epoch, timings, validation and test metrics, per-epoch history, plus ``extra``), the
     per-class table as ``<table_stem>.md``/``.csv``, and the confusion-matrix and training-curve
-    PNGs. ``fit`` is the Trainer's :class:`~zincfluor.train.trainer.FitResult`."""
+    PNGs, titled by the run and ``method`` (None: the method of ``out/config.json``), the curves
+    with the chosen epoch marked. ``fit`` is the Trainer's
+    :class:`~zincfluor.train.trainer.FitResult`."""
     metrics = {
         "best_epoch": fit.best_epoch,
         "valid_balanced_accuracy_at_best": fit.best_score,
@@ -320,13 +405,17 @@ def write_run_reports(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     (out / f"{table_stem}.md").write_text(per_level_markdown(test_metrics))
     write_per_level_csv(test_metrics, out / f"{table_stem}.csv")
+    title = run_title(out, method)
     plot_confusion_matrix(
         np.asarray(test_metrics["confusion_matrix"]),
         test_metrics["class_names"],
         out / "confusion_matrix.png",
-        title="test split",
+        title=f"{title}: test split",
     )
-    plot_training_curves(fit.history, out / "training_curves.png")
+    plot_training_curves(
+        fit.history, out / "training_curves.png", title=title, best_epoch=fit.best_epoch,
+        stage1_best_epoch=fit.stage1_best_epoch,
+    )
 
 
 def epoch_logger(console, epochs: int):
