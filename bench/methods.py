@@ -1,15 +1,24 @@
 """Train every long-tail method on Deep4Chem emission8 and write the comparison tables.
 
-Each (setting, method, seed) is one ``zincfluor train`` run in its own folder under
-``--runs-dir``; a run whose ``metrics.json`` exists is finished and skipped, so the grid can be
-spread over sessions, CPU cores and GPU machines and resumed at any time. Run folders are large
-(checkpoints, plots) and not committed, so each finished run is also summarised in
-``--archive`` (``docs/results/runs/<setting>/<method>/seed<k>.json``: its config, validation and
-test metrics and timings, a few kB), which is committed; an archived run counts as finished
-too. ``--report`` (the
-default after training) aggregates every finished run into ``docs/results.md``: mean ± std over
-seeds of per-level Top-1, Tail Top-6/4/2 (accuracy on the 6/4/2 levels with the fewest training
-molecules), balanced accuracy, macro-F1 and ECE, with time per epoch and device.
+Each (setting, method, seed) is one ``zincfluor train`` run in its own folder,
+``--runs-dir``/<setting>/<method>/seed<k>-<key>/. A run is keyed by its full configuration: the
+``config.json`` it was trained with (method, method parameters, epochs, seed, split, imbalance
+ratio, data file, featurizer, backbone, optimiser, batch size, ...) hashed by
+:func:`config_hash`. A request reuses a finished run only when the run's key equals the key of
+the configuration it asks for, so ``--seeds 0 --epochs 5`` trains 5-epoch runs and reports those,
+never archived 100-epoch ones. The grid can be spread over sessions, CPU cores and GPU machines
+and resumed at any time. Run folders are large (checkpoints, plots) and not committed; with
+``--write-docs`` each finished run is also summarised in ``--archive``
+(``docs/results/runs/<setting>/<method>/seed<k>-<key>.json``: its config and key, validation and
+test metrics and timings, a few kB), which is committed; an archived run whose key matches counts
+as finished too (summaries written before keys existed, ``seed<k>.json``, are keyed from the
+config they hold).
+
+The report (after training, or alone with ``--report-only``) aggregates the finished runs of the
+requested configuration: mean ± std over seeds of per-level Top-1, Tail Top-6/4/2 (accuracy on
+the 6/4/2 levels with the fewest training molecules), balanced accuracy, macro-F1 (percent) and
+ECE (a fraction, as in ``metrics.json``), with time per epoch and device. It is printed;
+``--write-docs`` writes it to ``docs/results.md`` instead (and archives finished runs).
 
 The seed of a run seeds its split (and the long-tail subsampling), initialisation and batch
 order, exactly as ``zincfluor train --seed`` does, so every method sees the same splits for the
@@ -18,14 +27,17 @@ same seed, and the spread over seeds includes the split's.
 Examples::
 
     python bench/methods.py --settings natural --methods ce,bscl-sor --seeds 0,1,2
-    python bench/methods.py --jobs 2            # two runs at a time, one thread each
-    python bench/methods.py --report-only       # rebuild docs/results.md from finished runs
+    python bench/methods.py --jobs 2 --write-docs   # two runs at a time; archive, update docs
+    python bench/methods.py --report-only           # print the tables of the finished runs
+    python bench/methods.py --report-only --write-docs  # rebuild docs/results.md
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -126,10 +138,12 @@ PAPER_TABLE2 = {
 
 
 def run_dir(runs_dir: Path, setting: str, config: str, seed: int) -> Path:
+    """A run folder without a key (bench/rare.py's layout)."""
     return runs_dir / setting / config / f"seed{seed}"
 
 
 def archive_path(archive: Path, setting: str, config: str, seed: int) -> Path:
+    """An archived summary without a key (bench/rare.py's layout)."""
     return archive / setting / config / f"seed{seed}.json"
 
 
@@ -137,8 +151,75 @@ def is_finished(folder: Path, archived: Path | None = None) -> bool:
     return (folder / "metrics.json").is_file() or (archived is not None and archived.is_file())
 
 
+# ----------------------------------------------------------------------------- run keys
+
+
+KEY_IGNORED = ("out", "device", "cache_dir", "n_jobs", "loader", "resolved",
+               "head_threshold", "tail_threshold", "group_rule")
+"""Entries of a run's ``config.json`` that are not part of its key: where it was written, the
+device, the graph cache and featurisation processes, the loader (both give the same batches),
+what the trainer derived (``resolved``) and how reports group levels (the tables show no
+groups). Everything else is."""
+
+
+@functools.cache
+def _config_defaults() -> dict:
+    from zincfluor.runs.train import DataOptions, TrainRunConfig
+
+    return json.loads(json.dumps(TrainRunConfig(data=DataOptions(path=""), out="").to_dict()))
+
+
+def _with_defaults(defaults: dict, given: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            merged[key] = _with_defaults(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_key(config: dict) -> dict:
+    """What identifies a run: its ``config.json`` with every setting it lacks at the current
+    default of ``TrainRunConfig`` (settings added later kept the old behaviour as default),
+    without :data:`KEY_IGNORED`, and the data file named by its file name (the same file sits
+    at different paths on different machines)."""
+    key = _with_defaults(_config_defaults(), json.loads(json.dumps(config)))
+    for name in KEY_IGNORED:
+        key.pop(name, None)
+    key["data"] = dict(key["data"], path=Path(str(key["data"].get("path") or "")).name)
+    return key
+
+
+def config_hash(config: dict) -> str:
+    """The first 12 hex digits of the SHA-256 of :func:`config_key` as sorted JSON."""
+    text = json.dumps(config_key(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def requested_config(
+    args: argparse.Namespace, setting: Setting, config: MethodConfig, seed: int
+) -> dict:
+    """The ``TrainRunConfig`` (as a dict) that :func:`train_command` makes ``zincfluor train``
+    run: the command line's defaults are the dataclass's."""
+    from zincfluor.runs.train import DataOptions, TrainRunConfig
+    from zincfluor.train.trainer import TrainerConfig
+
+    return TrainRunConfig(
+        data=DataOptions(path=str(args.data)), out="", method=config.method,
+        method_hparams=dict(config.hparams), seed=seed,
+        imbalance_ratio=setting.imbalance_ratio, trainer=TrainerConfig(epochs=args.epochs),
+    ).to_dict()
+
+
+def _seed_of(name: str) -> int:
+    match = re.match(r"seed(\d+)", name)
+    return int(match.group(1)) if match else -1
+
+
 def summarise_run(folder: Path) -> dict:
-    """What the tables need from a run folder (no per-epoch history, no confusion plots)."""
+    """What the tables need from a run folder (no per-epoch history, no confusion plots), with
+    the run's key (:func:`config_hash`)."""
     metrics = json.loads((folder / "metrics.json").read_text())
     config = json.loads((folder / "config.json").read_text())
     keep = ("best_epoch", "valid_balanced_accuracy_at_best", "seconds", "seconds_per_epoch",
@@ -146,7 +227,7 @@ def summarise_run(folder: Path) -> dict:
     summary = {key: metrics.get(key) for key in keep}
     summary["test"] = metrics["test"]
     summary["valid"] = metrics["valid"]
-    return {"metrics": summary, "config": config}
+    return {"metrics": summary, "config": config, "config_hash": config_hash(config)}
 
 
 def archive_finished(runs_dir: Path, archive: Path) -> int:
@@ -162,6 +243,18 @@ def archive_finished(runs_dir: Path, archive: Path) -> int:
         target.write_text(json.dumps(summarise_run(folder), indent=1, allow_nan=False) + "\n")
         written += 1
     return written
+
+
+def cell_runs(runs_dir: Path, archive: Path | None, setting: str, config: str) -> dict[str, dict]:
+    """Every finished run of one grid cell, whatever its key, by folder name (``seed0``,
+    ``seed0-<key>``): archived summaries, replaced by the run folder where it is here."""
+    runs: dict[str, dict] = {}
+    if archive is not None:
+        for path in sorted((archive / setting / config).glob("seed*.json")):
+            runs[path.stem] = json.loads(path.read_text())
+    for metrics_path in sorted((runs_dir / setting / config).glob("seed*/metrics.json")):
+        runs[metrics_path.parent.name] = summarise_run(metrics_path.parent)
+    return runs
 
 
 def train_command(
@@ -196,16 +289,48 @@ def run_one(command: list[str], out: Path, threads: int) -> tuple[Path, int, flo
     return out, code, time.perf_counter() - start
 
 
+@dataclass
+class Grid:
+    """The finished runs of one request: its data file, epochs and seeds, over the runs
+    folder and (read only here) the archive. Only runs whose key is the requested one count."""
+
+    args: argparse.Namespace
+
+    def key(self, setting: Setting, config: MethodConfig, seed: int) -> str:
+        return config_hash(requested_config(self.args, setting, config, seed))
+
+    def out(self, setting: Setting, config: MethodConfig, seed: int) -> Path:
+        """The run folder of a requested run: ``seed<k>-<key>``."""
+        key = self.key(setting, config, seed)
+        return self.args.runs_dir / setting.name / config.name / f"seed{seed}-{key}"
+
+    def runs(self, setting: Setting, config: MethodConfig) -> list[dict]:
+        """One finished run per requested seed that has one with the requested key, by seed."""
+        keys = {seed: self.key(setting, config, seed) for seed in self.args.seeds}
+        found: dict[int, dict] = {}
+        cell = cell_runs(self.args.runs_dir, self.args.archive, setting.name, config.name)
+        for name, run in cell.items():
+            seed = _seed_of(name)
+            if seed in keys and config_hash(run["config"]) == keys[seed]:
+                found.setdefault(seed, run)
+        return [found[seed] for seed in sorted(found)]
+
+    def is_finished(self, setting: Setting, config: MethodConfig, seed: int) -> bool:
+        return any(int(r["config"]["seed"]) == seed for r in self.runs(setting, config))
+
+
 def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
-    """Train every unfinished run; returns the number of failed runs."""
+    """Train every requested run that has no finished run with its key; returns the number of
+    failed runs. With ``args.write_docs`` every finished run is archived as it ends."""
+    grid = Grid(args)
     todo = []
     for setting in settings:
         for config in configs:
+            done = {int(r["config"]["seed"]) for r in grid.runs(setting, config)}
             for seed in seeds:
-                out = run_dir(args.runs_dir, setting.name, config.name, seed)
-                if is_finished(out, archive_path(args.archive, setting.name, config.name, seed)):
-                    continue
-                todo.append(train_command(args, setting, config, seed, out))
+                if seed not in done:
+                    out = grid.out(setting, config, seed)
+                    todo.append(train_command(args, setting, config, seed, out))
     total = len(todo)
     print(f"{total} runs to train ({args.jobs} at a time, {args.threads} thread(s) each)")
     failures = 0
@@ -215,7 +340,7 @@ def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
                    for cmd in todo]
         for done, future in enumerate(futures, 1):
             out, code, seconds = future.result()
-            if code == 0:
+            if code == 0 and args.write_docs:
                 archive_finished(args.runs_dir, args.archive)
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"
             failures += code != 0
@@ -227,18 +352,14 @@ def train_grid(args: argparse.Namespace, settings, configs, seeds) -> int:
 # ----------------------------------------------------------------------------- aggregation
 
 
-ARCHIVE: Path | None = None  # set by main(): the committed summaries of finished runs
+ARCHIVE: Path | None = None  # bench/rare.py sets it: the committed summaries of finished runs
 
 
 def load_runs(runs_dir: Path, setting: str, config: str) -> list[dict]:
-    """Every finished seed of one grid cell: run folders first, else their archived summary."""
-    runs: dict[str, dict] = {}
-    if ARCHIVE is not None:
-        for path in sorted((ARCHIVE / setting / config).glob("seed*.json")):
-            runs[path.stem] = json.loads(path.read_text())
-    for metrics_path in sorted((runs_dir / setting / config).glob("seed*/metrics.json")):
-        runs[metrics_path.parent.name] = summarise_run(metrics_path.parent)
-    return [runs[key] for key in sorted(runs, key=lambda name: int(name[4:]))]
+    """Every finished run of one grid cell whatever its key, by seed (bench/rare.py's cells,
+    one configuration each): run folders first, else their archived summary."""
+    runs = cell_runs(runs_dir, ARCHIVE, setting, config)
+    return [runs[name] for name in sorted(runs, key=lambda name: (_seed_of(name), name))]
 
 
 def mean_std(values: Iterable[float | None]) -> str:
@@ -259,12 +380,32 @@ HEADLINE = [
     ("bal. acc.", "balanced_accuracy"),
     ("macro-F1", "macro_f1"),
     ("Top-1", "top1"),
-    ("ECE", "ece"),
+    ("ECE (fraction)", "ece"),
     ("AP red+", ("retrieval", "groups", "red+", "average_precision")),
     ("AP far-red+", ("retrieval", "groups", "far-red+", "average_precision")),
 ]
 """Columns of the headline table: a metrics key, or the path to a nested one (n/a when a run
 predates it, e.g. the retrieval metrics)."""
+
+FRACTION_KEYS = frozenset({"ece"})
+"""Metrics shown as the fraction ``metrics.json`` holds (ECE, 3 decimals), not in percent."""
+
+
+def mean_std_fraction(values: Iterable[float | None]) -> str:
+    """``mean ± std`` as fractions, 3 decimals (sample std, ddof=1); ``n/a`` if any is missing."""
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return "n/a"
+    array = np.asarray(values, dtype=float)
+    if len(array) == 1:
+        return f"{array[0]:.3f}"
+    return f"{array.mean():.3f} ± {array.std(ddof=1):.3f}"
+
+
+def column_text(metrics: list[dict], key: str | tuple[str, ...]) -> str:
+    """One headline cell over seeds: percent, or a fraction for :data:`FRACTION_KEYS`."""
+    values = [metric_value(m, key) for m in metrics]
+    return mean_std_fraction(values) if key in FRACTION_KEYS else mean_std(values)
 
 
 def metric_value(metrics: dict, key: str | tuple[str, ...]) -> float | None:
@@ -286,36 +427,36 @@ def mean_valid_score(runs: list[dict]) -> float:
     return float(np.mean([r["metrics"]["valid"]["balanced_accuracy"] for r in runs]))
 
 
-def choose_in_family(runs_dir: Path, setting: Setting, family: str, configs):
+def choose_in_family(grid: Grid, setting: Setting, family: str, configs):
     """(config, label, runs) of the candidate with the best mean validation balanced accuracy,
     or None while no candidate has a finished run."""
     best = None
     for config, label in family_members(family, configs):
-        runs = load_runs(runs_dir, setting.name, config.name)
+        runs = grid.runs(setting, config)
         if runs and (best is None or mean_valid_score(runs) > mean_valid_score(best[2])):
             best = (config, label, runs)
     return best
 
 
-def table_rows(runs_dir: Path, setting: Setting, configs):
+def table_rows(grid: Grid, setting: Setting, configs):
     """(row name, runs) of the main table: every plain config, and per tuning family its
     candidate chosen on validation, in the order of ``configs``."""
     rows, families = [], []
     for config in configs:
         if config.family is None:
-            rows.append((config.name, load_runs(runs_dir, setting.name, config.name)))
+            rows.append((config.name, grid.runs(setting, config)))
         elif config.family not in families:
             families.append(config.family)
-            chosen = choose_in_family(runs_dir, setting, config.family, configs)
+            chosen = choose_in_family(grid, setting, config.family, configs)
             if chosen is not None:
                 rows.append((f"{config.family} ({chosen[1]}, chosen on validation)", chosen[2]))
     return [(name, runs) for name, runs in rows if runs]
 
 
-def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
+def setting_tables(grid: Grid, setting: Setting, configs) -> str:
     """The headline and per-level tables of one setting, in markdown."""
     rows_headline, rows_levels, level_names, counts = [], [], None, None
-    for name, runs in table_rows(runs_dir, setting, configs):
+    for name, runs in table_rows(grid, setting, configs):
         tests = [r["metrics"]["test"] for r in runs]
         if counts is None:
             level_names, counts = tests[0]["class_names"], tests[0]["train_counts"]
@@ -325,7 +466,7 @@ def setting_tables(runs_dir: Path, setting: Setting, configs) -> str:
         seeds = ",".join(str(r["config"]["seed"]) for r in runs)
         rows_headline.append(
             [name, str(len(runs))]
-            + [mean_std(metric_value(t, key) for t in tests) for _, key in HEADLINE]
+            + [column_text(tests, key) for _, key in HEADLINE]
             + [f"{epoch_s:.2f}", device, seeds]
         )
         rows_levels.append(
@@ -349,14 +490,14 @@ VALID_COLUMNS = [
 ]
 
 
-def tuning_table(runs_dir: Path, setting: Setting, configs) -> str:
+def tuning_table(grid: Grid, setting: Setting, configs) -> str:
     """Every tuning candidate with its *validation* metrics; the chosen one is marked."""
     families = list(dict.fromkeys(c.family for c in configs if c.family is not None))
     rows = []
     for family in families:
-        chosen = choose_in_family(runs_dir, setting, family, configs)
+        chosen = choose_in_family(grid, setting, family, configs)
         for config, label in family_members(family, configs):
-            runs = load_runs(runs_dir, setting.name, config.name)
+            runs = grid.runs(setting, config)
             if not runs:
                 continue
             valids = [r["metrics"]["valid"] for r in runs]
@@ -374,7 +515,7 @@ def tuning_table(runs_dir: Path, setting: Setting, configs) -> str:
     )
 
 
-def ablation_table(runs_dir: Path, setting: Setting) -> str:
+def ablation_table(grid: Grid, setting: Setting) -> str:
     rows = []
     names = {
         "los": "los (stage-2 label over-smoothing; the paper's base)",
@@ -386,11 +527,11 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
         "bscl-sor--la--no-sor": "logit-adjusted CPO + B-SCL (`logit_adjust_tau=1 --no-sor`)",
     }
     for key, title in names.items():
-        runs = load_runs(runs_dir, setting.name, key)
+        runs = grid.runs(setting, CONFIGS[key])
         if not runs:
             continue
         tests = [r["metrics"]["test"] for r in runs]
-        rows.append([title, str(len(runs))] + [mean_std(t[k] for t in tests) for _, k in HEADLINE])
+        rows.append([title, str(len(runs))] + [column_text(tests, k) for _, k in HEADLINE])
     if not rows:
         return ""
     header = ["variant", "seeds"] + [h for h, _ in HEADLINE]
@@ -400,7 +541,7 @@ def ablation_table(runs_dir: Path, setting: Setting) -> str:
 SHIP_SETTING = "natural"
 
 
-def ship_choice(runs_dir: Path, configs, seeds: list[int]):
+def ship_choice(grid: Grid, configs, seeds: list[int]):
     """The model to ship, chosen on the natural split's *validation* metrics only.
 
     1. Among the configurations with every seed finished, keep those whose mean validation
@@ -416,12 +557,13 @@ def ship_choice(runs_dir: Path, configs, seeds: list[int]):
     """
     rows = []
     for config in configs:
-        runs = load_runs(runs_dir, SHIP_SETTING, config.name)
+        runs = grid.runs(SETTINGS[SHIP_SETTING], config)
         if sorted(r["config"]["seed"] for r in runs) != sorted(seeds):
             continue
         bal = np.array([r["metrics"]["valid"]["balanced_accuracy"] for r in runs])
         tail = np.array([r["metrics"]["valid"]["tail_top_4"] for r in runs])
-        rows.append({"name": config.name, "bal_mean": bal.mean(), "bal_std": bal.std(ddof=1),
+        bal_std = bal.std(ddof=1) if len(bal) > 1 else 0.0  # one seed: no spread to allow
+        rows.append({"name": config.name, "bal_mean": bal.mean(), "bal_std": bal_std,
                      "tail_mean": tail.mean(), "runs": runs})
     if not rows:
         return [], None
@@ -434,8 +576,8 @@ def ship_choice(runs_dir: Path, configs, seeds: list[int]):
     return rows, (winner["name"], int(seed_run["config"]["seed"]))
 
 
-def ship_table(runs_dir: Path, configs, seeds: list[int]) -> str:
-    rows, chosen = ship_choice(runs_dir, configs, seeds)
+def ship_table(grid: Grid, configs, seeds: list[int]) -> str:
+    rows, chosen = ship_choice(grid, configs, seeds)
     if chosen is None:
         return ""
     table = []
@@ -460,20 +602,27 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(args: argparse.Namespace, settings, configs) -> str:
-    """Write ``args.results`` from every finished run and return its text."""
+def build_report(args: argparse.Namespace, settings, configs) -> str:
+    """The report of the finished runs of the requested configuration (``args``: data file,
+    epochs, seeds), as Markdown."""
+    grid = Grid(args)
     methods_flag = ",".join(c.name for c in configs)
     parts = [
         "# Results: long-tail methods on Deep4Chem emission8",
         "",
         f"Generated by `bench/methods.py` on {dt.date.today().isoformat()} "
         f"({platform.machine()}, {os.cpu_count()} CPU cores visible) from the runs in "
-        f"`{_display(args.runs_dir)}`. Test metrics in percent, mean ± sample std over seeds; the "
-        "model of each run is the epoch with the best *validation* balanced accuracy (the test "
-        "split is looked at once, after training). Tail Top-k is the accuracy on the k levels "
-        "with the fewest training molecules; ECE uses 15 bins.",
+        f"`{_display(args.runs_dir)}` and `{_display(args.archive)}`. Every table holds only runs "
+        f"trained with exactly these settings: {args.epochs} epochs, seeds "
+        f"{','.join(map(str, args.seeds))}, data `{Path(args.data).name}`, and each method's "
+        "listed parameters (runs are keyed by their full configuration). Test metrics in "
+        "percent, mean ± sample std over seeds; ECE is a fraction (0-1, 15 equal-width "
+        "confidence bins), as in `metrics.json`. The model of each run is the epoch with the best "
+        "*validation* balanced accuracy (the test split is looked at once, after training). Tail "
+        "Top-k is the accuracy on the k levels with the fewest training molecules.",
         "",
-        "Reproduce a table (finished runs are reused; add `--jobs 2` on two cores):",
+        "Reproduce a table (finished runs with the same configuration are reused; add `--jobs 2` "
+        "on two cores):",
         "",
         "```bash",
     ]
@@ -484,25 +633,31 @@ def write_report(args: argparse.Namespace, settings, configs) -> str:
         )
     parts += ["```", ""]
     for setting in settings:
-        parts.append(setting_tables(args.runs_dir, setting, configs))
-        tuning = tuning_table(args.runs_dir, setting, configs)
+        parts.append(setting_tables(grid, setting, configs))
+        tuning = tuning_table(grid, setting, configs)
         if tuning:
             parts.append(tuning)
-        ablation = ablation_table(args.runs_dir, setting)
+        ablation = ablation_table(grid, setting)
         if ablation:
             parts.append(ablation)
         if setting.name == SHIP_SETTING:
-            ship = ship_table(args.runs_dir, configs, args.seeds)
+            ship = ship_table(grid, configs, args.seeds)
             if ship:
                 parts.append(ship)
-    parts.append(paper_comparison(args.runs_dir))
+    parts.append(paper_comparison(grid))
     notes = args.archive.parent / "notes.md"
     if notes.is_file():  # the hand-written reading of the tables, kept beside the archive
         parts.append(notes.read_text())
     vision = args.archive.parent / "vision.md"
     if vision.is_file():  # the CIFAR-10-LT section, written by bench/vision.py
         parts.append(vision.read_text())
-    text = keep_marked_sections("\n".join(parts), args.results)
+    return "\n".join(parts)
+
+
+def write_report(args: argparse.Namespace, settings, configs) -> str:
+    """Write :func:`build_report` to ``args.results``, keeping the marked sections other
+    scripts keep there, and return the text written."""
+    text = keep_marked_sections(build_report(args, settings, configs), args.results)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)
     return text
@@ -524,11 +679,11 @@ def keep_marked_sections(text: str, path: Path) -> str:
     return "\n".join([title, "", *[section.rstrip() + "\n" for section in sections], rest])
 
 
-def paper_comparison(runs_dir: Path) -> str:
+def paper_comparison(grid: Grid) -> str:
     """Our Tail Top-2 at IR 1100 beside the seed paper's ZincFluor Table 2."""
     rows = []
     for name, paper in PAPER_TABLE2.items():
-        runs = load_runs(runs_dir, "ir1100", name)
+        runs = grid.runs(SETTINGS["ir1100"], CONFIGS[name])
         ours = mean_std(r["metrics"]["test"]["tail_top_2"] for r in runs) if runs else "not run"
         rows.append([name, f"{paper:.2f}", ours, str(len(runs))])
     return (
@@ -547,29 +702,53 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                     argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks and shows every option's default."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter,
+        epilog="Nothing under docs/ is written without --write-docs.",
+    )
     default_data = Path(os.environ.get("ZINCFLUOR_DATA_DIR", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path,
-                        default=default_data / "deep4chem" / "DB_for_chromophore_deep4chem.csv")
+                        default=default_data / "deep4chem" / "DB_for_chromophore_deep4chem.csv",
+                        help="Deep4Chem CSV (or set ZINCFLUOR_DATA_DIR)")
     parser.add_argument("--methods", default=",".join(CONFIGS),
                         help=f"comma list of: {', '.join(CONFIGS)}")
     parser.add_argument("--settings", default="natural,ir1100",
                         help=f"comma list of: {', '.join(SETTINGS)}")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--epochs", type=int, default=100, help="training epochs of every run")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="device of every run")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads per run (default: cores / jobs)")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "methods")
-    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+                        help="torch threads per run; None: CPU cores / jobs")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "methods",
+                        help="run folders (not committed)")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md",
+                        help="the report's file, written with --write-docs")
     parser.add_argument("--archive", type=Path, default=ROOT / "docs" / "results" / "runs",
-                        help="committed summaries of finished runs (resume across machines)")
-    parser.add_argument("--report-only", action="store_true", help="only rebuild the report")
+                        help="committed summaries of finished runs, read always, written with "
+                        "--write-docs (resume across machines)")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="write the report to --results and archive finished runs in "
+                        "--archive; without it the report is printed and docs/ is left alone")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing, only report the finished runs")
     parser.add_argument("--no-report", action="store_true", help="train only")
     args = parser.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seeds takes whole numbers separated by commas, got {args.seeds!r}")
+    if not args.seeds:
+        parser.error("--seeds names no seed; give e.g. --seeds 0,1,2")
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
     args.threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     return args
 
@@ -587,19 +766,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = select(args.settings, SETTINGS, "setting")
     configs = select(args.methods, CONFIGS, "method")
-    global ARCHIVE
-    ARCHIVE = args.archive
     failures = 0
     if not args.report_only:
         if not args.data.is_file():
             raise SystemExit(f"data file {args.data} not found (set --data or ZINCFLUOR_DATA_DIR)")
         failures = train_grid(args, settings, configs, args.seeds)
-    written = archive_finished(args.runs_dir, args.archive)
-    if written:
-        print(f"archived {written} finished run(s) in {args.archive}")
+    if args.write_docs:
+        written = archive_finished(args.runs_dir, args.archive)
+        if written:
+            print(f"archived {written} finished run(s) in {args.archive}")
     if not args.no_report:
-        write_report(args, settings, configs)
-        print(f"wrote {args.results}")
+        if args.write_docs:
+            write_report(args, settings, configs)
+            print(f"wrote {args.results}")
+        else:
+            print(build_report(args, settings, configs))
+            print(f"(printed only; --write-docs writes {_display(args.results)} and archives "
+                  f"finished runs in {_display(args.archive)})")
     return 1 if failures else 0
 
 
