@@ -4,7 +4,8 @@
 read; iterating it yields one :class:`InputRecord` per input record, so outputs line up with
 inputs. Nothing is dropped: a blank .smi line is a record with an empty SMILES, and a record the
 reader cannot read is yielded with ``problem`` set (it becomes an ``invalid`` row). Memory stays
-bounded for every format: records stream one at a time (Parquet: one row group batch at a time).
+bounded for every format: records stream one at a time, after at most :data:`SDF_PROPERTY_SCAN`
+SDF records read ahead to learn the columns (Parquet: one batch at a time).
 
 Formats (by the name's suffix, after an optional ``.gz``; by content for standard input, a
 name without suffix, or a ``.gz`` name without a known suffix before it):
@@ -25,15 +26,20 @@ name without suffix, or a ``.gz`` name without a known suffix before it):
   yielded with ``problem`` and no ``mol`` (with its id, its properties and RDKit's SMILES of
   what it read, where it could read them). Text that is not UTF-8 in a record's title or
   properties is read with U+FFFD in place of the bytes that are not.
+  The record's ``mol`` keeps its coordinates; :func:`~zincfluor.chem.smiles.parse_mol`
+  assigns their stereo as the SMILES parser would before standardisation.
 - **Parquet** (.parquet, .pq): read in batches of :data:`PARQUET_BATCH_ROWS` rows with pyarrow;
-  values are written as text (missing values and NaN as empty text).
+  values are written as text (missing values and NaN as empty text). Parquet needs to seek, so
+  a gzipped or piped Parquet input is first copied to a temporary file.
 - Any of them compressed with gzip (a ``.gz`` suffix or gzip's magic bytes, on standard input
   too).
 
 Column choice: ``smiles_column`` and ``id_column`` match a column name exactly, else ignoring
 case and surrounding whitespace. Without ``smiles_column`` the SMILES column is found by name
 (:data:`SMILES_COLUMN_NAMES`), else as the column whose sample values parse as SMILES; without
-``id_column`` the id column is found by name (:data:`ID_COLUMN_NAMES`). ``row`` counts a
+``id_column`` the id column is found by name (:data:`ID_COLUMN_NAMES`). A SMILES file's
+SMILES and an SDF's structures cannot come from another column (``smiles_column`` may only name
+``smiles``); an SDF's id may come from any of its properties. ``row`` counts a
 record's position among the input's records from 1 (a header is not counted), in every format.
 
 Mistakes (no such file, a directory, an empty file, an unknown format, a missing column, text
