@@ -266,3 +266,13 @@ def test_run_reports_title_the_run_and_method_and_mark_the_chosen_epochs(
     lines = curves["axes"][0]["lines"]
     assert set(lines["chosen epoch 3"][0]) == {3}
     assert set(lines["stage-1 choice (epoch 2)"][0]) == {2}
+
+
+def test_headline_line_gives_percent_accuracies_and_the_ece_fraction(metrics):
+    from zincfluor.train.report import headline_line
+
+    line = headline_line(metrics)
+    assert line.startswith(f"top-1 {100 * metrics['top1']:.2f}%  balanced accuracy 58.33%")
+    assert "tail top-2 50.00%" in line and "tail 50.00%" in line
+    assert "tail top-6 n/a" in line  # tail_ks=(2, 4): no tail_top_6 in these metrics
+    assert line.endswith("  ECE 0.075")

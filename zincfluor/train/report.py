@@ -32,6 +32,7 @@ from zincfluor.train.metrics import (
 __all__ = [
     "PER_LEVEL_COLUMNS",
     "epoch_logger",
+    "headline_line",
     "write_run_reports",
     "history_series",
     "loss_part_keys",
@@ -123,6 +124,25 @@ def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     text = [(f"{label} (%)", format_metric(value)) for label, value in rows]
     text.append(("ECE (fraction, 0-1)", format_fraction(metrics["ece"])))
     return text
+
+
+HEADLINE_KEYS = (
+    ("top-1", "top1"), ("balanced accuracy", "balanced_accuracy"), ("macro-F1", "macro_f1"),
+    ("tail top-2", "tail_top_2"), ("tail top-4", "tail_top_4"), ("tail top-6", "tail_top_6"),
+    ("head", "head"), ("medium", "medium"), ("tail", "tail"),
+)
+
+
+def headline_line(metrics: Mapping[str, Any]) -> str:
+    """One line of the headline metrics for a terminal: accuracies in percent (``%`` after
+    each), ECE as the fraction ``metrics.json`` holds, e.g.
+    ``top-1 59.03%  ...  tail 41.20%  ECE 0.069``."""
+    parts = []
+    for label, key in HEADLINE_KEYS:
+        text = format_metric(metrics.get(key))
+        parts.append(f"{label} {text}{'' if text == 'n/a' else '%'}")
+    parts.append(f"ECE {format_fraction(metrics.get('ece'))}")
+    return "  ".join(parts)
 
 
 def per_level_markdown(metrics: Mapping[str, Any]) -> str:
