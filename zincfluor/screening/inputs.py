@@ -525,7 +525,7 @@ def _open_csv(stream, label, path, suffix, smiles_column, id_column, detect_id):
         for row, fields in enumerate(itertools.chain(sample, reader), start=1):
             problem = None
             if len(fields) > width and any(f.strip() for f in fields[width:]):
-                problem = (f"the line has {len(fields)} fields, the header {width} (quote "
+                problem = (f"the row has {len(fields)} fields, the header {width} (quote "
                            "fields that hold the delimiter)")
             values = tuple(fields[:width]) + ("",) * (width - len(fields))
             yield InputRecord(row, values[smiles_index], _field(values, id_index), values,
