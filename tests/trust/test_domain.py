@@ -41,3 +41,11 @@ def test_round_trip_and_bad_input():
         fit_domain(np.array([0.2, 0.5]), np.array([1.0]))
     with pytest.raises(ValueError, match="factor"):
         fit_domain(np.array([0.2]), np.array([1.0]), factor=0.5)
+
+
+def test_the_domain_plot_is_a_png(tmp_path):
+    from zincfluor.trust.plots import plot_error_by_similarity
+
+    domain = fit_domain(np.linspace(0.1, 1.0, 40), np.r_[np.ones(10), np.zeros(30)], n_bins=4)
+    path = plot_error_by_similarity(domain, tmp_path / "card" / "domain.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

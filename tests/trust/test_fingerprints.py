@@ -8,6 +8,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from zincfluor.trust import fingerprints as fp
 from zincfluor.trust.fingerprints import (
     FingerprintSettings,
+    SimilarityIndex,
     morgan_fingerprints,
     nearest,
     popcount,
@@ -79,3 +80,19 @@ def test_nearest_is_sorted_and_breaks_ties_by_the_lower_index():
     full = tanimoto(query, reference)
     np.testing.assert_array_equal(similarities, np.take_along_axis(full, indices, axis=1))
     assert nearest(query, reference[:2], k=3)[0].shape == (2, 2)
+
+
+def test_the_on_bit_index_gives_the_popcount_similarities():
+    mols = [Chem.MolFromSmiles(s) for s in SMILES]
+    packed = morgan_fingerprints(mols)
+    index = SimilarityIndex(packed[2:])
+    np.testing.assert_array_equal(index.similarity(packed), tanimoto(packed, packed[2:]))
+    for got, expected in zip(index.nearest(packed, 2), nearest(packed, packed[2:], 2),
+                             strict=True):
+        np.testing.assert_array_equal(got, expected)
+    rng = np.random.default_rng(3)
+    dense = rng.integers(0, 2**63, size=(40, 2), dtype=np.uint64)
+    np.testing.assert_array_equal(SimilarityIndex(dense[10:]).similarity(dense[:10]),
+                                  tanimoto(dense[:10], dense[10:]))
+    with pytest.raises(ValueError, match="same FingerprintSettings"):
+        index.similarity(dense)

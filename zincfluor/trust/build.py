@@ -32,6 +32,7 @@ from zincfluor.runs.common import resolve_cache_dir
 from zincfluor.screening.predictor import INTERVAL_COVERAGE, Predictor
 from zincfluor.trust.conformal import (
     DEFAULT_ALPHAS,
+    coverage_key,
     fit_interval_conformal,
     fit_level_conformal,
     interval_coverage,
@@ -137,7 +138,7 @@ def build_trust(
                                           head_coverage=INTERVAL_COVERAGE, alphas=alphas)
         known = ~np.isnan(test["true_nm"])
         report["test_emission_nm"] = {
-            f"{1 - alpha:g}": interval_coverage(
+            coverage_key(alpha): interval_coverage(
                 *interval.interval(test["nm"][known, 1], test["nm"][known, 2], alpha),
                 test["true_nm"][known])
             for alpha in alphas

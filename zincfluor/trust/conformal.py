@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_ALPHAS",
     "conformal_rank",
     "conformal_quantile",
+    "coverage_key",
     "LevelConformal",
     "IntervalConformal",
     "fit_level_conformal",
@@ -82,6 +83,11 @@ def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
 
 def _key(alpha: float) -> str:
     return f"{alpha:g}"
+
+
+def coverage_key(alpha: float) -> str:
+    """The key under which results for miscoverage α are reported: the coverage, "0.9"."""
+    return _key(1 - _check_alpha(alpha))
 
 
 @dataclass
@@ -256,7 +262,7 @@ def level_coverage(
                 "coverage": float(covered[rows].mean()) if n else None,
                 "mean_set_size": float(sizes[rows].mean()) if n else None,
             })
-        report[_key(1 - alpha)] = {
+        report[coverage_key(alpha)] = {
             "target": 1 - alpha,
             "coverage": float(covered.mean()) if len(labels) else None,
             "mean_set_size": float(sizes.mean()) if len(labels) else None,

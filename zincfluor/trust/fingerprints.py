@@ -30,6 +30,8 @@ __all__ = [
     "popcount",
     "tanimoto",
     "nearest",
+    "top_k",
+    "SimilarityIndex",
 ]
 
 _WORD_BITS = 64
@@ -171,13 +173,18 @@ def nearest(
 
     With fewer than ``k`` references, ``k`` is the number of references.
     """
+    return top_k(tanimoto(query, reference), k)
+
+
+def top_k(similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest entries of each row of a [q, n] similarity matrix: (indices, values),
+    largest first, ties broken by the lower index; ``k`` is capped at n."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    similarity = tanimoto(query, reference)
     k = min(k, similarity.shape[1])
     if similarity.size == 0:
-        return (np.zeros((len(similarity), k), np.int64), np.zeros((len(similarity), k),
-                                                                  np.float32))
+        return (np.zeros((len(similarity), k), np.int64),
+                np.zeros((len(similarity), k), np.float32))
     indices = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     kth = np.take_along_axis(similarity, indices, axis=1).min(axis=1)
     # rows with more than k candidates at the k-th value: keep the lowest indices among ties
@@ -189,3 +196,45 @@ def nearest(
     order = np.lexsort((indices, -values), axis=1)
     indices = np.take_along_axis(indices, order, axis=1).astype(np.int64)
     return indices, np.take_along_axis(similarity, indices, axis=1)
+
+
+class SimilarityIndex:
+    """Reference fingerprints ready for repeated searches: an on-bit (inverted) index.
+
+    A Morgan fingerprint of a dye sets about 40 of 2048 bits, so |a ∧ b| for a query a is the
+    sum, over a's set bits only, of the reference bits at those positions: the index keeps the
+    references' bits transposed, uint8 [n_bits, n] (2048 x 5,000: 10 MiB), and a query gathers
+    its ~40 rows and adds them. Same Tanimoto as :func:`tanimoto`, about 2.5-3x faster on one
+    thread for Deep4Chem-sized references (``bench/trust_similarity.py``).
+    """
+
+    def __init__(self, reference: np.ndarray):
+        reference = _check_packed("reference", reference)
+        self.n_words = reference.shape[1]
+        bits = np.unpackbits(reference.view(np.uint8), axis=1, bitorder="little")
+        self.by_bit = np.ascontiguousarray(bits.T)
+        self.counts = popcount(reference)
+
+    def __len__(self) -> int:
+        return self.by_bit.shape[1]
+
+    def similarity(self, query: np.ndarray) -> np.ndarray:
+        """Tanimoto of each query row with every reference, float32 [q, n]."""
+        query = _check_packed("query", query)
+        if query.shape[1] != self.n_words:
+            raise ValueError(
+                f"query fingerprints have {query.shape[1] * 64} bits, the index "
+                f"{self.n_words * 64}; fingerprint both with the same FingerprintSettings"
+            )
+        bits = np.unpackbits(query.view(np.uint8), axis=1, bitorder="little")
+        out = np.zeros((len(query), len(self)), dtype=np.float32)
+        for row, on in enumerate(bits):
+            positions = np.flatnonzero(on)
+            both = self.by_bit[positions].sum(axis=0, dtype=np.int32)
+            union = positions.size + self.counts - both
+            np.divide(both, union, out=out[row], where=union > 0)
+        return out
+
+    def nearest(self, query: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`nearest`, against the indexed references."""
+        return top_k(self.similarity(query), k)

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -31,9 +32,9 @@ from zincfluor.chem.smiles import InvalidMoleculeError
 from zincfluor.chem.standardize import standardize_smiles
 from zincfluor.trust.fingerprints import (
     FingerprintSettings,
+    SimilarityIndex,
     mol_for_fingerprint,
     morgan_fingerprints,
-    nearest,
 )
 
 __all__ = [
@@ -156,9 +157,14 @@ class ReferenceSet:
         """Query fingerprints made with this set's settings (a zero row for ``None``)."""
         return morgan_fingerprints(mols, self.fingerprint)
 
+    @cached_property
+    def index(self) -> SimilarityIndex:
+        """The on-bit search index of the fingerprints (built on first use)."""
+        return SimilarityIndex(self.fingerprints)
+
     def nearest(self, query: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the ``k`` most similar molecules of each query row."""
-        return nearest(query, self.fingerprints, k)
+        return self.index.nearest(query, k)
 
     def neighbours(self, query: np.ndarray, k: int = 3) -> list[list[Neighbour]]:
         """The ``k`` most similar measured molecules of each query fingerprint row."""
