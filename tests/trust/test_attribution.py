@@ -99,18 +99,24 @@ def test_the_shipped_model_explains_random_smiles_of_one_molecule_alike():
     predictor = Predictor.load(SHIPPED, device="cpu")
     config = predictor.featurizer_config
     first = explain_smiles(predictor.model, config, DYE, [5, 6, 7])
-    rare = predictor.predict([DYE]).probs[0, 5:].sum()
-    assert first.attribution.value == pytest.approx(rare, abs=1e-5)
-    assert first.mol.GetNumAtoms() == first.attribution.values.size
+    probs = predictor.predict([DYE]).probs[0]
+    np.testing.assert_allclose(first.probabilities, probs, atol=1e-5)
+    assert first.rare.value == pytest.approx(probs[5:].sum(), abs=1e-5)
+    assert first.predicted_level == probs.argmax()
+    assert first.level.value == pytest.approx(probs.max(), abs=1e-5)
+    assert first.mol.GetNumAtoms() == first.rare.values.size == first.level.values.size
     mol = Chem.MolFromSmiles(DYE)
     for seed in range(2):
         Chem.rdBase.SeedRandomNumberGenerator(seed)
         other = explain_smiles(predictor.model, config,
                                Chem.MolToSmiles(mol, doRandom=True, canonical=False), [5, 6, 7])
-        np.testing.assert_allclose(
-            _by_canonical_rank(other.smiles, other.attribution.values),
-            _by_canonical_rank(first.smiles, first.attribution.values), atol=1e-5)
-    assert first.svg().startswith("<?xml") and "</svg>" in first.svg()
+        for which in ("rare", "level"):
+            np.testing.assert_allclose(
+                _by_canonical_rank(other.smiles, getattr(other, which).values),
+                _by_canonical_rank(first.smiles, getattr(first, which).values), atol=1e-5)
+    assert first.svg("level").startswith("<?xml") and "</svg>" in first.svg()
+    with pytest.raises(ValueError, match="out of the model's scope"):
+        explain_smiles(predictor.model, config, "[Na+].[Cl-]", [5, 6, 7])
 
 
 def test_similarity_map_needs_one_value_per_atom_and_draws_a_lone_atom_plainly():

@@ -43,9 +43,10 @@ from zincfluor.chem.standardize import standardize_smiles
 
 __all__ = [
     "AtomAttribution",
-    "MoleculeAttribution",
+    "MoleculeExplanation",
     "atom_attributions",
     "explain_smiles",
+    "level_probabilities",
     "similarity_map_svg",
 ]
 
@@ -177,29 +178,40 @@ def similarity_map_svg(
 
 
 @dataclass
-class MoleculeAttribution:
+class MoleculeExplanation:
     """Attributions of one input: the standardised molecule the model saw (atoms in the order
-    of the graph and of ``values``), its canonical SMILES and the attribution."""
+    of the graph and of the values), its canonical SMILES, the level probabilities, the
+    attributions of the rare score (total probability on the target levels) and of the
+    predicted level's probability."""
 
     mol: Chem.Mol
     smiles: str
-    attribution: AtomAttribution
+    probabilities: np.ndarray
+    rare: AtomAttribution
+    level: AtomAttribution
 
-    def svg(self, **options) -> str:
-        """:func:`similarity_map_svg` of these attributions on the molecule."""
-        return similarity_map_svg(self.mol, self.attribution.values, **options)
+    @property
+    def predicted_level(self) -> int:
+        return int(self.level.levels[0])
+
+    def svg(self, which: str = "rare", **options) -> str:
+        """:func:`similarity_map_svg` of the ``"rare"`` or ``"level"`` attributions."""
+        if which not in ("rare", "level"):
+            raise ValueError(f"which must be 'rare' or 'level', got {which!r}")
+        return similarity_map_svg(self.mol, getattr(self, which).values, **options)
 
 
 def explain_smiles(
     models: nn.Module | Sequence[nn.Module],
     featurizer: FeaturizerConfig,
     smiles: str,
-    levels: Sequence[int],
+    target_levels: Sequence[int],
     *,
     molecule_features: MoleculeFeatureConfig | None = None,
     n_steps: int = DEFAULT_STEPS,
-) -> MoleculeAttribution:
-    """Standardise ``smiles`` as the model's featuriser does, encode it and attribute.
+) -> MoleculeExplanation:
+    """Standardise ``smiles`` as the model's featuriser does, encode it, and attribute its rare
+    score (``target_levels``) and its predicted level.
 
     Raises :class:`~zincfluor.chem.smiles.InvalidMoleculeError` for an invalid SMILES and
     ``ValueError`` for a molecule the model does not score (out of scope) or a featuriser
@@ -215,5 +227,27 @@ def explain_smiles(
     mol_x = None
     if molecule_features is not None and molecule_features.dim:
         mol_x = molecule_features_of([molecule.mol], molecule_features)[0]
-    attribution = atom_attributions(models, graph, levels, mol_x=mol_x, n_steps=n_steps)
-    return MoleculeAttribution(molecule.mol, molecule.smiles, attribution)
+    probabilities = level_probabilities(models, graph, mol_x=mol_x)
+    rare = atom_attributions(models, graph, target_levels, mol_x=mol_x, n_steps=n_steps)
+    level = atom_attributions(models, graph, [int(probabilities.argmax())], mol_x=mol_x,
+                              n_steps=n_steps)
+    return MoleculeExplanation(molecule.mol, molecule.smiles, probabilities, rare, level)
+
+
+def level_probabilities(
+    models: nn.Module | Sequence[nn.Module], graph: GraphArrays, *,
+    mol_x: np.ndarray | None = None,
+) -> np.ndarray:
+    """The models' mean level probabilities [C] of one graph (what attributions explain)."""
+    models = [models] if isinstance(models, nn.Module) else list(models)
+    parameter = next(models[0].parameters())
+    device, dtype = parameter.device, parameter.dtype
+    x = torch.as_tensor(graph.x, device=device, dtype=dtype)
+    edge_index = torch.as_tensor(graph.edge_index, device=device)
+    edge_attr = torch.as_tensor(graph.edge_attr, device=device, dtype=dtype)
+    extra = (None if mol_x is None
+             else torch.as_tensor(mol_x, device=device, dtype=dtype).reshape(1, -1))
+    with torch.no_grad():
+        batch = _CopiesBatch(x, edge_index, edge_attr, extra, 1)
+        probs = torch.stack([torch.softmax(model(batch), dim=1)[0] for model in models])
+    return probs.mean(dim=0).double().cpu().numpy()
