@@ -15,6 +15,7 @@ from zincfluor.trust.conformal import (
     interval_coverage,
     interval_scores,
     level_coverage,
+    wilson_interval,
 )
 
 
@@ -136,3 +137,19 @@ def test_interval_scores_by_hand_and_too_few_molecules():
                                         math.log(660 / 600)])
     with pytest.raises(ValueError, match="too few"):
         fit_interval_conformal([400.0], [500.0], [450.0], head_coverage=0.8, alphas=(0.1,))
+
+
+def test_wilson_interval_by_hand_and_in_the_coverage_report():
+    # 7 of 7: centre (1 + z²/14) / (1 + z²/7), half z sqrt(z²/196) / (1 + z²/7)
+    z = 1.959963984540054
+    centre, half = (1 + z * z / 14) / (1 + z * z / 7), z * (z / 14) / (1 + z * z / 7)
+    assert wilson_interval(7, 7) == pytest.approx([centre - half, 1.0])
+    assert wilson_interval(0, 7) == pytest.approx([0.0, 1 - (centre - half)])
+    low, high = wilson_interval(2, 7)
+    assert low < 2 / 7 < high
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]])
+    conformal = fit_level_conformal(probs, np.array([0, 0, 1, 1]), ["a", "b"], alphas=(0.5,))
+    row = level_coverage(conformal, probs, np.array([0, 0, 1, 1]))["0.5"]["per_level"][0]
+    assert row["calibration_n"] == 2 and row["coverage_ci95"] == wilson_interval(2, 2)
+    with pytest.raises(ValueError, match="hits"):
+        wilson_interval(3, 2)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
@@ -48,6 +49,7 @@ __all__ = [
     "fit_interval_conformal",
     "interval_scores",
     "level_coverage",
+    "wilson_interval",
     "interval_coverage",
 ]
 
@@ -242,9 +244,12 @@ def level_coverage(
 ) -> dict:
     """Measured coverage of the prediction sets on labelled molecules (e.g. the test split).
 
-    Returns ``{"1-alpha": {"target": 1 − α, "coverage": ..., "mean_set_size": ...,
-    "per_level": [{"level", "name", "n", "coverage", "mean_set_size"}, ...]}}`` for each α
-    (default: every calibrated α); a level without test molecules has coverage ``None``.
+    Returns ``{"0.9": {"target": 1 − α, "coverage": ..., "mean_set_size": ...,
+    "per_level": [{"level", "name", "n", "coverage", "coverage_ci95", "calibration_n",
+    "mean_set_size"}, ...]}}`` for each α (default: every calibrated α); a level without test
+    molecules has coverage ``None``. ``coverage_ci95`` is the Wilson interval of the
+    measured coverage: with a handful of test molecules of a level it is wide, and a shortfall
+    inside it is no evidence against the guarantee.
     """
     probs = _check_probs(probs, len(conformal.level_names))
     labels = _check_labels(labels, len(probs), len(conformal.level_names))
@@ -257,9 +262,12 @@ def level_coverage(
         for y, name in enumerate(conformal.level_names):
             rows = labels == y
             n = int(rows.sum())
+            hits = int(covered[rows].sum())
             per_level.append({
                 "level": y, "name": name, "n": n,
-                "coverage": float(covered[rows].mean()) if n else None,
+                "coverage": hits / n if n else None,
+                "coverage_ci95": wilson_interval(hits, n) if n else None,
+                "calibration_n": int(conformal.counts[y]),
                 "mean_set_size": float(sizes[rows].mean()) if n else None,
             })
         report[coverage_key(alpha)] = {
@@ -269,6 +277,21 @@ def level_coverage(
             "per_level": per_level,
         }
     return report
+
+
+def wilson_interval(hits: int, n: int, confidence: float = 0.95) -> list[float]:
+    """Wilson score interval of a proportion p̂ = hits / n (Wilson 1927)::
+
+        (p̂ + z²/2n ± z √(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n),   z = Φ⁻¹((1 + confidence)/2)
+
+    Unlike p̂ ± z √(p̂(1 − p̂)/n) it stays inside [0, 1] and is not empty at p̂ = 0 or 1."""
+    if not 0 <= hits <= n or n < 1:
+        raise ValueError(f"need 0 <= hits <= n and n >= 1, got hits={hits}, n={n}")
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def interval_coverage(low_nm: np.ndarray, high_nm: np.ndarray, true_nm: np.ndarray) -> dict:
