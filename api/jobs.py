@@ -220,13 +220,15 @@ def complete_chunk(
     errors: list[str | None],
     known: dict[str, store.StoredPrediction],
     new: list[store.NewPrediction],
+    notes: list[str | None] | None = None,
 ) -> bool:
     """Store a processed chunk; ``False`` (and the caller rolls back) when the claim was lost
     (the chunk is no longer ``running`` for this ``worker`` of this ``holder``).
 
-    ``item_ids``, ``keys`` and ``errors`` are aligned: each item gets the stored prediction of
-    its structure (canonical SMILES), or its error. The chunk's completion, its items and the
-    screen's counts are one transaction; the screen is done when its last item is.
+    ``item_ids``, ``keys``, ``errors`` and ``notes`` (what standardisation changed) are
+    aligned: each item gets the stored prediction of its structure (canonical SMILES), or its
+    error. The chunk's completion, its items and the screen's counts are one transaction; the
+    screen is done when its last item is, and that transaction ranks its items.
     """
     now = utcnow()
     still_mine = session.execute(
@@ -242,7 +244,8 @@ def complete_chunk(
     scoring = store.screen_scoring(session, chunk.screen_id)
     store.record_owner_predictions(session, scoring.owner_id, stored.values())
     params = []
-    for item_id, key, error in zip(item_ids, keys, errors, strict=True):
+    notes = notes if notes is not None else [None] * len(item_ids)
+    for item_id, key, error, note in zip(item_ids, keys, errors, notes, strict=True):
         hit = stored.get(key) if key is not None else None
         params.append({
             "item_id": item_id,
@@ -250,12 +253,13 @@ def complete_chunk(
             "l": hit.level if hit else None,
             "s": scoring.rare_score(hit) if hit else None,
             "e": None if hit else (error or "no prediction"),
+            "n": note or None,
         })
     session.execute(
         update(items)
         .where(items.c.id == bindparam("item_id"))
         .values(molecule_id=bindparam("m"), level=bindparam("l"), rare_score=bindparam("s"),
-                error=bindparam("e")),
+                error=bindparam("e"), notes=bindparam("n")),
         params,
     )
     n_done = len(params)
@@ -272,7 +276,11 @@ def complete_chunk(
             updated_at=now,
         )
     ).rowcount
-    return counted == 1
+    if counted != 1:
+        return False
+    if session.scalar(select(screens.c.status).where(screens.c.id == chunk.screen_id)) == "done":
+        store.rank_screen(session, chunk.screen_id)  # this completion finished the screen
+    return True
 
 
 def _held_by(chunk_id: int, worker: str, holder: Holder):
@@ -468,6 +476,7 @@ class ChunkWorker:
                             for row, status, error in zip(rows, identified.statuses,
                                                           identified.errors, strict=True)],
                     known=known, new=new,
+                    notes=["; ".join(note) for note in identified.notes],
                 )
                 if ok:
                     session.commit()

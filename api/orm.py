@@ -62,6 +62,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+NullableJSON = JSON(none_as_null=True)
+"""JSON whose Python ``None`` is SQL NULL (not the JSON ``null``), so ``IS NULL`` finds it."""
+
+
 class UTCDateTime(TypeDecorator):
     """Stored as naive UTC on every backend, returned timezone-aware (UTC)."""
 
@@ -125,7 +129,11 @@ class Molecule(Base):
 
 
 class Prediction(Base):
-    """A model's level probabilities for a molecule; never computed twice."""
+    """A model's level probabilities for a molecule; never computed twice.
+
+    ``emission_nm``: median, low and high of the emission maximum's central 80 % interval (nm)
+    for a model with a wavelength head, else ``None``.
+    """
 
     __tablename__ = "predictions"
     __table_args__ = (UniqueConstraint("molecule_id", "model_id"),)
@@ -136,6 +144,7 @@ class Prediction(Base):
     probabilities: Mapped[list] = mapped_column(JSON)
     level: Mapped[int] = mapped_column(SmallInteger)
     rare_score: Mapped[float] = mapped_column(Double)
+    emission_nm: Mapped[list | None] = mapped_column(NullableJSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -158,7 +167,9 @@ class Screen(Base):
     """A library screening job owned by one API key.
 
     ``target_levels``: the names of the levels its items' rare scores add up (chosen per screen;
-    the model's default ones when not chosen).
+    the model's default ones when not chosen). ``input_columns``: the uploaded file's own
+    column names, in order (``None``: ``smiles``, ``id``); ``smiles_column``, ``id_column``:
+    the ones its SMILES and ids came from (``None``: ``smiles``, ``id`` / no id column).
     """
 
     __tablename__ = "screens"
@@ -169,6 +180,9 @@ class Screen(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
     name: Mapped[str | None] = mapped_column(String(300))
     target_levels: Mapped[list | None] = mapped_column(JSON)
+    input_columns: Mapped[list | None] = mapped_column(NullableJSON)
+    smiles_column: Mapped[str | None] = mapped_column(Text)
+    id_column: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -181,7 +195,13 @@ class Screen(Base):
 
 
 class ScreenItem(Base):
-    """One input row of a screen; ``level``/``rare_score`` copy its prediction for ranking."""
+    """One input row of a screen; ``level``/``rare_score`` copy its prediction for ranking.
+
+    ``input_values``: the row's own values, as text, aligned with the screen's
+    ``input_columns`` (``None``: ``[input_smiles, input_id]``). ``notes``: what standardisation
+    changed (``; ``-separated). ``rank``: 1-based among the screen's scored rows by rare score
+    (ties in input order), set when the screen is done.
+    """
 
     __tablename__ = "screen_items"
     __table_args__ = (
@@ -193,10 +213,13 @@ class ScreenItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     input_smiles: Mapped[str] = mapped_column(Text)
     input_id: Mapped[str | None] = mapped_column(Text)
+    input_values: Mapped[list | None] = mapped_column(NullableJSON)
     molecule_id: Mapped[int | None] = mapped_column(ForeignKey("molecules.id"))
     level: Mapped[int | None] = mapped_column(SmallInteger)
     rare_score: Mapped[float | None] = mapped_column(Double)
     error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    rank: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScreenChunk(Base):

@@ -107,39 +107,71 @@ class SmilesRequest(BaseModel):
         return value
 
 
-class _Compact(BaseModel):
-    """Serialised without its ``None`` fields."""
+RECORD_ORDER_FIRST = ("input", "row", "rank", "status", "reason", "notes", "canonical_smiles",
+                      "level", "level_index", "rare_score")
+RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "inchikey")
+PROBABILITY = {"anyOf": [{"type": "number"}, {"type": "null"}],
+               "description": "p_<level>: the probability of that level (null when not scored)."}
 
-    @model_serializer(mode="wrap")
-    def _drop_none(self, handler):
-        return {key: value for key, value in handler(self).items() if value is not None}
 
+class MoleculeResult(BaseModel):
+    """One input molecule's result: the prediction record that ``zincfluor predict`` and
+    ``screen`` write (same names, same meanings), as JSON.
 
-class MoleculeResult(_Compact):
-    """One input molecule's result; fields without a value are left out.
-
-    ``status`` is ``ok`` (predicted), ``invalid`` (not a molecule; ``error`` says why),
-    ``out_of_scope`` (a valid molecule the model cannot score: no carbon, a lone ion, an element
-    its training data lacked; ``error`` says which) or ``pending`` (a screen item not processed
-    yet). ``notes`` says what standardisation changed in the input (``/v1/predictions``).
+    ``input`` holds the input's own columns by name, in order (``smiles`` and ``id`` for a JSON
+    request or screen; an uploaded file's columns for its screen); then zincfluor's fields:
+    ``row`` (1-based position in the input), ``rank`` (screens only: 1-based rank among the
+    screen's scored rows by rare score, ties in input order, set when the screen is done),
+    ``status`` (``ok``; ``invalid``: not a molecule; ``out_of_scope``: a molecule the model cannot
+    score, e.g. no carbon, a lone ion or an element its training data lacked; ``pending``: a
+    screen row not processed yet), ``reason`` (why not ok), ``notes`` (what standardisation
+    changed, ``; ``-separated), ``canonical_smiles`` (the standardised structure the model
+    read), ``level`` (most probable level's name), ``level_index`` (its 0-based index in the
+    model's levels), ``rare_score`` (sum of the target levels' probabilities, 6 decimals), one
+    ``p_<level>`` per level (6 decimals), ``emission_nm``, ``emission_nm_low``,
+    ``emission_nm_high`` (models with a wavelength head only: median and central 80 % interval
+    of the emission maximum, nm) and ``inchikey``. Empty fields are null.
     """
 
-    index: int = Field(description="Position in the input, from 0.")
-    id: str | None = None
-    smiles: str = Field(description="The SMILES as given.")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"additionalProperties": PROBABILITY},
+    )
+
+    input: dict[str, str | None] = Field(
+        description="The input's own columns, by name and in order (text, as given).")
+    row: int = Field(description="Position in the input, from 1.")
+    rank: int | None = Field(default=None, description="Screens only: rank among the scored "
+                             "rows by rare score, from 1; null until the screen is done.")
     status: Literal["ok", "invalid", "out_of_scope", "pending"]
-    canonical_smiles: str | None = None
-    inchikey: str | None = None
+    reason: str | None = Field(default=None, description="Why the status is not ok.")
+    notes: str | None = Field(default=None, description="What standardisation changed in the "
+                              "input, '; '-separated, e.g. 'counter-ion removed'.")
+    canonical_smiles: str | None = Field(default=None, description="The standardised "
+                                         "structure the model read.")
     level: str | None = Field(default=None, description="Most probable level.")
-    probabilities: dict[str, float] | None = Field(default=None,
-                                                   description="Probability of each level.")
+    level_index: int | None = Field(default=None, description="Index of the most probable "
+                                    "level in the model's levels, from 0.")
     rare_score: float | None = Field(default=None,
                                      description="Probability mass on the rare target levels.")
-    error: str | None = None
-    notes: list[str] | None = Field(
-        default=None,
-        description="What standardisation changed in the input, e.g. 'counter-ion removed'.",
-    )
+    emission_nm: float | None = Field(default=None, description="Wavelength models only: "
+                                      "predicted emission maximum (median), nm.")
+    emission_nm_low: float | None = Field(default=None, description="Wavelength models only: "
+                                          "low end of its central 80 % interval, nm.")
+    emission_nm_high: float | None = Field(default=None, description="Wavelength models only: "
+                                           "high end of its central 80 % interval, nm.")
+    inchikey: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _record_order(self, handler):
+        """The record's own field order; fields that were never set (``rank`` outside screens,
+        the emission fields of a model without a wavelength head) are left out."""
+        data = handler(self)
+        present = self.model_fields_set | set(self.model_extra or ())
+        first = [k for k in RECORD_ORDER_FIRST if k in present]
+        last = [k for k in RECORD_ORDER_LAST if k in present]
+        middle = [k for k in data if k in present and k not in first and k not in last]
+        return {key: data[key] for key in (*first, *middle, *last)}
 
 
 class PredictionsResponse(BaseModel):
@@ -167,6 +199,13 @@ class ScreenOut(BaseModel):
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     model_id: int
     target_levels: list[str] = Field(description="The levels its rare scores add up.")
+    input_columns: list[str] = Field(
+        description="The input's own columns, in order, which every result carries under "
+        "'input' (and results.csv first): an uploaded file's columns; smiles, id for JSON.")
+    smiles_column: str = Field(description="The input column the SMILES were read from (an "
+                               "SDF's 'smiles' column is RDKit's SMILES of each record).")
+    id_column: str | None = Field(description="The input column the ids were read from (null: "
+                                  "none).")
     counts: ScreenCounts
     progress: float = Field(description="done / total, from 0 to 1.")
     created_at: dt.datetime

@@ -237,7 +237,8 @@ class ServedModel:
         rows = [identified.graph_of[k] for k in missing]
         graphs = _take(identified.prepared.graphs, rows)
         mol_x = identified.prepared.mol_x
-        probs = self.probabilities(graphs, mol_x[rows] if mol_x is not None else None)
+        outputs = self.outputs(graphs, mol_x[rows] if mol_x is not None else None)
+        probs, nm = outputs.probs, outputs.emission_nm
         scores = rare_scores(probs, self.target_indices)
         levels = probs.argmax(axis=1)
         return [
@@ -247,6 +248,7 @@ class ServedModel:
                 probabilities=[round(float(p), 6) for p in probs[i]],
                 level=int(levels[i]),
                 rare_score=float(scores[i]),
+                emission_nm=[round(float(v), 1) for v in nm[i]] if nm is not None else None,
             )
             for i, key in enumerate(missing)
         ]
@@ -265,13 +267,19 @@ class ServedModel:
         indices = resolve_target_levels(self.level_names, None, list(names))
         return None if indices == self.target_indices else indices
 
-    def probabilities(self, graphs, mol_x: np.ndarray | None = None) -> np.ndarray:
-        """Level probabilities of packed graphs (and their molecule features, for models that
-        read them); one forward pass at a time."""
+    @property
+    def predicts_wavelength(self) -> bool:
+        """True when predictions carry ``emission_nm`` (the model has a wavelength head)."""
+        return bool(self.predictor.predicts_wavelength)
+
+    def outputs(self, graphs, mol_x: np.ndarray | None = None):
+        """:class:`~zincfluor.screening.predictor.ModelOutputs` (level probabilities and, for a
+        wavelength model, the emission maximum in nm) of packed graphs and their molecule
+        features, for models that read them; one forward pass at a time."""
         with self._lock:
             self.forward_calls += 1
             self.molecules_predicted += len(graphs)
-            return self.predictor.probabilities(graphs, mol_x)
+            return self.predictor.outputs(graphs, mol_x)
 
     def names_of(self, target_indices: Sequence[int] | None) -> list[str]:
         """Names of the levels ``target_indices`` (``None``: the model's target levels)."""

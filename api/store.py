@@ -46,7 +46,11 @@ __all__ = [
     "record_owner_predictions",
     "rescored",
     "StructurePredictions",
+    "DEFAULT_INPUT_COLUMNS",
+    "input_columns",
+    "ScreenRecord",
     "create_screen",
+    "rank_screen",
     "ScreenScoring",
     "screen_scoring",
     "list_screens",
@@ -164,13 +168,15 @@ def register_model(
 
 @dataclass(frozen=True)
 class NewPrediction:
-    """A prediction computed for a model input (a standardised structure's canonical SMILES)."""
+    """A prediction computed for a model input (a standardised structure's canonical SMILES);
+    ``emission_nm``: median, low, high (nm) for a model with a wavelength head."""
 
     canonical_smiles: str
     inchikey: str
     probabilities: list[float]
     level: int
     rare_score: float
+    emission_nm: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,12 +190,13 @@ class StoredPrediction:
     probabilities: list[float]
     level: int
     rare_score: float
+    emission_nm: list[float] | None = None
 
 
 def _prediction_query(model_id: int):
     return select(
         Prediction.id, Molecule.id, Molecule.inchikey, Molecule.canonical_smiles,
-        Prediction.probabilities, Prediction.level, Prediction.rare_score,
+        Prediction.probabilities, Prediction.level, Prediction.rare_score, Prediction.emission_nm,
     ).join(Prediction, and_(Prediction.molecule_id == Molecule.id, Prediction.model_id == model_id))
 
 
@@ -246,7 +253,7 @@ def store_predictions(
             insert_ignoring_conflicts(session, Prediction.__table__, ["molecule_id", "model_id"]),
             [{"molecule_id": ids[p.canonical_smiles], "model_id": model_id,
               "probabilities": p.probabilities, "level": p.level, "rare_score": p.rare_score,
-              "created_at": now} for p in batch],
+              "emission_nm": p.emission_nm, "created_at": now} for p in batch],
         )
     return known_predictions(session, model_id, ids, owner_id=None)
 
@@ -322,6 +329,27 @@ def new_screen_id() -> str:
     return uuid.uuid4().hex
 
 
+DEFAULT_INPUT_COLUMNS = ("smiles", "id")
+"""The input columns of a JSON screen or request, a .smi file and screens older than 0004."""
+
+
+def input_columns(screen: Screen) -> list[str]:
+    """The names of ``screen``'s input columns, in order."""
+    return list(screen.input_columns or DEFAULT_INPUT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ScreenRecord:
+    """One input row of a screen, ready to store: its SMILES and id (as stored), why it is
+    invalid from the start (``error``, else ``None``) and its own values (aligned with the
+    screen's ``input_columns``; ``None`` when those are the default ``smiles``, ``id``)."""
+
+    smiles: str
+    id: str | None = None
+    error: str | None = None
+    values: list[str | None] | None = None
+
+
 def create_screen(
     session: Session,
     *,
@@ -329,20 +357,27 @@ def create_screen(
     model_id: int,
     name: str | None,
     target_levels: list[str],
-    records: Iterable[tuple[str, str | None, str | None]],
+    records: Iterable[ScreenRecord],
     chunk_size: int,
     max_molecules: int,
+    input_columns: list[str] | None = None,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
 ) -> Screen:
-    """A queued screen over ``records`` (``(smiles, id, error)``, in input order), with its items
-    and chunks. An item given an ``error`` is invalid from the start (workers keep its error).
-    Raises :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput` when there is
+    """A queued screen over ``records`` (in input order), with its items and chunks. An item
+    given an ``error`` is invalid from the start (workers keep its error). Raises
+    :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput` when there is
     nothing to screen; the caller's transaction makes it all-or-nothing. ``target_levels``: the
-    level names its rare scores add up.
+    level names its rare scores add up; ``input_columns``: the input's own column names, which
+    each record's ``values`` follow (``None``: ``smiles``, ``id``), among which
+    ``smiles_column`` and ``id_column`` name those the SMILES and ids came from.
     """
     now = utcnow()
     screen = Screen(
         id=new_screen_id(), owner_id=owner_id, model_id=model_id, name=name,
         target_levels=list(target_levels), status="queued", total=0, done=0, invalid=0,
+        input_columns=list(input_columns) if input_columns is not None else None,
+        smiles_column=smiles_column, id_column=id_column,
         created_at=now, updated_at=now,
     )
     session.add(screen)
@@ -355,9 +390,9 @@ def create_screen(
             )
         session.execute(
             ScreenItem.__table__.insert(),
-            [{"screen_id": screen.id, "position": total + i, "input_smiles": smiles,
-              "input_id": ident, "error": error}
-             for i, (smiles, ident, error) in enumerate(batch)],
+            [{"screen_id": screen.id, "position": total + i, "input_smiles": record.smiles,
+              "input_id": record.id, "error": record.error, "input_values": record.values}
+             for i, record in enumerate(batch)],
         )
         total += len(batch)
     if total == 0:
@@ -400,6 +435,23 @@ def screen_scoring(session: Session, screen_id: str) -> ScreenScoring | None:
     if not chosen or list(chosen) == list(default):
         return ScreenScoring(owner_id, None)
     return ScreenScoring(owner_id, [names.index(name) for name in chosen])
+
+
+def rank_screen(session: Session, screen_id: str) -> None:
+    """Set the ``rank`` of a screen's scored items: 1-based by rare score, highest first, ties
+    in input order (one ``UPDATE ... FROM`` with a window function; run when it is done)."""
+    ranked = (
+        select(ScreenItem.id.label("item_id"),
+               func.row_number().over(order_by=(ScreenItem.rare_score.desc(),
+                                                 ScreenItem.position)).label("rank"))
+        .where(ScreenItem.screen_id == screen_id, ScreenItem.rare_score.is_not(None))
+        .subquery()
+    )
+    session.execute(
+        update(ScreenItem.__table__)
+        .where(ScreenItem.__table__.c.id == ranked.c.item_id)
+        .values(rank=ranked.c.rank)
+    )
 
 
 def list_screens(session: Session, owner_id: int, limit: int = 1000) -> list[Screen]:
@@ -452,6 +504,17 @@ class ResultRow:
     inchikey: str | None
     canonical_smiles: str | None
     probabilities: list[float] | None
+    input_values: list[str | None] | None = None
+    notes: str | None = None
+    rank: int | None = None
+    emission_nm: list[float] | None = None
+
+    @property
+    def values(self) -> list[str | None]:
+        """The row's own values, aligned with its screen's input columns."""
+        if self.input_values is not None:
+            return list(self.input_values)
+        return [self.input_smiles, self.input_id]
 
     @property
     def status(self) -> str:
@@ -487,6 +550,7 @@ def _result_query(screen_id: str, model_id: int):
             ScreenItem.position, ScreenItem.input_smiles, ScreenItem.input_id, ScreenItem.error,
             ScreenItem.molecule_id, ScreenItem.level, ScreenItem.rare_score,
             Molecule.inchikey, Molecule.canonical_smiles, Prediction.probabilities,
+            ScreenItem.input_values, ScreenItem.notes, ScreenItem.rank, Prediction.emission_nm,
         )
         .outerjoin(Molecule, Molecule.id == ScreenItem.molecule_id)
         .outerjoin(

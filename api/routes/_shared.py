@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 
 from api.errors import APIError
+from api.records import item_row, json_record
 from api.schemas import MoleculeResult, SmilesRequest
 from api.settings import Settings
-from api.store import ResultRow, StoredPrediction
+from api.store import ResultRow, ScreenRecord
+from zincfluor.screening.record import RecordLayout
 
 __all__ = [
     "check_request",
-    "storable_records",
+    "storable_record",
     "check_name",
-    "prediction_result",
     "row_result",
     "probabilities_by_name",
 ]
@@ -60,24 +61,27 @@ def check_name(name: str, settings: Settings) -> None:
                        f"{name.index(NUL)}; remove it", "validation_error")
 
 
-def storable_records(
-    records: Iterable[tuple[str, str | None]], settings: Settings
-) -> Iterator[tuple[str, str | None, str | None]]:
-    """``(smiles, id, error)`` for each input ``(smiles, id)``, safe to store in any database.
+def storable_record(smiles: str, ident: str | None, settings: Settings, *,
+                    values: Sequence[str | None] | None = None,
+                    problem: str | None = None) -> ScreenRecord:
+    """A screen row safe to store in any database.
 
     A row whose SMILES or id holds a NUL character (which PostgreSQL text cannot store), or
     whose SMILES or id is longer than its limit, is kept in its place but made invalid: the
-    NUL is stored as U+FFFD, an over-long text is stored cut at its limit, and ``error`` says
-    what was wrong. Other rows get ``error=None``.
+    NUL is stored as U+FFFD, an over-long text is stored cut at its limit, and its ``error``
+    says what was wrong; so is a row the reader could not read (``problem``). ``values`` (the
+    row's own fields) are kept as they are, a NUL in them stored as U+FFFD.
     """
-    for smiles, ident in records:
-        problems: list[str] = []
-        smiles, problem = _storable("SMILES", smiles, settings.max_smiles_length)
-        problems += problem
-        if ident is not None:
-            ident, problem = _storable("id", ident, settings.max_id_length)
-            problems += problem
-        yield smiles, ident, "; ".join(problems) or None
+    problems: list[str] = [problem] if problem else []
+    smiles, found = _storable("SMILES", smiles, settings.max_smiles_length)
+    problems += found
+    if ident is not None:
+        ident, found = _storable("id", ident, settings.max_id_length)
+        problems += found
+    if values is not None:
+        values = [v.replace(NUL, REPLACEMENT) if isinstance(v, str) else v for v in values]
+    return ScreenRecord(smiles, ident, "; ".join(problems) or None,
+                        list(values) if values is not None else None)
 
 
 def _storable(what: str, text: str, limit: int) -> tuple[str, list[str]]:
@@ -97,43 +101,6 @@ def probabilities_by_name(level_names: list[str], probabilities: list[float]) ->
     return dict(zip(level_names, probabilities, strict=True))
 
 
-def prediction_result(
-    index: int,
-    smiles: str,
-    ident: str | None,
-    prediction: StoredPrediction | None,
-    error: str | None,
-    level_names: list[str],
-) -> MoleculeResult:
-    if prediction is None:
-        return MoleculeResult(index=index, id=ident, smiles=smiles, status="invalid",
-                              error=error or "no prediction")
-    return MoleculeResult(
-        index=index,
-        id=ident,
-        smiles=smiles,
-        status="ok",
-        canonical_smiles=prediction.canonical_smiles,
-        inchikey=prediction.inchikey,
-        level=level_names[prediction.level],
-        probabilities=probabilities_by_name(level_names, prediction.probabilities),
-        rare_score=prediction.rare_score,
-    )
-
-
-def row_result(row: ResultRow, level_names: list[str]) -> MoleculeResult:
-    status = row.status
-    if status != "ok":
-        return MoleculeResult(index=row.position, id=row.input_id, smiles=row.input_smiles,
-                              status=status, error=row.reason)
-    return MoleculeResult(
-        index=row.position,
-        id=row.input_id,
-        smiles=row.input_smiles,
-        status="ok",
-        canonical_smiles=row.canonical_smiles,
-        inchikey=row.inchikey,
-        level=level_names[row.level],
-        probabilities=probabilities_by_name(level_names, row.probabilities),
-        rare_score=row.rare_score,
-    )
+def row_result(layout: RecordLayout, item: ResultRow) -> MoleculeResult:
+    """A screen item's result body (the prediction record, see :mod:`api.records`)."""
+    return MoleculeResult(**json_record(layout, item_row(layout, item), item.values))

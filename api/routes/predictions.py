@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends
 
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
-from api.routes._shared import check_request, prediction_result
-from api.schemas import ErrorOut, PredictionsResponse, SmilesRequest
+from api.records import json_record, outcome_row, service_layout
+from api.routes._shared import check_request
+from api.schemas import ErrorOut, MoleculeResult, PredictionsResponse, SmilesRequest
+from api.store import DEFAULT_INPUT_COLUMNS
 
 router = APIRouter(prefix="/v1", tags=["predictions"])
 
@@ -30,8 +32,10 @@ def predict(
     caller: Caller = Depends(require_key),
     state: AppState = Depends(get_state),
 ) -> PredictionsResponse:
-    """One result per input, in input order. Invalid SMILES come back inline with
-    ``status: invalid`` and an ``error``; they never fail the request."""
+    """One result per input, in input order: the prediction record ``zincfluor predict``
+    writes (see MoleculeResult), with the request's ``smiles`` and ``id`` under ``input``.
+    Invalid SMILES come back inline with ``status: invalid`` and a ``reason``; they never fail
+    the request."""
     settings = state.settings
     check_request(body, settings, max_count=settings.max_request_smiles)
     served = state.served
@@ -39,17 +43,16 @@ def predict(
     outcomes = served.evaluate(state.sessions, body.smiles, owner_id=caller.key_id,
                                target_indices=chosen)
     ids = body.ids or [None] * len(body.smiles)
-    names = served.level_names
-    return PredictionsResponse(
-        model=served.name,
-        model_id=served.model_id,
-        target_levels=served.names_of(chosen),
-        results=[
-            _result(i, text, ident, outcome, names)
-            for i, (text, ident, outcome) in enumerate(zip(body.smiles, ids, outcomes,
-                                                           strict=True))
-        ],
-    )
+    layout = service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
+                            wavelength=served.predicts_wavelength, ranked=False)
+    results = []
+    for row, (text, ident, outcome) in enumerate(zip(body.smiles, ids, outcomes, strict=True),
+                                                 start=1):
+        values = (text, ident)
+        results.append(MoleculeResult(**json_record(layout, outcome_row(layout, values, row,
+                                                                        outcome), values)))
+    return PredictionsResponse(model=served.name, model_id=served.model_id,
+                               target_levels=served.names_of(chosen), results=results)
 
 
 def chosen_levels(served, names: list[str] | None) -> list[int] | None:
@@ -59,13 +62,3 @@ def chosen_levels(served, names: list[str] | None) -> list[int] | None:
         return served.chosen_levels(names)
     except ValueError as error:
         raise APIError(422, f"target_levels: {error}", "validation_error") from None
-
-
-
-def _result(index: int, smiles: str, ident: str | None, outcome, names: list[str]):
-    """The result body of one input, with its status and standardisation notes."""
-    result = prediction_result(index, smiles, ident, outcome.prediction, outcome.error, names)
-    update = {"notes": list(outcome.notes) or None}
-    if outcome.prediction is None and outcome.status != "ok":
-        update["status"] = outcome.status
-    return result.model_copy(update=update)

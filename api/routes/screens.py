@@ -20,6 +20,7 @@ from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -28,8 +29,9 @@ from api.cursors import decode_cursor, encode_cursor
 from api.db import session_scope
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
-from api.orm import Model, Screen
-from api.routes._shared import check_name, check_request, row_result, storable_records
+from api.orm import Model, Prediction, Screen
+from api.records import item_row, service_layout
+from api.routes._shared import check_name, check_request, row_result, storable_record
 from api.routes.predictions import chosen_levels
 from api.schemas import (
     ErrorOut,
@@ -43,7 +45,6 @@ from api.schemas import (
 
 router = APIRouter(prefix="/v1/screens", tags=["screens"])
 
-UPLOAD_SUFFIXES = (".smi", ".smiles", ".txt", ".csv", ".tsv")
 SCREEN_ID = PathParameter(
     pattern=r"^[0-9a-f]{32}$",
     description="A screen id, as answered by POST /v1/screens (32 hex digits).",
@@ -60,14 +61,19 @@ CREATE_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary",
-                                 "description": "A .smi/.txt (SMILES [id] per line) or .csv "
-                                                "library."},
+                                 "description": "The library: .smi/.txt (SMILES [id] per "
+                                                "line), .csv/.tsv (comma, semicolon or tab, "
+                                                "sniffed), .sdf or .parquet, each also "
+                                                "gzip-compressed (.gz); told apart by the "
+                                                "file name's suffix. Every column of the "
+                                                "file comes back with the results."},
                         "smiles_column": {"type": "string",
-                                          "description": "SMILES column of a CSV "
+                                          "description": "SMILES column of a table, any case "
                                                          "(detected when left out)."},
                         "id_column": {"type": "string",
-                                      "description": "Id column of a CSV (else a column named "
-                                                     "id, name or identifier, if any)."},
+                                      "description": "Id column of a table, any case (else a "
+                                                     "column named id, name or identifier, if "
+                                                     "any; an SDF record's name)."},
                         "target_levels": {"type": "string",
                                           "description": "Level names the rare score adds up, "
                                                          "comma-separated (default: the "
@@ -88,6 +94,9 @@ def screen_out(screen: Screen) -> ScreenOut:
         status=screen.status,
         model_id=screen.model_id,
         target_levels=list(screen.target_levels or []),
+        input_columns=store.input_columns(screen),
+        smiles_column=screen.smiles_column or "smiles",
+        id_column=screen.id_column if screen.input_columns is not None else "id",
         counts=ScreenCounts(total=screen.total, done=screen.done, invalid=screen.invalid),
         progress=round(screen.done / screen.total, 6) if screen.total else 0.0,
         created_at=screen.created_at,
@@ -114,7 +123,7 @@ def _own_screen(session, screen_id: str, caller: Caller) -> Screen:
     response_model=ScreenCreated,
     responses={**ERRORS, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
     openapi_extra=CREATE_BODY,
-    summary="Submit a library to screen (JSON or an uploaded .smi/.csv/.txt file)",
+    summary="Submit a library to screen (JSON or an uploaded .smi/.csv/.sdf/.parquet file)",
 )
 async def create_screen(
     request: Request,
@@ -186,49 +195,87 @@ def _create_from_json(state: AppState, caller: Caller, raw: bytes) -> ScreenCrea
     check_request(body, state.settings, max_count=state.settings.max_screen_molecules)
     levels = chosen_levels(state.served, body.target_levels)
     ids = body.ids or [None] * len(body.smiles)
-    return _create(state, caller, zip(body.smiles, ids, strict=True), body.name, levels)
+    settings = state.settings
+    records = (storable_record(smiles, ident, settings)
+               for smiles, ident in zip(body.smiles, ids, strict=True))
+    return _create(state, caller, records, body.name, levels)
+
+
+def upload_suffix(filename: str | None) -> str:
+    """The suffix that names an uploaded library's format, ``.gz`` included when compressed
+    (``lib.sdf.gz`` -> ``.sdf.gz``): the readers tell the format by it. 415 naming the accepted
+    suffixes for a name without one of them."""
+    from zincfluor.screening.inputs import FORMATS, input_format
+
+    path = Path(filename or "")
+    if input_format(path) is None:
+        shown = "".join(path.suffixes[-2:]) or "(none)"
+        raise APIError(415, f"unsupported file type {shown!r}: upload a "
+                       f"{', '.join(FORMATS)} file (any of them may be gzip-compressed, .gz)",
+                       "unsupported_media_type")
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    return "".join(suffixes[-2:]) if suffixes[-1] == ".gz" else suffixes[-1]
 
 
 def _create_from_upload(state: AppState, caller: Caller, upload: UploadFile,
                         smiles_column: str | None, name: str | None,
                         id_column: str | None = None,
                         target_levels: list[str] | None = None) -> ScreenCreated:
-    """A screen of an uploaded library; a CSV's ids come from ``id_column``, else from a column
-    named id, name or identifier (any case) when there is one."""
-    from zincfluor.screening.inputs import read_molecule_inputs
+    """A screen of an uploaded library, read by :func:`zincfluor.screening.inputs.
+    open_molecule_inputs` (the readers of ``predict`` and ``screen``): every row is kept, with
+    its own values (the file's columns, stored with the screen); a record the reader could not
+    read is an invalid row. A file that cannot be read at all is 422, in one line."""
+    from zincfluor.screening.inputs import open_molecule_inputs
 
     levels = chosen_levels(state.served, target_levels)
-    suffix = Path(upload.filename or "").suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise APIError(415, f"unsupported file type {suffix or '(none)'!r}: upload a "
-                       f"{', '.join(UPLOAD_SUFFIXES)} file", "unsupported_media_type")
+    suffix = upload_suffix(upload.filename)
+    label = (upload.filename or "the upload").replace("\x00", "\ufffd")[:200]
+    settings = state.settings
     with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
         upload.file.seek(0)
         shutil.copyfileobj(upload.file, copy, 1 << 20)
         copy.flush()
-        inputs = read_molecule_inputs(copy.name, smiles_column=smiles_column,
-                                      id_column=id_column, detect_id=True)
-        records = ((r.smiles, r.id) for r in inputs)
         try:
-            return _create(state, caller, records, name, levels)
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise APIError(422, f"file: cannot read it as {suffix} text ({error})") from None
-        except ValueError as error:  # e.g. no SMILES column found
-            raise APIError(422, f"file: {error}") from None
+            with open_molecule_inputs(copy.name, smiles_column=smiles_column,
+                                      id_column=id_column, name=label) as inputs:
+                records = (storable_record(r.smiles, r.id, settings, values=r.values,
+                                           problem=r.problem) for r in inputs)
+                return _create(state, caller, records, name, levels,
+                               input_columns=list(inputs.columns),
+                               smiles_column=inputs.smiles_column or "smiles",
+                               id_column=inputs.id_column)
+        except APIError:
+            raise
+        except (ValueError, OSError) as error:  # the readers' one line naming the file
+            raise APIError(422, f"file: {_one_line(error)}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    """The readers' message on one line, naming the form's fields instead of the command's
+    options (``--smiles-column`` -> ``smiles_column``)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    for option, field in (("--smiles-column", "smiles_column"), ("--id-column", "id_column")):
+        text = text.replace(option, field)
+    return text[:1000]
 
 
 def _create(state: AppState, caller: Caller, records, name: str | None,
-            target_indices: list[int] | None = None) -> ScreenCreated:
-    """Store a queued screen of ``records`` whose rare scores add up ``target_indices``
-    (``None``: the model's target levels), recorded on the screen by name."""
+            target_indices: list[int] | None = None,
+            input_columns: list[str] | None = None, smiles_column: str | None = None,
+            id_column: str | None = None) -> ScreenCreated:
+    """Store a queued screen of ``records`` (:class:`~api.store.ScreenRecord`) whose rare
+    scores add up ``target_indices`` (``None``: the model's target levels), recorded on the
+    screen by name; ``input_columns``: the uploaded file's own columns (``None``: a JSON
+    screen's ``smiles``, ``id``), of which ``smiles_column`` and ``id_column`` were read."""
     settings = state.settings
     try:
         with session_scope(state.sessions) as session:
             screen = store.create_screen(
                 session, owner_id=caller.key_id, model_id=state.served.model_id, name=name,
                 target_levels=state.served.names_of(target_indices),
-                records=storable_records(records, settings), chunk_size=settings.chunk_size,
-                max_molecules=settings.max_screen_molecules,
+                records=records, chunk_size=settings.chunk_size,
+                max_molecules=settings.max_screen_molecules, input_columns=input_columns,
+                smiles_column=smiles_column, id_column=id_column,
             )
             return ScreenCreated(id=screen.id, status=screen.status, total=screen.total)
     except store.LimitExceeded as error:
@@ -300,12 +347,18 @@ def results(
     caller: Caller = Depends(require_key),
     state: AppState = Depends(get_state),
 ) -> ResultsPage:
-    """Keyset pagination: walking the cursors visits every matching row exactly once."""
+    """Each result is the prediction record ``zincfluor screen`` writes (see MoleculeResult):
+    the row's own input columns under ``input``, then ``row``, ``rank`` (once the screen is
+    done), ``status``, ``reason``, ``notes``, ``canonical_smiles``, ``level``, ``level_index``,
+    ``rare_score`` (over the screen's target levels), ``p_<level>``..., the ``emission_nm``
+    fields of a wavelength model and ``inchikey``. Keyset pagination: walking the cursors
+    visits every matching row exactly once."""
     if min_score is not None and not math.isfinite(min_score):
         raise APIError(422, "min_score: must be a number from 0 to 1")
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
         names = _level_names(session, screen)
+        layout = screen_layout(session, state, screen, names)
         level_index = None
         if level is not None:
             lookup = {name.lower(): i for i, name in enumerate(names)}
@@ -326,13 +379,28 @@ def results(
         next_cursor = encode_cursor(order, filters, key)
     return ResultsPage(
         screen_id=screen.id, status=screen.status, order=order,
-        results=[row_result(row, names) for row in rows], next_cursor=next_cursor,
+        results=[row_result(layout, row) for row in rows], next_cursor=next_cursor,
     )
 
 
 def _level_names(session, screen: Screen) -> list[str]:
     """The level names of the model that screened ``screen`` (not necessarily the served one)."""
     return list(session.get(Model, screen.model_id).level_names)
+
+
+def screen_layout(session, state: AppState, screen: Screen, names: list[str]):
+    """The record layout of ``screen``'s results: its input columns, ``rank``, the emission
+    fields when its model has a wavelength head (the served model says so; an older model's
+    stored predictions do), ``inchikey``."""
+    if screen.model_id == state.served.model_id:
+        wavelength = state.served.predicts_wavelength
+    else:
+        wavelength = session.scalar(
+            select(Prediction.id).where(Prediction.model_id == screen.model_id,
+                                        Prediction.emission_nm.is_not(None)).limit(1)
+        ) is not None
+    return service_layout(names, store.input_columns(screen), wavelength=wavelength,
+                          ranked=True)
 
 
 @router.get(
@@ -351,14 +419,19 @@ def results_csv(
     caller: Caller = Depends(require_key),
     state: AppState = Depends(get_state),
 ) -> StreamingResponse:
-    """Columns: index, id, smiles, status, canonical_smiles, inchikey, level, rare_score,
-    prob_<level>..., error. The rare score adds up the screen's target levels."""
+    """The prediction record of every row, as ``zincfluor screen`` writes it: the screen's
+    input columns (an uploaded file's own, in order; ``smiles``, ``id`` for a JSON screen; a
+    name that clashes with a field below is written ``input_<name>``), then ``row``, ``rank``,
+    ``status``, ``reason``, ``notes``, ``canonical_smiles``, ``level``, ``level_index``,
+    ``rare_score``, ``p_<level>``..., the ``emission_nm`` fields for a wavelength model, and
+    ``inchikey``. Probabilities and rare scores have 6 decimals, nm 1; the rare score adds up
+    the screen's target levels; ``rank`` is set once the screen is done."""
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
-        names = _level_names(session, screen)
+        layout = screen_layout(session, state, screen, _level_names(session, screen))
     label = screen.id + ("-rare" if order == "rare" else "") + (f"-top{top}" if top else "")
     return StreamingResponse(
-        _csv_lines(state, screen, names, order=order, top=top),
+        _csv_lines(state, screen, layout, order=order, top=top),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="screen-{label}.csv"'},
     )
@@ -368,7 +441,7 @@ CSV_PAGE = 2000
 """Rows of results.csv read per (short) transaction."""
 
 
-def _csv_lines(state: AppState, screen: Screen, names: list[str], *, order: str = "input",
+def _csv_lines(state: AppState, screen: Screen, layout, *, order: str = "input",
                top: int | None = None) -> Iterator[str]:
     """The CSV text of a screen's results in ``order`` (at most ``top`` rows), a page of rows
     (one short transaction, keyset-paged like the JSON results) at a time."""
@@ -382,24 +455,14 @@ def _csv_lines(state: AppState, screen: Screen, names: list[str], *, order: str 
         buffer.truncate()
         return text
 
-    writer.writerow(["index", "id", "smiles", "status", "canonical_smiles", "inchikey", "level",
-                     "rare_score", *[f"prob_{name}" for name in names], "error"])
+    writer.writerow(layout.columns)
     yield flush()
     after, left = None, top
     while left is None or left > 0:
         limit = page if left is None else min(page, left)
         with session_scope(state.sessions) as session:
             rows = store.result_rows(session, screen, order=order, limit=limit, after=after)
-        for row in rows:
-            ok = row.status == "ok"
-            writer.writerow([
-                row.position, row.input_id or "", row.input_smiles, row.status,
-                row.canonical_smiles or "", row.inchikey or "",
-                names[row.level] if ok else "",
-                repr(row.rare_score) if ok else "",
-                *([f"{p:.6f}" for p in row.probabilities] if ok else [""] * len(names)),
-                row.reason or "",
-            ])
+        writer.writerows(item_row(layout, row) for row in rows)
         if rows:
             yield flush()
         if len(rows) < limit:

@@ -1,4 +1,4 @@
-"""CSV uploads keep their ids; results.csv honours order=rare|input and top=K."""
+"""CSV uploads keep their columns and ids; results.csv honours order=rare|input and top=K."""
 
 import csv
 import io
@@ -45,12 +45,20 @@ def test_csv_upload_keeps_ids_from_a_detected_or_named_column(service):
     named = _upload(service, key, b"code,smiles,ID\nk1,CCO,x\nk2,CCN,y\n", id_column="code")
     plain = _upload(service, key, b"smiles,value\nCCO,1\n")
     service.drain()
-    assert [r["id"] for r in _input_rows(service, key, detected)] == ["m1", "m2"]
-    assert [r["id"] for r in _input_rows(service, key, named)] == ["k1", "k2"]
-    assert [r.get("id") for r in _input_rows(service, key, plain)] == [None]
+
+    def screen(screen_id):
+        return service.client.get(f"/v1/screens/{screen_id}", headers=service.auth(key)).json()
+
+    assert [screen(i)["id_column"] for i in (detected, named, plain)] == ["ID", "code", None]
+    assert [r["input"] for r in _input_rows(service, key, detected)] == [
+        {"ID": "m1", "smiles": "CCO", "value": "1"}, {"ID": "m2", "smiles": "CCN", "value": "2"}]
+    assert [r["input"]["code"] for r in _input_rows(service, key, named)] == ["k1", "k2"]
+    assert [r["input"] for r in _input_rows(service, key, plain)] == [
+        {"smiles": "CCO", "value": "1"}]
     exported = _rows(service.client.get(f"/v1/screens/{named}/results.csv",
                                         headers=service.auth(key)))
-    assert [row["id"] for row in exported] == ["k1", "k2"]
+    assert [(row["code"], row["ID"]) for row in exported] == [("k1", "x"), ("k2", "y")]
+    assert list(exported[0])[:4] == ["code", "smiles", "ID", "row"]
 
     missing = service.client.post("/v1/screens", files={"file": ("a.csv", b"smiles\nCCO\n")},
                                   data={"id_column": "code"}, headers=service.auth(key))
@@ -72,13 +80,14 @@ def test_results_csv_in_rare_order_and_top_k(service, monkeypatch):
                                      headers=service.auth(key)).json()["results"]
 
     ranked = _rows(service.client.get(url, params={"order": "rare"}, headers=service.auth(key)))
-    assert [int(row["index"]) for row in ranked] == [r["index"] for r in ranked_json]
+    assert [int(row["row"]) for row in ranked] == [r["row"] for r in ranked_json]
+    assert [int(row["rank"]) for row in ranked] == list(range(1, len(ranked) + 1))
     assert len(ranked) == len(LIBRARY) - 1  # predicted molecules only, like the JSON ranking
     scores = [float(row["rare_score"]) for row in ranked]
     assert scores == sorted(scores, reverse=True)
 
     top = service.client.get(url, params={"order": "rare", "top": 3}, headers=service.auth(key))
-    assert [row["index"] for row in _rows(top)] == [row["index"] for row in ranked[:3]]
+    assert [row["row"] for row in _rows(top)] == [row["row"] for row in ranked[:3]]
     assert f"screen-{screen_id}-rare-top3.csv" in top.headers["content-disposition"]
     # pages of the streamed export join up with no gap or repeat, also when top cuts one
     monkeypatch.setattr(screens, "CSV_PAGE", 2)
@@ -86,7 +95,7 @@ def test_results_csv_in_rare_order_and_top_k(service, monkeypatch):
         paged = _rows(service.client.get(url, params={"order": "rare"} | ({"top": top} if top
                                                                            else {}),
                                          headers=service.auth(key)))
-        assert [row["index"] for row in paged] == [row["index"] for row in ranked[:top]]
+        assert [row["row"] for row in paged] == [row["row"] for row in ranked[:top]]
 
     first_two = _rows(service.client.get(url, params={"top": 2}, headers=service.auth(key)))
     assert [row["smiles"] for row in first_two] == LIBRARY[:2]  # input order by default

@@ -81,7 +81,7 @@ def test_a_chunk_that_keeps_failing_fails_its_screen(make_service, monkeypatch):
     def broken(graphs, mol_x=None):
         raise RuntimeError("CUDA out of memory")
 
-    monkeypatch.setattr(service.served, "probabilities", broken)
+    monkeypatch.setattr(service.served, "outputs", broken)
     worker = service.worker()
     assert worker.run_once()  # first attempt fails: the chunk goes back to the queue
     assert _screen(service, key, screen_id)["status"] == "running"

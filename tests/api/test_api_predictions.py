@@ -16,25 +16,45 @@ def test_predictions_keep_input_order_with_invalid_inline(service):
     assert body["model"] == "test-emission8"
     assert body["target_levels"] == service.served.target_levels
     results = body["results"]
-    assert [r["smiles"] for r in results] == SMILES
-    assert [r["id"] for r in results] == list("abcdef")
-    assert [r["index"] for r in results] == list(range(len(SMILES)))
+    assert [r["input"] for r in results] == [{"smiles": t, "id": i}
+                                             for t, i in zip(SMILES, "abcdef", strict=True)]
+    assert [r["row"] for r in results] == list(range(1, len(SMILES) + 1))  # from 1
     assert [r["status"] for r in results] == ["ok", "invalid", "ok", "invalid", "ok", "ok"]
-    assert results[1] == {"index": 1, "id": "b", "smiles": "C1CC", "status": "invalid",
-                          "error": "unclosed ring"}
-    assert results[3]["error"] == "empty SMILES"
+    names = service.served.level_names
+    empty = {"notes": None, "canonical_smiles": None, "level": None, "level_index": None,
+             "rare_score": None, **{f"p_{name}": None for name in names}, "inchikey": None}
+    assert results[1] == {"input": {"smiles": "C1CC", "id": "b"}, "row": 2,
+                          "status": "invalid", "reason": "unclosed ring", **empty}
+    assert list(results[1]) == list(results[0])  # every result has every field, in order
+    assert results[3]["reason"] == "empty SMILES"
     ok = results[0]
-    assert ok["canonical_smiles"] == "CCO"
+    assert list(ok) == ["input", "row", "status", "reason", "notes", "canonical_smiles",
+                        "level", "level_index", "rare_score", *[f"p_{n}" for n in names],
+                        "inchikey"]  # the record's fields, in its order; no rank outside screens
+    assert ok["canonical_smiles"] == "CCO" and ok["reason"] is None
     assert ok["inchikey"] == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
-    assert list(ok["probabilities"]) == service.served.level_names
-    assert math.isclose(sum(ok["probabilities"].values()), 1.0, abs_tol=1e-4)
-    assert ok["level"] == max(ok["probabilities"], key=ok["probabilities"].get)
+    probabilities = [ok[f"p_{name}"] for name in names]
+    assert all(round(p, 6) == p for p in probabilities)  # 6 decimals, as in the CSV
+    assert math.isclose(sum(probabilities), 1.0, abs_tol=1e-4)
+    assert ok["level_index"] == probabilities.index(max(probabilities))  # from 0
+    assert ok["level"] == names[ok["level_index"]]
     targets = body["target_levels"]
-    assert math.isclose(ok["rare_score"], sum(ok["probabilities"][t] for t in targets),
-                        abs_tol=1e-5)
+    assert math.isclose(ok["rare_score"], sum(ok[f"p_{t}"] for t in targets), abs_tol=1e-5)
+    assert round(ok["rare_score"], 6) == ok["rare_score"]
     # OCC is ethanol again: same molecule, same stored prediction
     assert results[4]["inchikey"] == ok["inchikey"]
-    assert results[4]["probabilities"] == ok["probabilities"]
+    assert [results[4][f"p_{n}"] for n in names] == probabilities
+
+
+def test_predictions_without_ids_carry_a_null_id_and_the_standardisation_notes(service):
+    key = service.new_key()
+    body = service.client.post("/v1/predictions", json={"smiles": ["CCO.Cl", "CCO"]},
+                               headers=service.auth(key)).json()
+    salt, plain = body["results"]
+    assert salt["input"] == {"smiles": "CCO.Cl", "id": None}
+    assert salt["notes"] and "; " not in salt["notes"][-2:]  # text, as in the CSV
+    assert salt["canonical_smiles"] == plain["canonical_smiles"] == "CCO"
+    assert plain["notes"] is None
 
 
 def test_known_molecules_are_never_predicted_again(service):
@@ -150,7 +170,7 @@ def test_request_limits_answer_clear_errors(make_service):
     big = post("/v1/predictions", json={"smiles": ["CCCCCCC", "CC"]}, headers=headers)
     assert big.status_code == 200
     first, second = big.json()["results"]
-    assert first["status"] == "invalid" and "more than the limit of 6" in first["error"]
+    assert first["status"] == "invalid" and "more than the limit of 6" in first["reason"]
     assert second["status"] == "ok"
 
     body = post("/v1/predictions", json={"smiles": ["C" * 20] * 3, "ids": ["x" * 700] * 3},

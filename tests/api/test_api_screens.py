@@ -1,6 +1,7 @@
 """Screens: submit (JSON and files), follow, own, page through, export, delete."""
 
 import csv
+import gzip
 import io
 
 import pytest
@@ -58,22 +59,25 @@ def test_results_page_by_rare_score_and_walk_every_row_once(service):
         if cursor is None:
             break
     assert pages == 5  # 9 predicted items, 2 per page
-    assert sorted(r["index"] for r in walked) == sorted(set(range(11)) - INVALID)
+    assert sorted(r["row"] - 1 for r in walked) == sorted(set(range(11)) - INVALID)
+    assert [r["rank"] for r in walked] == list(range(1, 10))  # a done screen's ranks, from 1
     scores = [r["rare_score"] for r in walked]
     assert scores == sorted(scores, reverse=True)
     for a, b in zip(walked, walked[1:], strict=False):  # ties in input order
         if a["rare_score"] == b["rare_score"]:
-            assert a["index"] < b["index"]
+            assert a["row"] < b["row"]
     # input order: every item, invalid ones included, in pages that line up
     everything = service.client.get(f"/v1/screens/{screen_id}/results",
                                     params={"order": "input", "limit": 1000},
                                     headers=service.auth(key)).json()
-    assert [r["index"] for r in everything["results"]] == list(range(11))
+    assert [r["row"] for r in everything["results"]] == list(range(1, 12))
     assert everything["next_cursor"] is None
     assert [r["status"] == "invalid" for r in everything["results"]] == [
         i in INVALID for i in range(11)
     ]
-    ethanol = [r for r in everything["results"] if r["smiles"] in ("CCO", "OCC")]
+    rank_of = {r["row"]: r["rank"] for r in walked}
+    assert [r["rank"] for r in everything["results"]] == [rank_of.get(i + 1) for i in range(11)]
+    ethanol = [r for r in everything["results"] if r["input"]["smiles"] in ("CCO", "OCC")]
     assert ethanol[0]["inchikey"] == ethanol[1]["inchikey"]
 
 
@@ -87,10 +91,10 @@ def test_results_filters_and_cursor_checks(service):
     level = rows[0]["level"]
     same_level = service.client.get(url, params={"level": level.upper(), "limit": 1},
                                     headers=headers).json()
-    expected = [r["index"] for r in rows if r["level"] == level]
+    expected = [r["row"] for r in rows if r["level"] == level]
     got, page = [], same_level
     while True:
-        got += [r["index"] for r in page["results"]]
+        got += [r["row"] for r in page["results"]]
         assert all(r["level"] == level for r in page["results"])
         if page["next_cursor"] is None:
             break
@@ -100,8 +104,8 @@ def test_results_filters_and_cursor_checks(service):
     assert got == expected
     threshold = rows[3]["rare_score"]
     above = service.client.get(url, params={"min_score": threshold}, headers=headers).json()
-    assert [r["index"] for r in above["results"]] == [r["index"] for r in rows
-                                                       if r["rare_score"] >= threshold]
+    assert [r["row"] for r in above["results"]] == [r["row"] for r in rows
+                                                     if r["rare_score"] >= threshold]
     # a cursor only fits the query it came from
     first = service.client.get(url, params={"limit": 1}, headers=headers).json()
     other_query = service.client.get(url, params={"limit": 1, "order": "input",
@@ -124,15 +128,26 @@ def test_csv_export_streams_every_row(service):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert f"screen-{screen_id}.csv" in response.headers["content-disposition"]
+    names = service.served.level_names
+    reader = csv.reader(io.StringIO(response.text))
+    assert next(reader) == ["smiles", "id", "row", "rank", "status", "reason", "notes",
+                            "canonical_smiles", "level", "level_index", "rare_score",
+                            *[f"p_{name}" for name in names], "inchikey"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [row["smiles"] for row in rows] == LIBRARY
     assert [row["id"] for row in rows] == [f"m{i}" for i in range(len(LIBRARY))]
-    assert rows[1]["status"] == "invalid" and rows[1]["error"] == "unclosed ring"
+    assert [row["row"] for row in rows] == [str(i) for i in range(1, 12)]
+    assert rows[1]["status"] == "invalid" and rows[1]["reason"] == "unclosed ring"
+    assert rows[1]["rank"] == rows[1]["level"] == rows[1]["rare_score"] == ""
     assert rows[0]["status"] == "ok" and rows[0]["level"] and rows[0]["inchikey"]
-    names = service.served.level_names
-    total = sum(float(rows[0][f"prob_{name}"]) for name in names)
+    assert names[int(rows[0]["level_index"])] == rows[0]["level"]
+    assert sorted(int(row["rank"]) for row in rows if row["rank"]) == list(range(1, 10))
+    total = sum(float(rows[0][f"p_{name}"]) for name in names)
     assert abs(total - 1.0) < 1e-4
-    assert float(rows[0]["rare_score"]) > 0
+    assert len(rows[0]["rare_score"].split(".")[1]) == 6 and float(rows[0]["rare_score"]) > 0
+    page = service.client.get(f"/v1/screens/{screen_id}/results", params={"order": "input"},
+                              headers=service.auth(key)).json()["results"]
+    assert page[0]["rare_score"] == float(rows[0]["rare_score"])  # the same rounded number
 
 
 def test_csv_of_an_unprocessed_screen_lists_pending_rows(service):
@@ -141,6 +156,7 @@ def test_csv_of_an_unprocessed_screen_lists_pending_rows(service):
     rows = list(csv.DictReader(io.StringIO(service.client.get(
         f"/v1/screens/{screen_id}/results.csv", headers=service.auth(key)).text)))
     assert [row["status"] for row in rows] == ["pending", "pending"]
+    assert [row["rank"] for row in rows] == ["", ""]
 
 
 @pytest.mark.parametrize("name, content, expected", [
@@ -149,6 +165,7 @@ def test_csv_of_an_unprocessed_screen_lists_pending_rows(service):
     ("library.csv", b"name,SMILES,value\nx,CCO,1\ny,c1ccccc1,2\n",
      [("CCO", "x"), ("c1ccccc1", "y")]),  # a column named name holds the ids
     ("library.txt", b"CCO\nCCCl\n", [("CCO", None), ("CCCl", None)]),
+    ("library.smi.gz", gzip.compress(b"CCO e\nCCCl c\n"), [("CCO", "e"), ("CCCl", "c")]),
 ])
 def test_upload_a_library_file(service, name, content, expected):
     key = service.new_key()
@@ -162,7 +179,9 @@ def test_upload_a_library_file(service, name, content, expected):
     assert screen["status"] == "done" and screen["name"] == name
     rows = service.client.get(f"/v1/screens/{screen_id}/results", params={"order": "input"},
                               headers=service.auth(key)).json()["results"]
-    assert [(r["smiles"], r.get("id")) for r in rows] == expected
+    smiles, ident = screen["smiles_column"], screen["id_column"]
+    assert [(r["input"][smiles], r["input"][ident] or None) for r in rows] == expected
+    assert [r["row"] for r in rows] == list(range(1, len(expected) + 1))
 
 
 def test_upload_limits_and_bad_files(make_service):
@@ -174,8 +193,8 @@ def test_upload_limits_and_bad_files(make_service):
     assert too_many.status_code == 413 and too_many.json()["code"] == "too_many_molecules"
     too_big = post("/v1/screens", files={"file": ("a.smi", b"C" * 1000)}, headers=headers)
     assert too_big.status_code == 413 and "upload" in too_big.json()["error"]
-    wrong_type = post("/v1/screens", files={"file": ("a.sdf", b"C\n")}, headers=headers)
-    assert wrong_type.status_code == 415
+    wrong_type = post("/v1/screens", files={"file": ("a.xlsx", b"C\n")}, headers=headers)
+    assert wrong_type.status_code == 415 and ".sdf" in wrong_type.json()["error"]
     no_file = post("/v1/screens", data={"name": "x"}, files={"other": ("a.smi", b"C\n")},
                    headers=headers)
     assert no_file.status_code == 422 and "file" in no_file.json()["error"]
@@ -241,12 +260,12 @@ def test_out_of_scope_items_say_so_in_pages_and_csv(service):
     service.drain()
     page = service.client.get(f"/v1/screens/{screen_id}/results", params={"order": "input"},
                               headers=service.auth(key)).json()
-    statuses = [(r["status"], r.get("error", "")) for r in page["results"]]
-    assert statuses[0] == ("ok", "")
+    statuses = [(r["status"], r["reason"]) for r in page["results"]]
+    assert statuses[0] == ("ok", None)
     assert statuses[1][0] == "out_of_scope" and statuses[1][1].startswith("a lone atom or ion")
     assert statuses[2][0] == "invalid" and "unclosed ring" in statuses[2][1]
     text = service.client.get(f"/v1/screens/{screen_id}/results.csv",
                               headers=service.auth(key)).text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["status"] for row in rows] == ["ok", "out_of_scope", "invalid"]
-    assert rows[1]["error"].startswith("a lone atom or ion")
+    assert rows[1]["reason"].startswith("a lone atom or ion")

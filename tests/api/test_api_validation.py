@@ -79,7 +79,7 @@ def test_numeric_ids_are_still_taken_as_text(service):
                                                             "ids": [7, 2.5]},
                                    headers=service.auth(key))
     assert response.status_code == 200
-    assert [r["id"] for r in response.json()["results"]] == ["7", "2.5"]
+    assert [r["input"]["id"] for r in response.json()["results"]] == ["7", "2.5"]
 
 
 # --- 2. forged cursors -------------------------------------------------------------------------
@@ -151,10 +151,10 @@ def test_nul_in_a_json_screen_smiles_makes_that_row_invalid(service):
     assert created.status_code == 202, created.text
     service.drain()
     rows = _rows(service, key, created.json()["id"])
-    assert [(r["index"], r["id"], r["status"]) for r in rows] == [
-        (0, "a", "ok"), (1, "b", "invalid"), (2, "c", "ok")]
-    assert rows[1]["smiles"] == "C\ufffdC"
-    assert "NUL character (U+0000) at character 1" in rows[1]["error"]
+    assert [(r["row"], r["input"]["id"], r["status"]) for r in rows] == [
+        (1, "a", "ok"), (2, "b", "invalid"), (3, "c", "ok")]
+    assert rows[1]["input"]["smiles"] == "C\ufffdC"
+    assert "NUL character (U+0000) at character 1" in rows[1]["reason"]
 
 
 @pytest.mark.parametrize("body, where", [
@@ -175,7 +175,7 @@ def test_nul_in_a_predictions_smiles_comes_back_invalid_as_given(service):
                                    headers=service.auth(key))
     assert response.status_code == 200, response.text
     first, second = response.json()["results"]
-    assert first["smiles"] == "C\x00C" and first["status"] == "invalid"
+    assert first["input"]["smiles"] == "C\x00C" and first["status"] == "invalid"
     assert second["status"] == "ok"
 
 
@@ -191,11 +191,11 @@ def test_nul_in_an_uploaded_line_makes_only_that_row_invalid(service):
                                 headers=service.auth(key)).json()
     assert screen["counts"] == {"total": 4, "done": 4, "invalid": 2}
     rows = _rows(service, key, created.json()["id"])
-    assert [(r["smiles"], r["id"], r["status"]) for r in rows] == [
+    assert [(r["input"]["smiles"], r["input"]["id"], r["status"]) for r in rows] == [
         ("CCO", "first", "ok"), ("C\ufffdC", "second", "invalid"),
         ("CCN", "th\ufffdird", "invalid"), ("CCC", "fourth", "ok")]
-    assert "the SMILES contains a NUL character" in rows[1]["error"]
-    assert "the id contains a NUL character" in rows[2]["error"]
+    assert "the SMILES contains a NUL character" in rows[1]["reason"]
+    assert "the id contains a NUL character" in rows[2]["reason"]
 
 
 def test_malformed_screen_ids_in_the_path_are_refused(service):
@@ -271,12 +271,13 @@ def test_uploaded_rows_with_over_long_ids_or_smiles_are_invalid_with_the_reason(
     assert created.status_code == 202, created.text
     service.drain()
     rows = _rows(service, key, created.json()["id"])
-    assert [(r["smiles"], r.get("id"), r["status"]) for r in rows] == [
-        ("CCO", "ok", "ok"), ("CCN", "toolo", "invalid"), ("CCCCCCCCCC", "long", "invalid"),
-        ("CCC", "fine", "ok")]
-    assert rows[1]["error"] == ("the id has 9 characters, more than the limit of 5; it is "
-                                "stored cut to 5")
-    assert "the SMILES has 12 characters, more than the limit of 10" in rows[2]["error"]
+    # the row's own values come back unchanged; the row is invalid, saying why
+    assert [(r["input"]["smiles"], r["input"]["id"], r["status"]) for r in rows] == [
+        ("CCO", "ok", "ok"), ("CCN", "toolongid", "invalid"),
+        ("CCCCCCCCCCCC", "long", "invalid"), ("CCC", "fine", "ok")]
+    assert rows[1]["reason"] == ("the id has 9 characters, more than the limit of 5; it is "
+                                 "stored cut to 5")
+    assert "the SMILES has 12 characters, more than the limit of 10" in rows[2]["reason"]
 
 
 # --- the OpenAPI document declares the limits ----------------------------------------------------

@@ -201,23 +201,25 @@ def test_a_killed_worker_process_loses_and_duplicates_nothing(pg_cluster, model_
 
         # every input line has exactly one result, in input order, with its own SMILES and id
         by_input = _all_pages(client, screen_id, "input")
-        assert [r["index"] for r in by_input] == list(range(N_LINES))
+        assert [r["row"] for r in by_input] == list(range(1, N_LINES + 1))
         for result, (smiles, ident, inchikey) in zip(by_input, library, strict=True):
-            assert result["smiles"] == smiles and result.get("id") == ident, result
+            assert result["input"]["smiles"] == smiles, result
+            assert (result["input"]["id"] or None) == ident, result  # a blank line has no id
             if inchikey is None:
-                assert result["status"] == "invalid" and result["error"], result
+                assert result["status"] == "invalid" and result["reason"], result
             else:
                 assert result["status"] == "ok" and result["inchikey"] == inchikey, result
         ranked = _all_pages(client, screen_id, "rare")
         valid_positions = [i for i, (_, _, k) in enumerate(library) if k is not None]
-        assert sorted(r["index"] for r in ranked) == valid_positions
+        assert sorted(r["row"] - 1 for r in ranked) == valid_positions
+        assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
         scores = [r["rare_score"] for r in ranked]
         assert scores == sorted(scores, reverse=True)
 
         response = client.get(f"/v1/screens/{screen_id}/results.csv")
         assert response.status_code == 200
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert [int(row["index"]) for row in rows] == list(range(N_LINES))
+        assert [int(row["row"]) for row in rows] == list(range(1, N_LINES + 1))
         assert [row["status"] for row in rows] == [r["status"] for r in by_input]
         assert [row["inchikey"] for row in rows] == [k or "" for _, _, k in library]
 
@@ -333,9 +335,10 @@ def test_a_killed_embedded_service_recovers_its_chunk_at_restart(model_dir, tmp_
 
         # every input row exactly once, in order, with its own SMILES and id
         results = _all_pages(client, screen_id, "input")
-        assert [r["index"] for r in results] == list(range(n_lines))
+        assert [r["row"] for r in results] == list(range(1, n_lines + 1))
         for result, (smiles, ident, inchikey) in zip(results, library, strict=True):
-            assert result["smiles"] == smiles and result.get("id") == ident, result
+            assert result["input"]["smiles"] == smiles, result
+            assert (result["input"]["id"] or None) == ident, result
             assert result["status"] == ("invalid" if inchikey is None else "ok"), result
         with engine.connect() as connection:
             twice = connection.execute(text(

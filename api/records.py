@@ -1,0 +1,96 @@
+"""The service's results as the one prediction record of :mod:`zincfluor.screening.record`.
+
+``POST /v1/predictions``, screen pages and ``results.csv`` write the same fields with the same
+names and meanings as ``zincfluor predict`` and ``screen``: a text row of a
+:class:`~zincfluor.screening.record.RecordLayout` is made once per result
+(:func:`~zincfluor.screening.record.format_record`); the CSV writes it as it is, JSON reads its
+numbers back (:func:`~zincfluor.screening.record.typed_row`), so both carry the same rounded
+numbers. The service's layouts always end with ``inchikey``; screens' have ``rank``.
+
+JSON cannot repeat the CSV's flat layout for arbitrary input column names (one may be called
+``status``), so a JSON result carries the input's own columns under ``input`` (``{column:
+value}`` by their own names, in order) and zincfluor's fields beside it; the CSV puts the
+input's columns first (a clashing name written as ``input_<name>``).
+
+A screen row not processed yet has ``status`` ``pending`` (the service's one status beyond
+``ok``, ``invalid`` and ``out_of_scope``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from zincfluor.screening.record import (
+    RecordLayout,
+    format_record,
+    input_column_names,
+    typed_row,
+)
+
+__all__ = ["PENDING", "service_layout", "outcome_row", "item_row", "json_record"]
+
+PENDING = "pending"
+
+
+def service_layout(level_names: Sequence[str], input_columns: Sequence[str], *,
+                   wavelength: bool, ranked: bool) -> RecordLayout:
+    """The record layout of a service answer: ``input_columns``, then zincfluor's fields with
+    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength`` and
+    ``inchikey``."""
+    return RecordLayout(tuple(level_names), tuple(input_columns), wavelength=wavelength,
+                        ranked=ranked, inchikey=True)
+
+
+def _text(values: Sequence[str | None]) -> list[str]:
+    return ["" if value is None else str(value) for value in values]
+
+
+def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, outcome
+                ) -> list[str]:
+    """The text row of a ``/v1/predictions`` answer: ``values`` (the input's own fields),
+    1-based ``row`` and the :class:`~api.served.Outcome` computed for it."""
+    prediction = outcome.prediction
+    if prediction is None:
+        status = outcome.status if outcome.status != "ok" else "invalid"
+        return format_record(layout, values=_text(values), row=row, status=status,
+                             reason=outcome.error or "no prediction", notes=outcome.notes)
+    return format_record(
+        layout, values=_text(values), row=row, status="ok", notes=outcome.notes,
+        canonical_smiles=prediction.canonical_smiles, probs=prediction.probabilities,
+        rare_score=prediction.rare_score, emission_nm=prediction.emission_nm,
+        inchikey=prediction.inchikey,
+    )
+
+
+def item_row(layout: RecordLayout, item) -> list[str]:
+    """The text row of a screen item (a :class:`~api.store.ResultRow`); ``row`` is its
+    1-based position, ``rank`` its stored rank (set when the screen is done)."""
+    notes = (item.notes,) if item.notes else ()
+    values = _text(item.values)
+    status = item.status
+    if status == "ok":
+        return format_record(
+            layout, values=values, row=item.position + 1, rank=item.rank, status="ok",
+            notes=notes, canonical_smiles=item.canonical_smiles, probs=item.probabilities,
+            rare_score=item.rare_score, emission_nm=item.emission_nm, inchikey=item.inchikey,
+        )
+    text = format_record(layout, values=values, row=item.position + 1,
+                         status="invalid" if status == PENDING else status,
+                         reason=item.reason or "", notes=notes)
+    if status == PENDING:
+        text[layout.columns.index("status")] = PENDING
+    return text
+
+
+def json_record(layout: RecordLayout, text: Sequence[str],
+                values: Sequence[str | None]) -> dict[str, object]:
+    """A result as JSON: ``input`` (the input's own ``values`` by their column names, a repeated
+    name with ``input_`` in front; a JSON request's missing id is null), then zincfluor's
+    fields, numbers as numbers and empty fields as null
+    (:func:`~zincfluor.screening.record.typed_row`)."""
+    typed = typed_row(layout, text)
+    n_inputs = len(layout.input_columns)
+    fields = dict(list(typed.items())[n_inputs:])
+    values = list(values)[:n_inputs] + [None] * max(0, n_inputs - len(values))
+    names = input_column_names(layout.input_columns, ())  # a repeated name: input_<name>
+    return {"input": dict(zip(names, values, strict=True)), **fields}
