@@ -11,12 +11,18 @@ from rich.table import Table
 
 from zincfluor.commands.common import (
     DeviceChoice,
+    check_device,
+    check_output_folder,
     console,
     fail,
     friendly_errors,
+    hide_flag_types,
     out_console,
     parse_method_params,
+    removed_on_failure,
 )
+
+hide_flag_types()
 
 app = typer.Typer(
     help="Find rare fluorescent molecules: train, evaluate and apply long-tailed GNN classifiers.",
@@ -134,7 +140,7 @@ def train(
     featurizer: FeaturizerBackend = typer.Option(
         FeaturizerBackend.zincfluor, "--featurizer",
         help="Graph features: zincfluor's own, or deepchem's MolGraphConvFeaturizer "
-        "(needs zincfluor[deepchem]).",
+        "(needs zincfluor\\[deepchem]).",
     ),
     smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a lab CSV."),
     value_column: str = typer.Option(
@@ -154,18 +160,27 @@ def train(
         None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
     ),
     workers: int = typer.Option(None, "--workers", help="Featurization processes (default: all)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress",
+        help="Show live progress bars (plain epoch lines when not a terminal).",
+    ),
 ) -> None:
     """Train a GCN on fluorescence measurements and write a run folder."""
+    from zincfluor.commands.methods import check_method_params
     from zincfluor.runs.train import TrainRunConfig, train_run
     from zincfluor.train.trainer import TrainerConfig
 
+    # every check that needs no data first: a mistake costs nothing and writes nothing
+    method_hparams = parse_method_params(method_param)
+    check_method_params(method, method_hparams)
+    check_device(device.value)
+    check_output_folder(out, "--out")
     options = _data_options(data, smiles_column, value_column, label_column, scheme, level_names)
     config = TrainRunConfig(
         data=options,
         out=str(out),
         method=method,
-        method_hparams=parse_method_params(method_param),
+        method_hparams=method_hparams,
         target=target,
         head=head,
         split=split.value,
@@ -186,7 +201,8 @@ def train(
         cache_dir=cache_dir,
         n_jobs=workers,
     )
-    result = train_run(config, console=console, progress=progress)
+    with removed_on_failure(out):
+        result = train_run(config, console=console, progress=progress)
     n_test = result.split.sizes()["test"]
     _print_summary(result.test_metrics, title=f"test split ({n_test} molecules)")
     out_console.print(
@@ -247,56 +263,79 @@ def evaluate(
     model: Path = typer.Option(..., "--model", help="Run folder or checkpoint.pt."),
     data: str = typer.Option(None, "--data", help=DATA_HELP),
     out: Path = typer.Option(None, "--out", help="Folder for metrics.json, tables and plots."),
-    smiles_column: str = typer.Option(None, "--smiles-column"),
-    value_column: str = typer.Option(None, "--value-column"),
-    label_column: str = typer.Option(None, "--label-column"),
+    smiles_column: str = typer.Option(
+        None, "--smiles-column", help="SMILES column of a lab CSV (default: detected)."
+    ),
+    value_column: str = typer.Option(
+        None, "--value-column",
+        help="Measured value column, labelled by the model's own scheme.",
+    ),
+    label_column: str = typer.Option(
+        None, "--label-column",
+        help="Column of given classes: the model's level numbers (0..K-1) or names.",
+    ),
     exclude_seen: bool = typer.Option(
         False, "--exclude-seen",
         help="Leave out molecules of the model's training and validation split (from its "
         "split.json).",
     ),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
-    cache_dir: str = typer.Option(None, "--cache-dir"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: DeviceChoice = typer.Option(
+        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+    ),
+    cache_dir: str = typer.Option(
+        None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Show a progress bar while featurizing."
+    ),
 ) -> None:
     """Evaluate a trained model on a measurement table (the same metrics as training)."""
     from zincfluor.runs.evaluate import evaluate_run
+    from zincfluor.train.checkpoint import resolve_member_paths
 
+    check_device(device.value)
+    resolve_member_paths(model)  # a folder without a model fails here, before the data is read
+    if out is not None:
+        check_output_folder(out, "--out")
     options = _data_options(data, smiles_column, value_column, label_column, "emission8", None)
-    metrics = evaluate_run(
-        model, options, out=out, device=device.value, cache_dir=cache_dir,
-        exclude_seen=exclude_seen, console=console, progress=progress,
-    )
+    with removed_on_failure(out):
+        metrics = evaluate_run(
+            model, options, out=out, device=device.value, cache_dir=cache_dir,
+            exclude_seen=exclude_seen, console=console, progress=progress,
+        )
     _print_summary(metrics, title=f"{Path(options.path).name} ({metrics['n']} molecules)")
     if out is not None:
         out_console.print(f"metrics written to {out}")
-
-
-@app.command()
-def methods() -> None:
-    """List the registered long-tail methods."""
-    from zincfluor.methods import METHODS
-
-    table = Table(title="methods")
-    table.add_column("name")
-    table.add_column("what it is")
-    for name in sorted(METHODS):
-        table.add_row(name, METHODS[name].summary)
-    out_console.print(table)
 
 
 @data_app.command("stats")
 @friendly_errors
 def data_stats(
     data: str = typer.Option(None, "--data", help=DATA_HELP),
-    split: SplitKind = typer.Option(SplitKind.stratified, "--split"),
-    seed: int = typer.Option(0, "--seed"),
-    imbalance_ratio: float = typer.Option(None, "--imbalance-ratio", min=1.0),
-    smiles_column: str = typer.Option(None, "--smiles-column"),
-    value_column: str = typer.Option(None, "--value-column"),
-    label_column: str = typer.Option(None, "--label-column"),
-    scheme: str = typer.Option("emission8", "--scheme"),
-    level_names: str = typer.Option(None, "--level-names"),
+    split: SplitKind = typer.Option(
+        SplitKind.stratified, "--split",
+        help="stratified keeps level proportions; scaffold keeps each Bemis-Murcko scaffold "
+        "in one part. 80/10/10.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seeds the split and the subsampling."),
+    imbalance_ratio: float = typer.Option(
+        None, "--imbalance-ratio", min=1.0,
+        help="Subsample the training split to this imbalance ratio (as `train` would).",
+    ),
+    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of a lab CSV."),
+    value_column: str = typer.Option(
+        None, "--value-column", help="Measured value column (labelled by --scheme)."
+    ),
+    label_column: str = typer.Option(
+        None, "--label-column", help="Column of given classes (e.g. 'Fluor Value')."
+    ),
+    scheme: str = typer.Option(
+        "emission8", "--scheme", help="Label scheme: a name, a JSON file, or edges '400,500,600'."
+    ),
+    level_names: str = typer.Option(
+        None, "--level-names",
+        help="Level names a,b,c: for inline --scheme edges, or the classes of --label-column.",
+    ),
 ) -> None:
     """Per-level counts of each split, the imbalance ratio and T = N_max / (N_min * C)."""
     from zincfluor.data import imbalance_summary, make_split, split_count_rows
@@ -354,12 +393,16 @@ def version() -> None:
 
 def _register_commands() -> None:
     """Add the commands that live in :mod:`zincfluor.commands` modules."""
+    from zincfluor.commands import compare as compare_command
+    from zincfluor.commands import methods as methods_command
     from zincfluor.commands import model as model_command
     from zincfluor.commands import predict as predict_command
     from zincfluor.commands import screen as screen_command
     from zincfluor.commands import service as service_command
     from zincfluor.commands import vision as vision_command
 
+    methods_command.register(app)
+    compare_command.register(app)
     predict_command.register(app)
     screen_command.register(app)
     model_command.register(app)

@@ -7,7 +7,11 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["ClassRegistry"]
+__all__ = ["ClassRegistry", "UnknownNameError"]
+
+
+class UnknownNameError(KeyError):
+    """A name that is not registered; the message lists the registered ones."""
 
 
 class ClassRegistry(dict[str, type[T]], Generic[T]):
@@ -39,4 +43,5 @@ class ClassRegistry(dict[str, type[T]], Generic[T]):
             return self[name]
         except KeyError:
             choices = ", ".join(sorted(self)) or "none registered"
-            raise KeyError(f"unknown {self.kind} {name!r}; choose one of: {choices}") from None
+            message = f"unknown {self.kind} {name!r}; choose one of: {choices}"
+            raise UnknownNameError(message) from None

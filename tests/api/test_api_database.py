@@ -46,11 +46,11 @@ def test_service_refuses_an_unmigrated_database(empty_database_url, model_dir):
         create_app(service_settings(empty_database_url, model_dir))
     result = runner.invoke(cli, ["serve", "--database-url", empty_database_url,
                                  "--model", str(model_dir)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "zincfluor db upgrade" in _flat(result)
     worker = runner.invoke(cli, ["worker", "--database-url", empty_database_url,
                                  "--model", str(model_dir)])
-    assert worker.exit_code == 1 and "zincfluor db upgrade" in _flat(worker)
+    assert worker.exit_code == 2 and "zincfluor db upgrade" in _flat(worker)
 
 
 def test_ready_reports_a_database_migrated_away_under_it(service):
@@ -109,7 +109,7 @@ def test_db_and_apikey_commands(empty_database_url):
     before = runner.invoke(cli, ["db", "current", *url])
     assert before.exit_code == 0 and "revision none" in _flat(before)
     refused = runner.invoke(cli, ["apikey", "create", "--name", "x", *url])
-    assert refused.exit_code == 1 and "zincfluor db upgrade" in _flat(refused)
+    assert refused.exit_code == 2 and "zincfluor db upgrade" in _flat(refused)
 
     up = runner.invoke(cli, ["db", "upgrade", *url])
     assert up.exit_code == 0, up.output
@@ -126,7 +126,7 @@ def test_db_and_apikey_commands(empty_database_url):
     revoked = runner.invoke(cli, ["apikey", "revoke", "lab robot", *url])
     assert revoked.exit_code == 0 and "revoked" in _flat(revoked)
     missing = runner.invoke(cli, ["apikey", "revoke", "nobody", *url])
-    assert missing.exit_code == 1 and "no API key" in _flat(missing)
+    assert missing.exit_code == 2 and "no API key" in _flat(missing)
 
     engine = db.make_engine(empty_database_url)
     try:

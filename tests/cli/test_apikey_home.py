@@ -56,6 +56,6 @@ def test_the_default_data_folder_is_per_user_not_per_folder(monkeypatch, tmp_pat
 def test_key_commands_name_their_database_without_its_password(home):
     url = "postgresql+psycopg://zf:s3cret@/zincfluor?host=/nonexistent-socket-dir"
     result = runner.invoke(cli, ["apikey", "list", "--database-url", url])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "database: postgresql+psycopg://zf:***@/zincfluor" in _flat(result)
     assert "s3cret" not in result.output

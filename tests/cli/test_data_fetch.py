@@ -20,7 +20,7 @@ def test_fetch_offline_says_what_to_do(tmp_path, monkeypatch):
     defaults["timeout"] = 5
     monkeypatch.setattr(sources.fetch_dataset, "__kwdefaults__", defaults)
     result = CliRunner().invoke(app, ["data", "fetch", "deep4chem", "--dest", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error:" in result.output
     assert "--data" in result.output  # tells the user how to go on by hand
     assert "Traceback" not in result.output
@@ -29,5 +29,5 @@ def test_fetch_offline_says_what_to_do(tmp_path, monkeypatch):
 
 def test_fetch_unknown_data_set(tmp_path):
     result = CliRunner().invoke(app, ["data", "fetch", "zincfluor-secret", "--dest", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "deep4chem" in result.output

@@ -168,7 +168,7 @@ def test_predict_on_an_empty_file_is_an_error_not_an_empty_result(trained_run, t
     source.write_text("")
     out = tmp_path / "pred.csv"
     result = runner.invoke(app, ["predict", "--model", str(run), str(source), "--out", str(out)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "holds no molecules" in result.output
     assert not out.exists()
 
@@ -177,14 +177,14 @@ def test_errors_are_one_clear_line(tmp_path):
     result = runner.invoke(
         app, ["predict", "--model", str(tmp_path), "x.smi", "--out", str(tmp_path / "o.csv")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "does not exist" in result.output
     source = tmp_path / "in.smi"
     source.write_text("CCO\n")
     result = runner.invoke(
         app, ["predict", "--model", str(tmp_path), str(source), "--out", str(tmp_path / "o.csv")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no checkpoint" in result.output
     assert "Traceback" not in result.output
 
@@ -259,5 +259,5 @@ def test_a_split_with_an_empty_part_is_a_clear_error(tmp_path):
         ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
          "--split", "scaffold", "--cache-dir", "none", "--no-progress"],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "scaffold split left" in result.output and "--split stratified" in result.output

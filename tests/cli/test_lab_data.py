@@ -104,7 +104,7 @@ def test_missing_column_names_the_available_ones(tmp_path):
     result = _train(
         data, tmp_path / "run", "--smiles-column", "smiles_typo", "--label-column", "Fluor Value"
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "smiles_typo" in result.output and "SMILES" in result.output
 
 

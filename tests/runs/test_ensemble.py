@@ -106,7 +106,7 @@ def test_members_on_other_splits_are_refused_in_one_line(runs, tmp_path):
     _, root = runs
     result = _ensemble(str(root / "seed0"), str(root / "other-split"), "--out",
                        str(tmp_path / "ens"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     message = " ".join(result.output.split())  # rich wraps the one line at the terminal width
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
     assert "were trained on different splits" in message
@@ -121,7 +121,7 @@ def test_members_reading_molecules_differently_are_refused(runs, tmp_path):
     _train(data, morgan, "--seed", "2", "--split-seed", "3", "--molecule-features", "morgan",
            "--morgan-bits", "64")
     result = _ensemble(str(root / "seed0"), str(morgan), "--out", str(tmp_path / "ens"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "different molecule_features settings" in result.output
 
 
@@ -129,13 +129,13 @@ def test_members_reading_molecules_differently_are_refused(runs, tmp_path):
 def test_a_single_run_or_an_existing_folder_is_refused(runs, tmp_path):
     _, root = runs
     result = _ensemble(str(root / "seed0"), "--out", str(tmp_path / "ens"))
-    assert result.exit_code == 1 and "at least two" in result.output
+    assert result.exit_code == 2 and "at least two" in result.output
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "note.txt").write_text("x")
     result = _ensemble(str(root / "seed0"), str(root / "seed1"), "--out", str(taken))
     # rich wraps long lines at the console width, which depends on the temporary path's length
-    assert result.exit_code == 1 and "already holds files" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "already holds files" in " ".join(result.output.split())
 
 
 @pytest.mark.slow

@@ -113,7 +113,7 @@ def test_model_ship_and_show_commands(trained_run, tmp_path, monkeypatch):
 
     result = runner.invoke(app, ["model", "ship", str(trained_run), "--out", str(out),
                                  "--name", "x", "--target-levels", "purple"])
-    assert result.exit_code == 1 and "purple" in result.output
+    assert result.exit_code == 2 and "purple" in result.output
 
 
 def test_missing_default_model_says_how_to_make_one(tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ def test_stats_with_data(cifar10_zip):
 def test_train_missing_data_is_friendly(tmp_path):
     result = runner.invoke(app, ["vision", "train", "--dataset", "cifar10-lt", "--data-root",
                                  str(tmp_path / "none"), "--out", str(tmp_path / "run")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "does not exist" in " ".join(result.output.split())
 
 

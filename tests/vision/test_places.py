@@ -356,17 +356,17 @@ def test_cli_stats_places_lt_10(places10, tmp_path):
 def test_cli_places_errors(places, tmp_path):
     result = runner.invoke(app, ["vision", "stats", "--dataset", "places-lt-50",
                                  "--data-root", str(places)])
-    assert result.exit_code == 1 and "cannot keep 50 classes of 12" in result.output
+    assert result.exit_code == 2 and "cannot keep 50 classes of 12" in result.output
     result = runner.invoke(app, ["vision", "stats", "--dataset", "places-lt"])
-    assert result.exit_code == 1 and "--data-root" in result.output
+    assert result.exit_code == 2 and "--data-root" in result.output
     result = runner.invoke(app, ["vision", "train", "--dataset", "cifar10-lt", "--data-root",
                                  str(tmp_path), "--out", str(tmp_path / "run"),
                                  "--image-size", "64"])
-    assert result.exit_code == 1 and "CIFAR images are 32 px" in result.output
+    assert result.exit_code == 2 and "CIFAR images are 32 px" in result.output
     result = runner.invoke(app, ["vision", "train", "--dataset", "places-lt-10", "--data-root",
                                  str(places), "--image-root", str(tmp_path), "--out",
                                  str(tmp_path / "run"), "--workers", "0"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "are missing under" in " ".join(result.output.split())
 
 

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from zincfluor.commands.common import fail, friendly_errors, out_console
+from zincfluor.commands.common import (
+    check_device,
+    check_output_folder,
+    fail,
+    friendly_errors,
+    out_console,
+    removed_on_failure,
+)
+
+PROGRESS_HELP = "Show a progress bar while featurizing."
 
 __all__ = ["register", "model_app"]
 
@@ -28,7 +37,7 @@ def calibrate(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Temperature-scale a run on its validation split (Guo et al. 2017) into a new run folder.
 
@@ -40,9 +49,12 @@ def calibrate(
 
     if not run_dir.exists():
         fail(f"run folder {run_dir} does not exist")
-    result = calibrate_run(
-        run_dir, out, data_path=data, device=device, cache_dir=cache_dir, progress=progress
-    )
+    check_device(device)
+    check_output_folder(out, "--out")
+    with removed_on_failure(out):
+        result = calibrate_run(
+            run_dir, out, data_path=data, device=device, cache_dir=cache_dir, progress=progress
+        )
     out_console.print(
         f"T = {result['temperature']:.4f}: validation NLL {result['valid_nll_before']:.4f} -> "
         f"{result['valid_nll_after']:.4f}, ECE {result['valid_ece_before']:.3f} -> "
@@ -73,10 +85,12 @@ def ship(
 
     if not run_dir.exists():
         fail(f"run folder {run_dir} does not exist")
-    card = ship_model(
-        run_dir, out, name=name, description=description, command=command,
-        target_levels=split_names(target_levels),
-    )
+    check_output_folder(out, "--out")
+    with removed_on_failure(out):
+        card = ship_model(
+            run_dir, out, name=name, description=description, command=command,
+            target_levels=split_names(target_levels),
+        )
     out_console.print(
         f"shipped {card.name} -> {out} (target levels {', '.join(card.target_levels)}; "
         f"checkpoint sha256 {card.checkpoint_sha256[:12]}...)"
@@ -105,7 +119,7 @@ def ensemble(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Combine training runs into one ensemble model folder (the mean of their probabilities).
 
@@ -119,11 +133,14 @@ def ensemble(
     for run in runs:
         if not run.exists():
             fail(f"run folder {run} does not exist")
-    result = build_ensemble(
-        runs, out, name=name, description=description, command=command,
-        target_levels=split_names(target_levels), data_path=data, device=device,
-        cache_dir=cache_dir, progress=progress,
-    )
+    check_device(device)
+    check_output_folder(out, "--out")
+    with removed_on_failure(out):
+        result = build_ensemble(
+            runs, out, name=name, description=description, command=command,
+            target_levels=split_names(target_levels), data_path=data, device=device,
+            cache_dir=cache_dir, progress=progress,
+        )
     groups = result.valid_metrics["retrieval"]["groups"]
     ap = ", ".join(f"AP {group} {_pct(block.get('average_precision'))}"
                    for group, block in groups.items())

@@ -169,7 +169,10 @@ def apikey_revoke(
 
     _, engine = _engine(database_url)
     with session_scope(make_sessionmaker(engine)) as session:
-        row = store.revoke_api_key(session, key)
+        try:
+            row = store.revoke_api_key(session, key)
+        except KeyError as error:  # no such key: the user's input, not a bug
+            fail(f"{error.args[0]}; see `zincfluor apikey list`")
         out_console.print(f"revoked API key {row.id} ({row.name}, {row.prefix}...)")
 
 
@@ -181,9 +184,13 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     model: str = typer.Option(None, "--model", help=MODEL_HELP),
     worker_threads: int = typer.Option(
-        None, "--workers-threads", "--worker-threads", min=0,
+        None, "--worker-threads", min=0,
         help="Screen worker threads inside the service (default $ZINCFLUOR_WORKER_THREADS "
         "or 1; 0 when separate `zincfluor worker` processes do the screens).",
+    ),
+    old_worker_threads: int = typer.Option(
+        None, "--workers-threads", min=0, hidden=True,
+        help="The earlier spelling of --worker-threads, still accepted.",
     ),
     database_url: str = typer.Option(None, "--database-url", help=DB_URL_HELP),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
@@ -194,6 +201,8 @@ def serve(
     from api.app import create_app
     from api.db import display_url
 
+    if worker_threads is None:
+        worker_threads = old_worker_threads
     settings = _settings(model_dir=model, worker_threads=worker_threads,
                          database_url=database_url)
     app = create_app(settings)
@@ -224,7 +233,7 @@ def worker(
 ) -> None:
     """Process screens: claim chunks from the database until stopped (SIGTERM or Ctrl-C).
 
-    Run any number of these next to `zincfluor serve --workers-threads 0`; a worker that is
+    Run any number of these next to `zincfluor serve --worker-threads 0`; a worker that is
     killed loses nothing: its chunk is claimed again once its lease expires (at once by a
     process on the same host).
     """

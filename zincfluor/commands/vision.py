@@ -11,11 +11,14 @@ from rich.table import Table
 
 from zincfluor.commands.common import (
     DeviceChoice,
+    check_device,
+    check_output_folder,
     console,
     fail,
     friendly_errors,
     out_console,
     parse_method_params,
+    removed_on_failure,
 )
 
 __all__ = ["register", "vision_app"]
@@ -34,6 +37,10 @@ DATA_ROOT_HELP = (
 IMAGE_ROOT_HELP = (
     "Places-LT only: the folder the list paths are resolved in ('/a/airfield/1.jpg' -> "
     "IMAGE_ROOT/a/airfield/1.jpg); default: the data root."
+)
+DATASET_HELP = (
+    "cifar10-lt / cifar100-lt: CIFAR with an exponential long tail (--imbalance-ratio); "
+    "places-lt: Places-LT's 365 classes; places-lt-10/50/100: that many of its classes."
 )
 CLASS_SEED_HELP = (
     "places-lt-10/50/100: seeds the draw of the kept classes (besides the most and the least "
@@ -76,7 +83,7 @@ class GroupRule(StrEnum):
 @vision_app.command("stats")
 @friendly_errors
 def stats(
-    dataset: VisionDataset = typer.Option(VisionDataset.cifar10_lt, "--dataset"),
+    dataset: VisionDataset = typer.Option(VisionDataset.cifar10_lt, "--dataset", help=DATASET_HELP),
     imbalance_ratio: float = typer.Option(
         None, "--imbalance-ratio", min=1.0, help="CIFAR-LT only (default 100)."
     ),
@@ -86,7 +93,9 @@ def stats(
         help="CIFAR-LT only (default 0.1): stratified share of the long-tailed training set "
         "held out for validation.",
     ),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(
+        0, "--seed", help="Seeds the CIFAR-LT data as `vision train --seed` does."
+    ),
     class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
 ) -> None:
     """Per-class image counts of the train / valid / test splits.
@@ -175,7 +184,7 @@ def _places_stats(name: str, data_root: Path | None, class_seed: int) -> None:
 @vision_app.command("train")
 @friendly_errors
 def train(
-    dataset: VisionDataset = typer.Option(..., "--dataset"),
+    dataset: VisionDataset = typer.Option(..., "--dataset", help=DATASET_HELP),
     data_root: Path = typer.Option(..., "--data-root", help=DATA_ROOT_HELP),
     out: Path = typer.Option(..., "--out", help="Run folder to write (created if missing)."),
     image_root: Path = typer.Option(None, "--image-root", help=IMAGE_ROOT_HELP),
@@ -202,7 +211,7 @@ def train(
     epochs: int = typer.Option(
         None, "--epochs", min=1, help="Training epochs (default: CIFAR 200, Places 30)."
     ),
-    batch_size: int = typer.Option(128, "--batch-size", min=2),
+    batch_size: int = typer.Option(128, "--batch-size", min=2, help="Images per batch."),
     lr: float = typer.Option(
         None, "--lr", help="SGD learning rate (default: CIFAR 0.1, Places 0.05)."
     ),
@@ -238,7 +247,9 @@ def train(
     ),
     seed: int = typer.Option(0, "--seed", help="Seeds subsampling, hold-out, init, batch order."),
     class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
+    device: DeviceChoice = typer.Option(
+        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+    ),
     precision: Precision = typer.Option(
         Precision.auto, "--precision",
         help="bf16: bfloat16 autocast for training (float32 weights); auto: bf16 on CUDA, "
@@ -248,14 +259,22 @@ def train(
         None, "--channels-last/--no-channels-last",
         help="NHWC images and convolution weights (default: on CUDA only).",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress",
+        help="Show live progress bars (plain epoch lines when not a terminal).",
+    ),
 ) -> None:
     """Train a ResNet on long-tailed CIFAR or Places and write a run folder."""
     import dataclasses
 
-    from zincfluor.train.seeding import resolve_device
+    from zincfluor.commands.methods import check_method_params
     from zincfluor.vision.pipeline import VisionRunConfig, trainer_config_for, vision_train_run
 
+    # every check that needs no data first: a mistake costs nothing and writes nothing
+    method_hparams = parse_method_params(method_param)
+    check_method_params(method, method_hparams)
+    check_device(device.value)
+    check_output_folder(out, "--out")
     overrides = {
         key: value
         for key, value in (("lr", lr), ("weight_decay", weight_decay),
@@ -273,7 +292,7 @@ def train(
         out=str(out),
         imbalance_ratio=imbalance_ratio,
         method=method,
-        method_hparams=parse_method_params(method_param),
+        method_hparams=method_hparams,
         arch=arch.value if arch else None,
         stem=stem,
         weights=str(weights) if weights else None,
@@ -292,11 +311,8 @@ def train(
         precision=precision.value,
         channels_last=channels_last,
     )
-    try:
-        resolve_device(device.value)
-    except RuntimeError as error:  # --device cuda without a GPU
-        fail(str(error))
-    result = vision_train_run(config, console=console, progress=progress)
+    with removed_on_failure(out):
+        result = vision_train_run(config, console=console, progress=progress)
     test = result.test_metrics
 
     def pct(value):

@@ -19,8 +19,10 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ __all__ = [
     "resolve_member_paths",
     "ENSEMBLE_FILE",
     "package_versions",
+    "CheckpointError",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -47,6 +50,16 @@ ENSEMBLE_FILE = "ensemble.json"
 """A model folder holding this file is an ensemble: ``{"members": ["member-0/checkpoint.pt",
 ...]}``, paths relative to the folder. Its first member stands for the ensemble where one
 checkpoint's settings are read (featurizer, label scheme, split)."""
+
+
+REQUIRED_KEYS = ("model_spec", "state_dict", "class_counts", "method", "metadata")
+MODEL_HINT = (
+    "pass a model folder, a run folder written by `zincfluor train`, or its checkpoint.pt"
+)
+
+
+class CheckpointError(ValueError):
+    """A file given as a model that is not a readable zincfluor checkpoint."""
 
 
 def package_versions() -> dict[str, str]:
@@ -148,21 +161,49 @@ def resolve_checkpoint_path(model: str | Path) -> Path:
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no checkpoint at {path}; pass a run folder written by `zincfluor train` "
-            "or the path of its checkpoint.pt"
-        )
+        raise FileNotFoundError(f"no checkpoint at {path}; {MODEL_HINT}")
     return path
 
 
 def load_checkpoint(model: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict safely (``weights_only=True``) and check its format."""
+    """Load a checkpoint dict safely (``weights_only=True``) and check its format.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``model`` holds no checkpoint.
+    CheckpointError
+        When the file is not a zincfluor checkpoint (another file type, an empty, truncated or
+        damaged file, a pickle of Python objects, an unknown format or missing parts).
+    """
     path = resolve_checkpoint_path(model)
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except EOFError:
+        raise CheckpointError(
+            f"{path} is empty, not a zincfluor checkpoint; {MODEL_HINT}"
+        ) from None
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} is not a zincfluor checkpoint (not a PyTorch file of plain data); "
+            f"{MODEL_HINT}"
+        ) from None
+    except (RuntimeError, zipfile.BadZipFile, UnicodeDecodeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0][:80] if str(error).strip() else "unreadable"
+        raise CheckpointError(
+            f"{path} is not a readable zincfluor checkpoint (damaged, truncated or another kind "
+            f"of archive: {reason}); {MODEL_HINT}"
+        ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint)
-        raise ValueError(
-            f"{path} is not a zincfluor checkpoint of format {CHECKPOINT_FORMAT} (found {found})"
+        raise CheckpointError(
+            f"{path} is not a zincfluor checkpoint of format {CHECKPOINT_FORMAT} (found {found}); "
+            f"{MODEL_HINT}"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(
+            f"{path} is an incomplete zincfluor checkpoint (no {', '.join(missing)}); {MODEL_HINT}"
         )
     return checkpoint
 
