@@ -14,6 +14,7 @@ from zincfluor.screening.record import RecordLayout
 __all__ = [
     "check_request",
     "storable_record",
+    "without_nul",
     "check_name",
     "row_result",
     "probabilities_by_name",
@@ -79,9 +80,14 @@ def storable_record(smiles: str, ident: str | None, settings: Settings, *,
         ident, found = _storable("id", ident, settings.max_id_length)
         problems += found
     if values is not None:
-        values = [v.replace(NUL, REPLACEMENT) if isinstance(v, str) else v for v in values]
+        values = [without_nul(v) if isinstance(v, str) else v for v in values]
     return ScreenRecord(smiles, ident, "; ".join(problems) or None,
                         list(values) if values is not None else None)
+
+
+def without_nul(text: str) -> str:
+    """``text`` with each NUL character (which PostgreSQL text cannot store) as U+FFFD."""
+    return text.replace(NUL, REPLACEMENT)
 
 
 def _storable(what: str, text: str, limit: int) -> tuple[str, list[str]]:

@@ -31,7 +31,13 @@ from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.orm import Model, Prediction, Screen
 from api.records import item_row, service_layout
-from api.routes._shared import check_name, check_request, row_result, storable_record
+from api.routes._shared import (
+    check_name,
+    check_request,
+    row_result,
+    storable_record,
+    without_nul,
+)
 from api.routes.predictions import chosen_levels
 from api.schemas import (
     ErrorOut,
@@ -240,10 +246,12 @@ def _create_from_upload(state: AppState, caller: Caller, upload: UploadFile,
                                       id_column=id_column, name=label) as inputs:
                 records = (storable_record(r.smiles, r.id, settings, values=r.values,
                                            problem=r.problem) for r in inputs)
+                # column names are stored too: a NUL in one is stored as U+FFFD
                 return _create(state, caller, records, name, levels,
-                               input_columns=list(inputs.columns),
-                               smiles_column=inputs.smiles_column or "smiles",
-                               id_column=inputs.id_column)
+                               input_columns=[without_nul(c) for c in inputs.columns],
+                               smiles_column=without_nul(inputs.smiles_column or "smiles"),
+                               id_column=without_nul(inputs.id_column)
+                               if inputs.id_column is not None else None)
         except APIError:
             raise
         except (ValueError, OSError) as error:  # the readers' one line naming the file

@@ -166,6 +166,16 @@ def test_a_bad_file_gets_one_clear_line(make_service, name, content, code, messa
     assert service.client.get("/v1/screens", headers=headers).json() == {"screens": []}
 
 
+def test_a_nul_in_a_column_name_or_value_is_stored_as_a_replacement_character(service):
+    key = service.new_key()
+    screen_id = _upload(service, key, "lib.csv", b"smiles,no\x00te\nCCO,a\x00b\n")
+    service.drain()
+    screen = service.client.get(f"/v1/screens/{screen_id}", headers=service.auth(key)).json()
+    assert screen["input_columns"] == ["smiles", "no\ufffdte"]
+    [row] = _pages(service, key, screen_id)
+    assert row["input"] == {"smiles": "CCO", "no\ufffdte": "a\ufffdb"} and row["status"] == "ok"
+
+
 def test_a_missing_column_names_the_form_field(service):
     key = service.new_key()
     response = service.client.post("/v1/screens", files={"file": ("a.csv", b"smiles\nCCO\n")},
