@@ -143,9 +143,14 @@ def check_method_params(method: str, params: dict[str, Any]) -> None:
             )
         if not known[key].accepts(value):
             raise ValueError(
-                f"--method-param {key}={_show(value)}: {method}'s {key} takes a "
-                f"{known[key].type_name}; see `zincfluor methods {method}`"
+                f"--method-param {key}={_show(value)}: {method}'s {key} takes "
+                f"{_article(known[key].type_name)} {known[key].type_name}; see "
+                f"`zincfluor methods {method}`"
             )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _show(value: Any) -> str:
