@@ -14,6 +14,7 @@ import datetime as dt
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Double,
     ForeignKey,
@@ -110,6 +111,8 @@ class Model(Base):
     level_names: Mapped[list] = mapped_column(JSON)
     target_levels: Mapped[list] = mapped_column(JSON)
     card: Mapped[dict | None] = mapped_column(JSON)
+    # the model has a wavelength head: its predictions carry emission_nm (None: before 0004)
+    predicts_wavelength: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -176,6 +176,7 @@ class ServedModel:
         row = store.register_model(
             session, key=self.key, name=self.name, checkpoint_sha256=self.checkpoint_sha256,
             level_names=self.level_names, target_levels=self.target_levels, card=self.card,
+            predicts_wavelength=self.predicts_wavelength,
         )
         self.model_id = row.id
         return row.id

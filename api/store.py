@@ -144,6 +144,7 @@ def register_model(
     level_names: list[str],
     target_levels: list[str],
     card: dict | None,
+    predicts_wavelength: bool = False,
 ) -> Model:
     """The row of the model identified by ``key``, created on first use (race-free)."""
     session.execute(
@@ -154,12 +155,15 @@ def register_model(
             level_names=level_names,
             target_levels=target_levels,
             card=card,
+            predicts_wavelength=predicts_wavelength,
             created_at=utcnow(),
         )
     )
     row = session.scalar(select(Model).where(Model.key == key))
     if row.name != name or row.card != card:
         row.name, row.card = name, card
+    if row.predicts_wavelength is None:  # registered before migration 0004
+        row.predicts_wavelength = predicts_wavelength
     return row
 
 

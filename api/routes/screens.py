@@ -20,7 +20,6 @@ from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -29,7 +28,7 @@ from api.cursors import decode_cursor, encode_cursor
 from api.db import session_scope
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
-from api.orm import Model, Prediction, Screen
+from api.orm import Model, Screen
 from api.records import item_row, service_layout
 from api.routes._shared import (
     check_name,
@@ -366,7 +365,7 @@ def results(
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
         names = _level_names(session, screen)
-        layout = screen_layout(session, state, screen, names)
+        layout = screen_layout(session, screen)
         level_index = None
         if level is not None:
             lookup = {name.lower(): i for i, name in enumerate(names)}
@@ -396,19 +395,12 @@ def _level_names(session, screen: Screen) -> list[str]:
     return list(session.get(Model, screen.model_id).level_names)
 
 
-def screen_layout(session, state: AppState, screen: Screen, names: list[str]):
+def screen_layout(session, screen: Screen):
     """The record layout of ``screen``'s results: its input columns, ``rank``, the emission
-    fields when its model has a wavelength head (the served model says so; an older model's
-    stored predictions do), ``inchikey``."""
-    if screen.model_id == state.served.model_id:
-        wavelength = state.served.predicts_wavelength
-    else:
-        wavelength = session.scalar(
-            select(Prediction.id).where(Prediction.model_id == screen.model_id,
-                                        Prediction.emission_nm.is_not(None)).limit(1)
-        ) is not None
-    return service_layout(names, store.input_columns(screen), wavelength=wavelength,
-                          ranked=True)
+    fields when the model that screened it has a wavelength head, ``inchikey``."""
+    model = session.get(Model, screen.model_id)
+    return service_layout(list(model.level_names), store.input_columns(screen),
+                          wavelength=bool(model.predicts_wavelength), ranked=True)
 
 
 @router.get(
@@ -436,7 +428,7 @@ def results_csv(
     the screen's target levels; ``rank`` is set once the screen is done."""
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
-        layout = screen_layout(session, state, screen, _level_names(session, screen))
+        layout = screen_layout(session, screen)
     label = screen.id + ("-rare" if order == "rare" else "") + (f"-top{top}" if top else "")
     return StreamingResponse(
         _csv_lines(state, screen, layout, order=order, top=top),

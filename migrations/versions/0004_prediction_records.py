@@ -10,7 +10,9 @@
 - ``screen_items.rank``: the 1-based rank of the row among the screen's scored rows by rare
   score (ties in input order), set when the screen is done; filled here for done screens.
 - ``predictions.emission_nm``: median, low and high of the emission maximum's central 80 %
-  interval in nm, for a model with a wavelength head (``NULL`` otherwise).
+  interval in nm, for a model with a wavelength head (``NULL`` otherwise);
+  ``models.predicts_wavelength``: whether the model has one (``NULL`` for models registered
+  before, set when the service registers one again).
 
 Revision ID: 0004
 Revises: 0003
@@ -64,6 +66,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rank", sa.Integer(), nullable=True))
     with op.batch_alter_table("predictions") as batch:
         batch.add_column(sa.Column("emission_nm", sa.JSON(), nullable=True))
+    with op.batch_alter_table("models") as batch:
+        batch.add_column(sa.Column("predicts_wavelength", sa.Boolean(), nullable=True))
     op.execute(RANK_DONE_SCREENS)
 
 
@@ -71,6 +75,7 @@ def downgrade() -> None:
     _one_transaction()
     # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): a batch copy of predictions or
     # screen_items would drop tables that other tables' foreign keys point at
+    op.drop_column("models", "predicts_wavelength")
     op.drop_column("predictions", "emission_nm")
     for name in reversed(ITEM_COLUMNS):
         op.drop_column("screen_items", name)
