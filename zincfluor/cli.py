@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from zincfluor.commands.common import (
+    DEVICE_HELP,
     DeviceChoice,
     check_device,
     check_output_folder,
@@ -105,7 +106,7 @@ def train(
         help="Subsample the training split to this imbalance ratio (pathological long tail).",
     ),
     device: DeviceChoice = typer.Option(
-        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+        DeviceChoice.auto, "--device", help=DEVICE_HELP
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=2, help="Molecules per batch."),
     lr: float = typer.Option(0.01, "--lr", help="SGD learning rate, cosine-annealed."),
@@ -280,7 +281,7 @@ def evaluate(
         "split.json).",
     ),
     device: DeviceChoice = typer.Option(
-        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+        DeviceChoice.auto, "--device", help=DEVICE_HELP
     ),
     cache_dir: str = typer.Option(
         None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"

@@ -24,7 +24,8 @@ from rich.markup import escape
 __all__ = [
     "console", "out_console", "friendly_errors", "fail", "DeviceChoice", "parse_method_params",
     "check_device", "check_output_folder", "removed_on_failure", "error_message",
-    "expected_errors", "USAGE_ERROR", "DEBUG_ENV", "hide_flag_types",
+    "expected_errors", "USAGE_ERROR", "DEBUG_ENV", "hide_flag_types", "DEVICE_HELP",
+    "PROGRESS_HELP",
 ]
 
 console = Console(stderr=True)
@@ -34,6 +35,11 @@ USAGE_ERROR = 2
 """Exit status of a command stopped by a mistake in its input (click's usage errors too)."""
 
 DEBUG_ENV = "ZINCFLUOR_DEBUG"
+
+DEVICE_HELP = (
+    "auto: CUDA when PyTorch sees a GPU, else the CPU; cuda stops at once without a GPU."
+)
+PROGRESS_HELP = "Show progress bars (plain lines when not a terminal)."
 
 
 class DeviceChoice(StrEnum):

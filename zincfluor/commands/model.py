@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from zincfluor.commands.common import (
+    DEVICE_HELP,
     check_device,
     check_output_folder,
     fail,
@@ -35,7 +36,7 @@ def calibrate(
     data: Path = typer.Option(
         None, "--data", help="Measurement table, if the run's recorded path is not here."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
@@ -117,7 +118,7 @@ def ensemble(
     data: Path = typer.Option(
         None, "--data", help="The members' measurement table, if their recorded path is not here."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:

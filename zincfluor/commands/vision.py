@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from zincfluor.commands.common import (
+    DEVICE_HELP,
     DeviceChoice,
     check_device,
     check_output_folder,
@@ -248,7 +249,7 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seeds subsampling, hold-out, init, batch order."),
     class_seed: int = typer.Option(0, "--class-seed", help=CLASS_SEED_HELP),
     device: DeviceChoice = typer.Option(
-        DeviceChoice.auto, "--device", help="auto uses CUDA when PyTorch sees a GPU."
+        DeviceChoice.auto, "--device", help=DEVICE_HELP
     ),
     precision: Precision = typer.Option(
         Precision.auto, "--precision",
