@@ -107,3 +107,21 @@ def test_rows_of_a_molecule_stay_in_one_part_and_the_split_saves(tmp_path):
         np.testing.assert_array_equal(loaded.parts()[part], split.parts()[part])
     with pytest.raises(ValueError, match="does not fit this table"):
         Split.load(path, smiles=list(reversed(table.molecules)))
+
+
+def test_usable_mask_leaves_molecules_out():
+    molecules = scaffold_molecules()
+    usable = np.ones(len(molecules), dtype=bool)
+    usable[[0, 5, 9]] = False
+    for kind in ("molecule", "scaffold-seeded"):
+        split = grouped_split(molecules, kind=kind, seed=0, usable=usable)
+        np.testing.assert_array_equal(all_indices(split), np.flatnonzero(usable))
+    with pytest.raises(ValueError, match="usable has 2 entries"):
+        grouped_split(molecules, usable=np.ones(2, dtype=bool))
+
+
+def test_a_molecule_without_a_readable_scaffold_is_its_own_group():
+    # the standardiser can write SMILES that RDKit does not read back (a hypervalent atom)
+    molecules = [*scaffold_molecules(), "CC(C)(C)(C)(C)C"]
+    split = grouped_split(molecules, kind="scaffold-seeded", seed=0)
+    np.testing.assert_array_equal(all_indices(split), np.arange(len(molecules)))

@@ -112,14 +112,19 @@ def grouped_split(
     kind: str = "molecule",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
+    usable: np.ndarray | None = None,
 ) -> Split:
     """Split distinct molecules (SMILES) by molecule or by seeded Bemis-Murcko scaffold.
+
+    ``usable`` (a boolean mask over ``molecules``, e.g. those a featuriser can handle) leaves
+    the other molecules out of every part; the fractions then apply to the usable ones. A
+    molecule whose SMILES RDKit cannot read back (so has no scaffold) is its own group.
 
     Raises
     ------
     ValueError
         For an unknown kind, a molecule listed twice (give the distinct molecules, e.g.
-        ``table.molecules``), or a SMILES whose scaffold cannot be computed.
+        ``table.molecules``), or a mask of the wrong length.
     """
     if kind not in GROUPED_SPLIT_KINDS:
         raise ValueError(
@@ -130,8 +135,27 @@ def grouped_split(
         raise ValueError(
             "molecules repeat: give each molecule once (e.g. table.molecules), not one per row"
         )
-    groups = molecules if kind == "molecule" else [murcko_scaffold(s) for s in molecules]
-    return group_split(groups, fractions, seed, kind=kind)
+    if usable is None:
+        kept = np.arange(len(molecules), dtype=np.int64)
+    else:
+        usable = np.asarray(usable, dtype=bool)
+        if usable.shape != (len(molecules),):
+            raise ValueError(f"usable has {usable.size} entries for {len(molecules)} molecules")
+        kept = np.flatnonzero(usable).astype(np.int64)
+    chosen = [molecules[index] for index in kept]
+    groups = chosen if kind == "molecule" else [_scaffold_group(s) for s in chosen]
+    split = group_split(groups, fractions, seed, kind=kind)
+    split.train, split.valid, split.test = kept[split.train], kept[split.valid], kept[split.test]
+    return split
+
+
+def _scaffold_group(smiles: str) -> str:
+    """The molecule's Bemis-Murcko scaffold, or, when RDKit cannot read the SMILES back, the
+    molecule itself (its own group)."""
+    try:
+        return murcko_scaffold(smiles)
+    except ValueError:
+        return f"unreadable:{smiles}"
 
 
 def split_measurements(
@@ -139,9 +163,10 @@ def split_measurements(
     kind: str = "molecule",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
+    usable: np.ndarray | None = None,
 ) -> Split:
     """:func:`grouped_split` of ``table.molecules`` (indices into that list)."""
-    return grouped_split(table.molecules, kind, fractions, seed)
+    return grouped_split(table.molecules, kind, fractions, seed, usable)
 
 
 def split_rows(table: SolventMeasurementTable, split: Split) -> dict[str, np.ndarray]:
