@@ -300,3 +300,18 @@ def test_revoking_an_unknown_api_key(tmp_path):
     assert runner.invoke(app, ["db", "upgrade", *url]).exit_code == 0
     line = _error_line(runner.invoke(app, ["apikey", "revoke", "nobody", *url]))
     assert "no API key with id, prefix or name 'nobody'" in line
+
+
+@pytest.mark.parametrize("command", ["predict", "screen"])
+def test_predict_and_screen_with_a_smi_file_as_model(not_models, tmp_path, command):
+    """The issue's own example: `--model examples/demo.smi` (a torch UnpicklingError before)."""
+    out = tmp_path / "out.csv"
+    line = _error_line(runner.invoke(app, [
+        command, str(not_models["smi"]), "--out", str(out), "--model", str(not_models["smi"]),
+    ]))
+    assert "demo.smi is not a zincfluor checkpoint" in line and not out.exists()
+
+
+def test_model_show_with_a_file(not_models):
+    line = _error_line(runner.invoke(app, ["model", "show", str(not_models["smi"])]))
+    assert "demo.smi is a file; `model show` takes a model folder" in line

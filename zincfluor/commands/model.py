@@ -165,6 +165,8 @@ def show(
     from zincfluor.train.checkpoint import resolve_member_paths
 
     folder = resolve_model_path(model)
+    if folder.is_file():
+        fail(f"{folder} is a file; `model show` takes a model folder (one holding card.json)")
     card = load_model_card(folder)
     if card is None:
         fail(f"{folder} has no card.json; make one with `zincfluor model ship RUN_DIR --out DIR "
