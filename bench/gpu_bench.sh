@@ -48,8 +48,9 @@
 #   GPU_BENCH_SCREEN_MOLECULES [the packed library's size]  GPU_BENCH_STEPS
 #   [vision,molecules,screen]  GPU_BENCH_BUDGET_S [570*: vision runs still going when the
 #   budget is nearly spent are stopped so that the report is still written; 0 = none]
-#   GPU_BENCH_MPS [0; 1 starts NVIDIA's MPS daemon so the six processes' kernels can overlap,
-#   falling back to plain time-slicing if a CUDA probe under it fails]
+#   GPU_BENCH_MPS [auto: for the vision step on CUDA, start NVIDIA's MPS daemon where it is
+#   there, so that the six processes' kernels can overlap instead of taking turns; a CUDA probe
+#   under it that fails within 60 s means plain time-slicing; 0: never]
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,7 +93,30 @@ mkdir -p "$OUT" "$WORK"
 rm -f "$WORK/steps.tsv"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
-stop_mps() { [ -z "$MPS_STARTED" ] || { echo quit | nvidia-cuda-mps-control; MPS_STARTED=""; }; }
+start_mps() {  # NVIDIA's MPS daemon, when asked for and it works; else plain time-slicing
+    [ "$MPS" != "0" ] && [ "$DEVICE" = "cuda" ] || return 0
+    if ! command -v nvidia-cuda-mps-control >/dev/null; then
+        echo "MPS: nvidia-cuda-mps-control is not here; the runs share the GPU by time-slicing"
+        return 0
+    fi
+    export CUDA_MPS_PIPE_DIRECTORY="$WORK/mps/pipe" CUDA_MPS_LOG_DIRECTORY="$WORK/mps/log"
+    mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+    if nvidia-cuda-mps-control -d && timeout 60 "$PY" -c \
+        "import torch; torch.ones(1, device='cuda').sum().item()"; then
+        MPS_STARTED=1; MPS_USED=1; echo "MPS: daemon started; the runs' kernels may overlap"
+    else
+        echo "MPS: a CUDA probe failed under it; the runs share the GPU by time-slicing"
+        echo quit | nvidia-cuda-mps-control 2>/dev/null
+        unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    fi
+}
+
+stop_mps() {
+    [ -n "$MPS_STARTED" ] || return 0
+    echo quit | nvidia-cuda-mps-control
+    MPS_STARTED=""
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+}
 
 remaining() {  # seconds of the budget left (a large number without a budget)
     if [ "$BUDGET" -gt 0 ]; then echo $((START + BUDGET - $(date +%s))); else echo 86400; fi
@@ -100,6 +124,8 @@ remaining() {  # seconds of the budget left (a large number without a budget)
 
 FAILED=0
 MPS_STARTED=""
+MPS_USED=0
+MPS="${GPU_BENCH_MPS:-auto}"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 step() {  # step NAME TIMEOUT_S COMMAND...: run, log, and record exit code and seconds
@@ -143,19 +169,6 @@ main() {  # everything below is logged to $OUT/gpu_bench.log
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
         --format=csv,noheader
 
-    if [ "${GPU_BENCH_MPS:-0}" = "1" ] && [ "$DEVICE" = "cuda" ]; then
-        export CUDA_MPS_PIPE_DIRECTORY="$WORK/mps/pipe" CUDA_MPS_LOG_DIRECTORY="$WORK/mps/log"
-        mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-        if nvidia-cuda-mps-control -d && timeout 90 "$PY" -c \
-            "import torch; torch.ones(1, device='cuda').sum().item()"; then
-            MPS_STARTED=1; MPS_USED=1; echo "MPS daemon started"
-        else
-            echo "MPS did not work here; going on without it"
-            echo quit | nvidia-cuda-mps-control 2>/dev/null
-            unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-        fi
-    fi
-    trap stop_mps EXIT
 
     # ------------------------------------------------------------------ data
     CSV="$WORK/deep4chem/DB_for_chromophore_deep4chem.csv"
@@ -178,10 +191,13 @@ main() {  # everything below is logged to $OUT/gpu_bench.log
         deadline=0
         [ "$BUDGET" -gt 0 ] && deadline=$((START + BUDGET - REPORT_RESERVE))
         rm -rf "$WORK/vision"
+        start_mps
+        trap stop_mps EXIT
         step vision $(($(remaining) - REPORT_RESERVE + 20)) "$PY" bench/gpu_vision.py \
             --data-root "$WORK/cifar10" --out "$WORK/vision" --epochs "$EPOCHS" \
             --device "$DEVICE" --jobs "$JOBS" --deadline "$deadline" \
             ${MAX_PER_CLASS:+--max-per-class "$MAX_PER_CLASS"}
+        stop_mps
         step vision-table 60 "$PY" bench/vision.py --report-only --runs-dir "$WORK/vision/runs" \
             --archive "$WORK/vision/vision-runs" --results "$OUT/vision.md" --epochs "$EPOCHS" \
             --device "$DEVICE" --data-root "$WORK/cifar10"
@@ -197,13 +213,12 @@ main() {  # everything below is logged to $OUT/gpu_bench.log
             --cache-dir "$WORK/screen-cache" --out-md "$WORK/screen.md" \
             --out-json "$WORK/screen.json"
     fi
-    stop_mps
 
     "$PY" bench/gpu_report.py --work "$WORK" --out "$OUT" ${TINY:+--tiny} \
         --setting device="$DEVICE" --setting epochs="$EPOCHS" --setting jobs="$JOBS" \
         --setting max_per_class="$MAX_PER_CLASS" --setting molecule_epochs="$MOL_EPOCHS" \
         --setting screen_molecules="$SCREEN_N" --setting budget_s="$BUDGET" \
-        --setting mps="${MPS_USED:-0}" --setting steps="${STEPS:1:-1}" \
+        --setting mps="$MPS_USED" --setting steps="${STEPS:1:-1}" \
         || FAILED=1
     echo "gpu_bench: done in $(($(date +%s) - START)) s; files in $OUT:"
     ls -l "$OUT"

@@ -77,7 +77,7 @@ def _pct(value) -> str:
     return "" if value is None else f"{100 * value:.2f}"
 
 
-def vision_section(vision: dict | None) -> list[str]:
+def vision_section(vision: dict | None, mps: bool = False) -> list[str]:
     if not vision:
         return ["### CIFAR-10-LT", "", "Not run (see the log).", ""]
     precision = vision["precision"]
@@ -90,7 +90,8 @@ def vision_section(vision: dict | None) -> list[str]:
         "",
         f"Each run is its own `zincfluor vision train` process ({vision['jobs']} at a time, "
         f"{vision['threads_per_run']} torch thread(s) each, {precision}, the images resident on "
-        f"the device ({vision['device']}) as uint8 and augmented there). Wall = the process, "
+        f"the device ({vision['device']}) as uint8 and augmented there"
+        f"{'; NVIDIA MPS on, so their kernels may overlap' if mps else ''}). Wall = the process, "
         "start to end; train = the training loop (`metrics.json` `seconds`); images/s = "
         "training images x epochs / train seconds, per run while sharing the device. Test "
         "accuracy in percent (classes in thirds by training count).",
@@ -167,7 +168,7 @@ def report_markdown(summary: dict, work: Path) -> str:
         f"- Steps: {steps}",
         "",
     ]
-    lines += vision_section(summary["vision"])
+    lines += vision_section(summary["vision"], summary["config"].get("mps") == "1")
     lines += molecules_section(summary["molecules"])
     lines += screen_section(work / "screen.md")
     return "\n".join(lines)

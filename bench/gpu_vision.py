@@ -40,7 +40,8 @@ GPU_QUERY = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
 
 
 def run_commands(args: argparse.Namespace) -> list[dict]:
-    """One entry per (setting, method): its command line and run folder."""
+    """One entry per (setting, method): its ``zincfluor`` command line (as bench/vision.py
+    writes it), the process to start (``argv``) and its run folder."""
     common = SimpleNamespace(epochs=args.epochs, device=args.device, data_root=args.data_root)
     runs = []
     for setting in args.settings:
@@ -50,7 +51,8 @@ def run_commands(args: argparse.Namespace) -> list[dict]:
             command += ["--precision", args.precision]
             if args.max_per_class:
                 command += ["--max-per-class", str(args.max_per_class)]
-            runs.append({"setting": setting, "method": method, "out": out, "command": command})
+            runs.append({"setting": setting, "method": method, "out": out, "command": command,
+                         "argv": [sys.executable, "-m", "zincfluor", *command[1:]]})
     return runs
 
 
@@ -110,8 +112,7 @@ def train_all(runs: list[dict], args: argparse.Namespace) -> tuple[float, dict |
             run["out"].mkdir(parents=True, exist_ok=True)
             log = open(run["out"] / "train.log", "w")  # noqa: SIM115 - closed below
             logs.append(log)
-            command = [sys.executable, "-m", "zincfluor"] + run["command"][1:]
-            run["process"] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+            run["process"] = subprocess.Popen(run["argv"], stdout=log, stderr=subprocess.STDOUT,
                                               env=env, cwd=ROOT)
             run["started"] = time.monotonic()
             active.append(run)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -97,6 +98,22 @@ def test_grid_is_bench_vision_s_with_precision_and_cap(gpu_vision, tmp_path):
     assert runs[4]["out"] == tmp_path / "o" / "runs" / "ir1000" / "bcl" / "seed0"
     with pytest.raises(SystemExit):
         gpu_vision.parse_args(["--data-root", ".", "--out", ".", "--settings", "ir7"])
+
+
+def test_runs_past_the_deadline_are_stopped_and_later_ones_not_started(gpu_vision, tmp_path):
+    args = gpu_vision.parse_args(["--data-root", str(tmp_path), "--out", str(tmp_path / "o"),
+                                  "--settings", "ir100", "--methods", "ce,bcl", "--jobs", "1"])
+    runs = gpu_vision.run_commands(args)
+    for run in runs:
+        run["argv"] = [sys.executable, "-c", "import time; time.sleep(60)"]
+    args.deadline = time.time() + 2
+    started = time.monotonic()
+    gpu_vision.train_all(runs, args)
+    assert time.monotonic() - started < 30
+    assert [r["status"] for r in runs] == ["stopped at the deadline", "not started (deadline)"]
+    assert runs[0]["wall_seconds"] >= 2 and runs[1]["wall_seconds"] is None
+    rows = gpu_vision.summarise(runs)
+    assert "images_per_second" not in rows[0] and rows[1]["status"].startswith("not started")
 
 
 def test_script_without_a_pack_says_how_to_make_one(tmp_path):
