@@ -546,6 +546,15 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+REPORT_COLUMNS = [
+    ("balanced_accuracy", "valid bal. acc."),
+    ("tail_top_2", "valid Tail Top-2"),
+    ("tail_top_4", "valid Tail Top-4"),
+    ("macro_f1", "valid macro-F1"),
+]
+"""Validation metrics of each family's best trial in the report (one of them the objective)."""
+
+
 def best_record(records: list[dict]) -> dict | None:
     """The complete trial with the highest objective value (the earliest on a tie)."""
     complete = [r for r in records if r["status"] == "complete"]
@@ -569,21 +578,21 @@ def setting_report(args, setting: str, split: str, families) -> str | None:
         seconds = sum(r["seconds"] for r in records)
         row = [family.name, f"{len(records)} / {args.trials}", str(failed)]
         if best is None:
-            rows.append(row + ["-"] * 6 + [f"{seconds / 60:.0f}", "no complete trial yet"])
+            rows.append(row + ["-"] * (1 + len(REPORT_COLUMNS))
+                        + [f"{seconds / 60:.0f}", "no complete trial yet"])
             continue
         valid = best["valid"]
-        rows.append(row + [
-            str(best["trial"]), _percent(best["value"]), _percent(valid.get("balanced_accuracy")),
-            _percent(valid.get("tail_top_2")), _percent(valid.get("tail_top_4")),
-            _percent(valid.get("macro_f1")), f"{seconds / 60:.0f}", shown_params(best),
-        ])
+        rows.append(row + [str(best["trial"])]
+                    + [_percent(valid.get(key)) for key, _ in REPORT_COLUMNS]
+                    + [f"{seconds / 60:.0f}", shown_params(best)])
     if not found:
         return None
     ratio = SETTINGS[setting]
     title = "natural split" if ratio is None else f"imbalance ratio {ratio:g}"
-    header = ["family", "trials / budget", "failed", "best trial", f"valid {args.objective}",
-              "valid bal. acc.", "valid Tail Top-2", "valid Tail Top-4", "valid macro-F1",
-              "train min", "best parameters"]
+    header = (["family", "trials / budget", "failed", "best trial"]
+              + [f"{title} (objective)" if key == args.objective else title
+                 for key, title in REPORT_COLUMNS]
+              + ["train min", "best parameters"])
     return (f"### Search: {setting} ({title}), {split} split\n\n"
             + markdown_table(header, rows) + "\n")
 

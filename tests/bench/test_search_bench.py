@@ -278,6 +278,13 @@ def test_the_report_picks_the_best_trial_of_the_requested_study(search, tmp_path
     # another configuration's records are not reported
     assert search.main([*argv[:-2], "--epochs", "9", "--report"]) == 0
     assert "No trial recorded yet" in capsys.readouterr().out
+    assert search.main([*argv, "--objective", "tail_top_2", "--report"]) == 0
+    assert "No trial recorded yet" in capsys.readouterr().out
+    assert search.main([*argv, "--objective", "tail_top_2", "--families", "ce", "--trials",
+                        "1"]) == 0
+    text = capsys.readouterr().out
+    assert "| valid bal. acc. | valid Tail Top-2 (objective) |" in text
+    assert "| ce | 1 / 1 | 0 | 0 | 50.00 | 25.00 |" in text
 
 
 def test_write_docs_fills_only_the_marked_section(search, tmp_path):
