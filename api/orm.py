@@ -113,6 +113,8 @@ class Model(Base):
     card: Mapped[dict | None] = mapped_column(JSON)
     # the model has a wavelength head: its predictions carry emission_nm (None: before 0004)
     predicts_wavelength: Mapped[bool | None] = mapped_column(Boolean)
+    # an ensemble's number of members (its predictions keep each member's probabilities)
+    members: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -135,7 +137,8 @@ class Prediction(Base):
     """A model's level probabilities for a molecule; never computed twice.
 
     ``emission_nm``: median, low and high of the emission maximum's central 80 % interval (nm)
-    for a model with a wavelength head, else ``None``.
+    for a model with a wavelength head, else ``None``; ``member_probabilities``: each member's
+    probabilities (6 decimals) for an ensemble, else ``None``.
     """
 
     __tablename__ = "predictions"
@@ -148,6 +151,7 @@ class Prediction(Base):
     level: Mapped[int] = mapped_column(SmallInteger)
     rare_score: Mapped[float] = mapped_column(Double)
     emission_nm: Mapped[list | None] = mapped_column(NullableJSON)
+    member_probabilities: Mapped[list | None] = mapped_column(NullableJSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

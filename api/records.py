@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from zincfluor.screening.record import (
     RecordLayout,
     format_record,
@@ -27,28 +29,42 @@ from zincfluor.screening.record import (
     typed_row,
 )
 
-__all__ = ["PENDING", "service_layout", "outcome_row", "item_row", "json_record"]
+__all__ = ["PENDING", "service_layout", "rare_score_spread", "outcome_row", "item_row",
+           "json_record"]
 
 PENDING = "pending"
 
 
 def service_layout(level_names: Sequence[str], input_columns: Sequence[str], *,
-                   wavelength: bool, ranked: bool) -> RecordLayout:
+                   wavelength: bool, ranked: bool, ensemble: bool = False) -> RecordLayout:
     """The record layout of a service answer: ``input_columns``, then zincfluor's fields with
-    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength`` and
-    ``inchikey``."""
+    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength``,
+    ``rare_score_std`` for an ``ensemble``, and ``inchikey``."""
     return RecordLayout(tuple(level_names), tuple(input_columns), wavelength=wavelength,
-                        ranked=ranked, inchikey=True)
+                        ensemble=ensemble, ranked=ranked, inchikey=True)
+
+
+def rare_score_spread(member_probabilities: Sequence[Sequence[float]] | None,
+                      target_indices: Sequence[int]) -> float | None:
+    """An ensemble's ``rare_score_std``: the standard deviation over its members of each
+    member's rare score (the sum of its probabilities of ``target_indices``), as ``screen``
+    computes it; ``None`` without member probabilities."""
+    if not member_probabilities:
+        return None
+    from zincfluor.screening.rare import rare_scores
+
+    return float(rare_scores(np.asarray(member_probabilities), target_indices).std())
 
 
 def _text(values: Sequence[str | None]) -> list[str]:
     return ["" if value is None else str(value) for value in values]
 
 
-def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, outcome
-                ) -> list[str]:
+def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, outcome,
+                target_indices: Sequence[int] = ()) -> list[str]:
     """The text row of a ``/v1/predictions`` answer: ``values`` (the input's own fields),
-    1-based ``row`` and the :class:`~api.served.Outcome` computed for it."""
+    1-based ``row`` and the :class:`~api.served.Outcome` computed for it; ``target_indices``:
+    the levels of its rare score (for an ensemble's ``rare_score_std``)."""
     prediction = outcome.prediction
     if prediction is None:
         status = outcome.status if outcome.status != "ok" else "invalid"
@@ -58,13 +74,19 @@ def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, ou
         layout, values=_text(values), row=row, status="ok", notes=outcome.notes,
         canonical_smiles=prediction.canonical_smiles, probs=prediction.probabilities,
         rare_score=prediction.rare_score, emission_nm=prediction.emission_nm,
+        rare_score_std=_spread(layout, prediction.member_probabilities, target_indices),
         inchikey=prediction.inchikey,
     )
 
 
-def item_row(layout: RecordLayout, item) -> list[str]:
+def _spread(layout: RecordLayout, members, target_indices) -> float | None:
+    return rare_score_spread(members, target_indices) if layout.ensemble else None
+
+
+def item_row(layout: RecordLayout, item, target_indices: Sequence[int] = ()) -> list[str]:
     """The text row of a screen item (a :class:`~api.store.ResultRow`); ``row`` is its
-    1-based position, ``rank`` its stored rank (set when the screen is done)."""
+    1-based position, ``rank`` its stored rank (set when the screen is done);
+    ``target_indices``: the screen's target levels (for an ensemble's ``rare_score_std``)."""
     notes = (item.notes,) if item.notes else ()
     values = _text(item.values)
     status = item.status
@@ -72,7 +94,9 @@ def item_row(layout: RecordLayout, item) -> list[str]:
         return format_record(
             layout, values=values, row=item.position + 1, rank=item.rank, status="ok",
             notes=notes, canonical_smiles=item.canonical_smiles, probs=item.probabilities,
-            rare_score=item.rare_score, emission_nm=item.emission_nm, inchikey=item.inchikey,
+            rare_score=item.rare_score, emission_nm=item.emission_nm,
+            rare_score_std=_spread(layout, item.member_probabilities, target_indices),
+            inchikey=item.inchikey,
         )
     text = format_record(layout, values=values, row=item.position + 1,
                          status="invalid" if status == PENDING else status,

@@ -109,7 +109,8 @@ class SmilesRequest(BaseModel):
 
 RECORD_ORDER_FIRST = ("input", "row", "rank", "status", "reason", "notes", "canonical_smiles",
                       "level", "level_index", "rare_score")
-RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "inchikey")
+RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "rare_score_std",
+                     "inchikey")
 PROBABILITY = {"anyOf": [{"type": "number"}, {"type": "null"}],
                "description": "p_<level>: the probability of that level (null when not scored)."}
 
@@ -130,7 +131,8 @@ class MoleculeResult(BaseModel):
     model's levels), ``rare_score`` (sum of the target levels' probabilities, 6 decimals), one
     ``p_<level>`` per level (6 decimals), ``emission_nm``, ``emission_nm_low``,
     ``emission_nm_high`` (models with a wavelength head only: median and central 80 % interval
-    of the emission maximum, nm) and ``inchikey``. Empty fields are null.
+    of the emission maximum, nm), ``rare_score_std`` (ensembles only: the spread of the members'
+    rare scores) and ``inchikey``. Empty fields are null.
     """
 
     model_config = ConfigDict(
@@ -160,6 +162,8 @@ class MoleculeResult(BaseModel):
                                           "low end of its central 80 % interval, nm.")
     emission_nm_high: float | None = Field(default=None, description="Wavelength models only: "
                                            "high end of its central 80 % interval, nm.")
+    rare_score_std: float | None = Field(default=None, description="Ensembles only: the "
+                                         "standard deviation of the members' rare scores.")
     inchikey: str | None = None
 
     @model_serializer(mode="wrap")

@@ -176,7 +176,7 @@ class ServedModel:
         row = store.register_model(
             session, key=self.key, name=self.name, checkpoint_sha256=self.checkpoint_sha256,
             level_names=self.level_names, target_levels=self.target_levels, card=self.card,
-            predicts_wavelength=self.predicts_wavelength,
+            predicts_wavelength=self.predicts_wavelength, members=self.members,
         )
         self.model_id = row.id
         return row.id
@@ -239,7 +239,7 @@ class ServedModel:
         graphs = _take(identified.prepared.graphs, rows)
         mol_x = identified.prepared.mol_x
         outputs = self.outputs(graphs, mol_x[rows] if mol_x is not None else None)
-        probs, nm = outputs.probs, outputs.emission_nm
+        probs, nm, members = outputs.probs, outputs.emission_nm, outputs.member_probs
         scores = rare_scores(probs, self.target_indices)
         levels = probs.argmax(axis=1)
         return [
@@ -250,6 +250,8 @@ class ServedModel:
                 level=int(levels[i]),
                 rare_score=float(scores[i]),
                 emission_nm=[round(float(v), 1) for v in nm[i]] if nm is not None else None,
+                member_probabilities=[[round(float(p), 6) for p in member[i]]
+                                      for member in members] if members is not None else None,
             )
             for i, key in enumerate(missing)
         ]
@@ -267,6 +269,11 @@ class ServedModel:
                              f"{', '.join(self.level_names)}")
         indices = resolve_target_levels(self.level_names, None, list(names))
         return None if indices == self.target_indices else indices
+
+    @property
+    def members(self) -> int:
+        """How many networks the model averages (more than 1: an ensemble)."""
+        return int(self.predictor.n_members)
 
     @property
     def predicts_wavelength(self) -> bool:

@@ -145,6 +145,7 @@ def register_model(
     target_levels: list[str],
     card: dict | None,
     predicts_wavelength: bool = False,
+    members: int = 1,
 ) -> Model:
     """The row of the model identified by ``key``, created on first use (race-free)."""
     session.execute(
@@ -156,6 +157,7 @@ def register_model(
             target_levels=target_levels,
             card=card,
             predicts_wavelength=predicts_wavelength,
+            members=members,
             created_at=utcnow(),
         )
     )
@@ -163,7 +165,7 @@ def register_model(
     if row.name != name or row.card != card:
         row.name, row.card = name, card
     if row.predicts_wavelength is None:  # registered before migration 0004
-        row.predicts_wavelength = predicts_wavelength
+        row.predicts_wavelength, row.members = predicts_wavelength, members
     return row
 
 
@@ -181,6 +183,7 @@ class NewPrediction:
     level: int
     rare_score: float
     emission_nm: list[float] | None = None
+    member_probabilities: list[list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -195,12 +198,14 @@ class StoredPrediction:
     level: int
     rare_score: float
     emission_nm: list[float] | None = None
+    member_probabilities: list[list[float]] | None = None
 
 
 def _prediction_query(model_id: int):
     return select(
         Prediction.id, Molecule.id, Molecule.inchikey, Molecule.canonical_smiles,
         Prediction.probabilities, Prediction.level, Prediction.rare_score, Prediction.emission_nm,
+        Prediction.member_probabilities,
     ).join(Prediction, and_(Prediction.molecule_id == Molecule.id, Prediction.model_id == model_id))
 
 
@@ -257,7 +262,8 @@ def store_predictions(
             insert_ignoring_conflicts(session, Prediction.__table__, ["molecule_id", "model_id"]),
             [{"molecule_id": ids[p.canonical_smiles], "model_id": model_id,
               "probabilities": p.probabilities, "level": p.level, "rare_score": p.rare_score,
-              "emission_nm": p.emission_nm, "created_at": now} for p in batch],
+              "emission_nm": p.emission_nm, "member_probabilities": p.member_probabilities,
+              "created_at": now} for p in batch],
         )
     return known_predictions(session, model_id, ids, owner_id=None)
 
@@ -512,6 +518,7 @@ class ResultRow:
     notes: str | None = None
     rank: int | None = None
     emission_nm: list[float] | None = None
+    member_probabilities: list[list[float]] | None = None
 
     @property
     def values(self) -> list[str | None]:
@@ -555,6 +562,7 @@ def _result_query(screen_id: str, model_id: int):
             ScreenItem.molecule_id, ScreenItem.level, ScreenItem.rare_score,
             Molecule.inchikey, Molecule.canonical_smiles, Prediction.probabilities,
             ScreenItem.input_values, ScreenItem.notes, ScreenItem.rank, Prediction.emission_nm,
+            Prediction.member_probabilities,
         )
         .outerjoin(Molecule, Molecule.id == ScreenItem.molecule_id)
         .outerjoin(

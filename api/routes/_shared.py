@@ -107,6 +107,9 @@ def probabilities_by_name(level_names: list[str], probabilities: list[float]) ->
     return dict(zip(level_names, probabilities, strict=True))
 
 
-def row_result(layout: RecordLayout, item: ResultRow) -> MoleculeResult:
-    """A screen item's result body (the prediction record, see :mod:`api.records`)."""
-    return MoleculeResult(**json_record(layout, item_row(layout, item), item.values))
+def row_result(layout: RecordLayout, item: ResultRow,
+               target_indices: Sequence[int] = ()) -> MoleculeResult:
+    """A screen item's result body (the prediction record, see :mod:`api.records`);
+    ``target_indices``: the screen's target levels."""
+    return MoleculeResult(**json_record(layout, item_row(layout, item, target_indices),
+                                        item.values))

@@ -44,13 +44,15 @@ def predict(
                                target_indices=chosen)
     ids = body.ids or [None] * len(body.smiles)
     layout = service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
-                            wavelength=served.predicts_wavelength, ranked=False)
+                            wavelength=served.predicts_wavelength,
+                            ensemble=served.members > 1, ranked=False)
+    targets = chosen if chosen is not None else served.target_indices
     results = []
     for row, (text, ident, outcome) in enumerate(zip(body.smiles, ids, outcomes, strict=True),
                                                  start=1):
         values = (text, ident)
-        results.append(MoleculeResult(**json_record(layout, outcome_row(layout, values, row,
-                                                                        outcome), values)))
+        text_row = outcome_row(layout, values, row, outcome, targets)
+        results.append(MoleculeResult(**json_record(layout, text_row, values)))
     return PredictionsResponse(model=served.name, model_id=served.model_id,
                                target_levels=served.names_of(chosen), results=results)
 

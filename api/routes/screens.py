@@ -365,7 +365,7 @@ def results(
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
         names = _level_names(session, screen)
-        layout = screen_layout(session, screen)
+        layout, targets = screen_layout(session, screen)
         level_index = None
         if level is not None:
             lookup = {name.lower(): i for i, name in enumerate(names)}
@@ -386,7 +386,7 @@ def results(
         next_cursor = encode_cursor(order, filters, key)
     return ResultsPage(
         screen_id=screen.id, status=screen.status, order=order,
-        results=[row_result(layout, row) for row in rows], next_cursor=next_cursor,
+        results=[row_result(layout, row, targets) for row in rows], next_cursor=next_cursor,
     )
 
 
@@ -396,11 +396,16 @@ def _level_names(session, screen: Screen) -> list[str]:
 
 
 def screen_layout(session, screen: Screen):
-    """The record layout of ``screen``'s results: its input columns, ``rank``, the emission
-    fields when the model that screened it has a wavelength head, ``inchikey``."""
+    """The record layout of ``screen``'s results (its input columns, ``rank``, the emission
+    fields when the model that screened it has a wavelength head, ``rare_score_std`` when it
+    is an ensemble, ``inchikey``) and the indices of the screen's target levels."""
     model = session.get(Model, screen.model_id)
-    return service_layout(list(model.level_names), store.input_columns(screen),
-                          wavelength=bool(model.predicts_wavelength), ranked=True)
+    names = list(model.level_names)
+    targets = [names.index(name) for name in (screen.target_levels or model.target_levels)]
+    layout = service_layout(names, store.input_columns(screen),
+                            wavelength=bool(model.predicts_wavelength),
+                            ensemble=(model.members or 1) > 1, ranked=True)
+    return layout, targets
 
 
 @router.get(
@@ -428,10 +433,10 @@ def results_csv(
     the screen's target levels; ``rank`` is set once the screen is done."""
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
-        layout = screen_layout(session, screen)
+        layout, targets = screen_layout(session, screen)
     label = screen.id + ("-rare" if order == "rare" else "") + (f"-top{top}" if top else "")
     return StreamingResponse(
-        _csv_lines(state, screen, layout, order=order, top=top),
+        _csv_lines(state, screen, layout, targets, order=order, top=top),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="screen-{label}.csv"'},
     )
@@ -441,7 +446,7 @@ CSV_PAGE = 2000
 """Rows of results.csv read per (short) transaction."""
 
 
-def _csv_lines(state: AppState, screen: Screen, layout, *, order: str = "input",
+def _csv_lines(state: AppState, screen: Screen, layout, targets, *, order: str = "input",
                top: int | None = None) -> Iterator[str]:
     """The CSV text of a screen's results in ``order`` (at most ``top`` rows), a page of rows
     (one short transaction, keyset-paged like the JSON results) at a time."""
@@ -462,7 +467,7 @@ def _csv_lines(state: AppState, screen: Screen, layout, *, order: str = "input",
         limit = page if left is None else min(page, left)
         with session_scope(state.sessions) as session:
             rows = store.result_rows(session, screen, order=order, limit=limit, after=after)
-        writer.writerows(item_row(layout, row) for row in rows)
+        writer.writerows(item_row(layout, row, targets) for row in rows)
         if rows:
             yield flush()
         if len(rows) < limit:

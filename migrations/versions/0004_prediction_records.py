@@ -13,6 +13,8 @@
   interval in nm, for a model with a wavelength head (``NULL`` otherwise);
   ``models.predicts_wavelength``: whether the model has one (``NULL`` for models registered
   before, set when the service registers one again).
+- ``predictions.member_probabilities``: each member's level probabilities for an ensemble (its
+  ``rare_score_std`` is their rare scores' spread); ``models.members``: how many it has.
 
 Revision ID: 0004
 Revises: 0003
@@ -66,8 +68,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rank", sa.Integer(), nullable=True))
     with op.batch_alter_table("predictions") as batch:
         batch.add_column(sa.Column("emission_nm", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("member_probabilities", sa.JSON(), nullable=True))
     with op.batch_alter_table("models") as batch:
         batch.add_column(sa.Column("predicts_wavelength", sa.Boolean(), nullable=True))
+        batch.add_column(sa.Column("members", sa.Integer(), nullable=True))
     op.execute(RANK_DONE_SCREENS)
 
 
@@ -75,7 +79,9 @@ def downgrade() -> None:
     _one_transaction()
     # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): a batch copy of predictions or
     # screen_items would drop tables that other tables' foreign keys point at
+    op.drop_column("models", "members")
     op.drop_column("models", "predicts_wavelength")
+    op.drop_column("predictions", "member_probabilities")
     op.drop_column("predictions", "emission_nm")
     for name in reversed(ITEM_COLUMNS):
         op.drop_column("screen_items", name)
