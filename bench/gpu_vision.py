@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,13 +85,30 @@ class GpuSampler:
                 "memory_max_mib": max(m for _, m in self.samples)}
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def _stop_all(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """SIGTERM to every process at once, then SIGKILL to those still there after ``grace``."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    until = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, until - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+): .*\(([\d.]+) s\)")
+
+
+def last_epoch(log: Path) -> str | None:
+    """The last ``epoch N/M: ... (S s)`` progress line of a run's log, as "N/M epochs, S s the
+    last epoch" (how far a stopped run got)."""
+    found = EPOCH_LINE.findall(log.read_text(errors="replace")) if log.is_file() else []
+    if not found:
+        return None
+    done, total, seconds = found[-1]
+    return f"{done}/{total} epochs, {float(seconds):.2f} s the last epoch"
 
 
 def train_all(runs: list[dict], args: argparse.Namespace) -> tuple[float, dict | None]:
@@ -116,11 +134,15 @@ def train_all(runs: list[dict], args: argparse.Namespace) -> tuple[float, dict |
                                               env=env, cwd=ROOT)
             run["started"] = time.monotonic()
             active.append(run)
+        if late and active:
+            _stop_all([run["process"] for run in active if run["process"].poll() is None])
+            for run in active:
+                if run["process"].returncode != 0:
+                    progress = last_epoch(run["out"] / "train.log")
+                    run["status"] = "stopped at the deadline" + (
+                        f" after {progress}" if progress else "")
         for run in list(active):
             code = run["process"].poll()
-            if code is None and late:
-                _stop(run["process"])
-                code, run["status"] = run["process"].returncode, "stopped at the deadline"
             if code is None:
                 continue
             run["code"], run["wall_seconds"] = code, time.monotonic() - run["started"]

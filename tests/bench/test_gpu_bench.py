@@ -105,13 +105,16 @@ def test_runs_past_the_deadline_are_stopped_and_later_ones_not_started(gpu_visio
                                   "--settings", "ir100", "--methods", "ce,bcl", "--jobs", "1"])
     runs = gpu_vision.run_commands(args)
     for run in runs:
-        run["argv"] = [sys.executable, "-c", "import time; time.sleep(60)"]
-    args.deadline = time.time() + 2
+        run["argv"] = [sys.executable, "-c", "print('epoch 3/200: loss 2.1 (0.8 s)', "
+                       "flush=True); import time; time.sleep(60)"]
+    args.deadline = time.time() + 3
     started = time.monotonic()
     gpu_vision.train_all(runs, args)
     assert time.monotonic() - started < 30
-    assert [r["status"] for r in runs] == ["stopped at the deadline", "not started (deadline)"]
-    assert runs[0]["wall_seconds"] >= 2 and runs[1]["wall_seconds"] is None
+    assert [r["status"] for r in runs] == [
+        "stopped at the deadline after 3/200 epochs, 0.80 s the last epoch",
+        "not started (deadline)"]
+    assert runs[0]["wall_seconds"] >= 3 and runs[1]["wall_seconds"] is None
     rows = gpu_vision.summarise(runs)
     assert "images_per_second" not in rows[0] and rows[1]["status"].startswith("not started")
 
