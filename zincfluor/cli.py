@@ -75,7 +75,8 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run folder to write (created if missing)."),
     method: str = typer.Option("ce", "--method", help="Long-tail method; see `zincfluor methods`."),
     method_param: list[str] = typer.Option(
-        [], "--method-param", help="Method hyperparameter key=value (repeatable)."
+        [], "--method-param",
+        help="Method hyperparameter key=value, repeatable; `zincfluor methods NAME` lists them.",
     ),
     head: str = typer.Option(
         "linear", "--head",

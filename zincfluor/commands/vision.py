@@ -194,7 +194,8 @@ def train(
     ),
     method: str = typer.Option("ce", "--method", help="Long-tail method; see `zincfluor methods`."),
     method_param: list[str] = typer.Option(
-        [], "--method-param", help="Method hyperparameter key=value (repeatable)."
+        [], "--method-param",
+        help="Method hyperparameter key=value, repeatable; `zincfluor methods NAME` lists them.",
     ),
     arch: Arch = typer.Option(
         None, "--arch", help="Backbone (default: resnet32 for CIFAR, resnet18 for Places)."
