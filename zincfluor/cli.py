@@ -11,7 +11,9 @@ from rich.table import Table
 
 from zincfluor.commands.common import (
     DEVICE_HELP,
+    GROUPS_HELP,
     DeviceChoice,
+    GroupRule,
     check_device,
     check_output_folder,
     console,
@@ -162,6 +164,7 @@ def train(
         None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
     ),
     workers: int = typer.Option(None, "--workers", help="Featurization processes (default: all)."),
+    groups: GroupRule = typer.Option(GroupRule.thirds, "--groups", help=GROUPS_HELP),
     progress: bool = typer.Option(
         True, "--progress/--no-progress",
         help="Show live progress bars (plain epoch lines when not a terminal).",
@@ -197,6 +200,7 @@ def train(
         morgan_bits=morgan_bits,
         edge_drop=edge_drop,
         feature_mask=feature_mask,
+        group_rule=groups.value,
         batch_size=batch_size,
         trainer=TrainerConfig(epochs=epochs, lr=lr, weight_decay=weight_decay),
         device=device.value,
@@ -232,14 +236,9 @@ def _print_summary(metrics: dict, title: str) -> None:
             format_metric(metrics["per_level_top1"][name]),
         )
     out_console.print(table)
-    keys = [
-        ("top-1", "top1"), ("balanced accuracy", "balanced_accuracy"), ("macro-F1", "macro_f1"),
-        ("tail top-2", "tail_top_2"), ("tail top-4", "tail_top_4"), ("tail top-6", "tail_top_6"),
-        ("head", "head"), ("medium", "medium"), ("tail", "tail"), ("ECE", "ece"),
-    ]
-    out_console.print(
-        "  ".join(f"{label} {format_metric(metrics.get(key))}" for label, key in keys)
-    )
+    from zincfluor.train.report import headline_line
+
+    out_console.print(headline_line(metrics))
     _print_retrieval(metrics)
 
 

@@ -52,7 +52,7 @@ def test_compare_two_trained_runs(two_runs, tmp_path):
     assert "trainer.lr │ 0.01 │ 0.05" in text
     assert "hidden_dim" not in text and "trainer.epochs" not in text and "│ out" not in text
     for label in ("balanced accuracy (%)", "head accuracy (%)", "AP red+ (%)",
-                  "AP far-red+ (%)", "ECE (%)"):
+                  "AP far-red+ (%)", "ECE (fraction)"):
         assert label in text, label
     assert "MAE (nm)" not in text  # no wavelength head in either run
 
@@ -115,7 +115,8 @@ def test_compare_runs_reads_differences_and_metrics(written_runs):
     metrics = {row.label: row for row in comparison.metrics}
     assert metrics["balanced accuracy (%)"].values == [50.0, 60.0]
     assert metrics["balanced accuracy (%)"].best() == {1}
-    assert metrics["ECE (%)"].values == [10.0, 5.0] and metrics["ECE (%)"].best() == {1}
+    assert metrics["ECE (fraction)"].values == [0.1, 0.05]
+    assert metrics["ECE (fraction)"].best() == {1}
     assert metrics["AP red+ (%)"].best() == {0}
     assert metrics["MAE (nm)"].values == [None, 40.0]
     assert "tail accuracy (%)" not in metrics  # no run has it

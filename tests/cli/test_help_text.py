@@ -38,19 +38,9 @@ def test_the_walk_finds_the_commands():
             "model calibrate", "vision train", "data stats"} <= names
 
 
-# --device and --progress of these two still lack help; their modules belong to the readers /
-# record work of issue 15 (zincfluor.commands.common.DEVICE_HELP and PROGRESS_HELP are there to
-# use). Remove the mark when they have it.
-PENDING = {"predict", "screen"}
-LEAVES_MARKED = [
-    pytest.param(path, command, id=" ".join(path), marks=pytest.mark.xfail(
-        reason="--device/--progress help pending in this command's module", strict=False))
-    if " ".join(path) in PENDING else pytest.param(path, command, id=" ".join(path))
-    for path, command in LEAVES
-]
 
 
-@pytest.mark.parametrize(("path", "command"), LEAVES_MARKED)
+@pytest.mark.parametrize(("path", "command"), LEAVES)
 def test_every_option_and_argument_has_help(path, command):
     missing = [param.name for param in command.params
                if not getattr(param, "hidden", False) and not (getattr(param, "help", "") or "")]

@@ -42,8 +42,18 @@ def test_a_molecule_run_reports_thirds_and_its_model_keeps_the_rule(deep4chem_fi
 
 @pytest.mark.slow
 def test_the_thresholds_stay_an_option(deep4chem_fixture, tmp_path):
+    """`zincfluor train --groups thresholds` reaches the run (config, metrics)."""
+    from typer.testing import CliRunner
+
+    from zincfluor.cli import app
+
     out = tmp_path / "run"
-    train_run(_config(deep4chem_fixture, out, group_rule="thresholds"), progress=False)
+    result = CliRunner().invoke(app, [
+        "train", "--data", str(deep4chem_fixture), "--out", str(out), "--epochs", "1",
+        "--hidden-dim", "8", "--num-layers", "2", "--batch-size", "16", "--device", "cpu",
+        "--cache-dir", "none", "--workers", "1", "--no-progress", "--groups", "thresholds"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["group_rule"] == "thresholds"
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert test["group_rule"] == "thresholds"
     assert set(test["groups"].values()) == {"tail"}  # 8 training molecules a level, fewer than 20

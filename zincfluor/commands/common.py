@@ -191,3 +191,14 @@ def parse_method_params(values: list[str]) -> dict:
         except json.JSONDecodeError:
             hparams[key.strip().replace("-", "_")] = raw
     return hparams
+
+
+class GroupRule(StrEnum):
+    """How reports form head/medium/tail groups (see zincfluor.train.metrics)."""
+
+    thresholds = "thresholds"
+    thirds = "thirds"
+
+
+GROUPS_HELP = ("Head/medium/tail groups of the reports: thirds of the levels by training count, "
+               "or thresholds (>100, 20-100, <20 training examples).")

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from zincfluor.commands.common import DeviceChoice, console, friendly_errors, out_console
+from zincfluor.commands.common import (
+    DEVICE_HELP,
+    PROGRESS_HELP,
+    DeviceChoice,
+    console,
+    friendly_errors,
+    out_console,
+)
 from zincfluor.commands.screen import (
     FORMAT_HELP,
     ID_COLUMN_HELP,
@@ -34,8 +41,8 @@ def predict(
     id_column: str = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
     target_levels: str = typer.Option(None, "--target-levels", help=TARGET_LEVELS_HELP),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Molecules per forward pass."),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help=DEVICE_HELP),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Predict fluorescence levels and the rare score; invalid rows are flagged, never dropped.
 

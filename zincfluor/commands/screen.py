@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from zincfluor.commands.common import DeviceChoice, console, friendly_errors, out_console
+from zincfluor.commands.common import (
+    DEVICE_HELP,
+    PROGRESS_HELP,
+    DeviceChoice,
+    console,
+    friendly_errors,
+    out_console,
+)
 
 __all__ = ["register", "screen", "model_targets", "split_names", "OutputFormat"]
 
@@ -69,8 +76,8 @@ def screen(
     jobs: int = typer.Option(
         None, "--jobs", min=1, help="Featurization processes (default: every core; 1: none)."
     ),
-    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help=DEVICE_HELP),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Score every molecule and rank the library by its rare-level probability.
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from zincfluor.commands.common import (
     DEVICE_HELP,
     DeviceChoice,
+    GroupRule,
     check_device,
     check_output_folder,
     console,
@@ -74,11 +75,6 @@ class Precision(StrEnum):
     auto = "auto"
     fp32 = "fp32"
     bf16 = "bf16"
-
-
-class GroupRule(StrEnum):
-    thresholds = "thresholds"
-    thirds = "thirds"
 
 
 @vision_app.command("stats")

@@ -189,7 +189,7 @@ TRAILING_ROWS: list[MetricSpec] = [
     ("MAE (nm)", lambda s, m: _plain(_get(s, "wavelength", "mae_nm")), "low"),
     ("interval coverage (%)", lambda s, m: _percent(_get(s, "wavelength", "interval_coverage")),
      None),
-    ("ECE (%)", lambda s, m: _percent(s.get("ece")), "low"),
+    ("ECE (fraction)", lambda s, m: _plain(s.get("ece")), "low"),
     ("seconds per epoch", lambda s, m: _plain(m.get("seconds_per_epoch")), None),
 ]
 
