@@ -44,18 +44,11 @@ def split_names(text: str | None) -> list[str] | None:
 
 def model_targets(predictor, model_path: Path, requested: str | None = None) -> list[int]:
     """Indices of the levels whose probabilities make the rare score, for ``predict`` and
-    ``screen`` alike: ``requested`` (``"red,far-red"``), else the model card's target levels,
-    else the least-trained levels (:func:`zincfluor.screening.rare.resolve_target_levels`)."""
-    from zincfluor.screening.card import load_model_card
-    from zincfluor.screening.rare import resolve_target_levels
+    ``screen`` alike (:func:`zincfluor.screening.table.model_target_levels`; ``requested``
+    as ``"red,far-red"``)."""
+    from zincfluor.screening.table import model_target_levels
 
-    card = load_model_card(model_path)
-    return resolve_target_levels(
-        predictor.level_names,
-        predictor.class_counts,
-        split_names(requested),
-        card.target_levels if card else None,
-    )
+    return model_target_levels(predictor, model_path, split_names(requested))
 
 
 @friendly_errors
