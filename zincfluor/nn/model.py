@@ -21,6 +21,7 @@ from zincfluor.nn.gcn import GCNBackbone, GCNConfig
 from zincfluor.nn.gine import GINEBackbone, GINEConfig
 from zincfluor.nn.heads import HEADS, ProjectionHead
 from zincfluor.nn.readout import MoleculeFeatureReadout, MoleculeFeatureReadoutConfig
+from zincfluor.nn.solvent_readout import SolventReadout, SolventReadoutConfig
 from zincfluor.registry import ClassRegistry
 
 __all__ = [
@@ -85,11 +86,14 @@ def model_spec(
     head: str | dict = "linear",
     projection_dim: int | None = 128,
     molecule_features: dict | None = None,
+    solvent: dict | None = None,
 ) -> dict:
     """A classifier spec around ``backbone`` (a :func:`backbone_spec`): a head (a name or a full
     head spec), a projection head (hidden width: the backbone's ``hidden_dim``) unless
     ``projection_dim`` is None, and, when given, the molecule-feature readout settings
-    (:class:`~zincfluor.nn.readout.MoleculeFeatureReadoutConfig` ``.to_dict()``)."""
+    (:class:`~zincfluor.nn.readout.MoleculeFeatureReadoutConfig` ``.to_dict()``) and the
+    solvent readout settings (:class:`~zincfluor.nn.solvent_readout.SolventReadoutConfig`
+    ``.to_dict()``)."""
     spec: dict[str, Any] = {
         "backbone": dict(backbone),
         "head": dict(head) if isinstance(head, dict) else {"name": head,
@@ -103,20 +107,31 @@ def model_spec(
         spec["molecule_features"] = MoleculeFeatureReadoutConfig.from_dict(
             molecule_features
         ).to_dict()
+    if solvent:
+        spec["solvent"] = SolventReadoutConfig.from_dict(solvent).to_dict()
     return spec
 
 
 def build_backbone(spec: dict) -> nn.Module:
     """The backbone of a classifier spec, wrapped in a
     :class:`~zincfluor.nn.readout.MoleculeFeatureReadout` when the spec has
-    ``"molecule_features"`` (so every backbone can join molecule-level features)."""
-    settings = dict(spec["backbone"])
-    name = settings.pop("name")
-    backbone = BACKBONES.get(name)(_config_class(name)(**settings))
+    ``"molecule_features"`` (so every backbone can join molecule-level features), and that in a
+    :class:`~zincfluor.nn.solvent_readout.SolventReadout` when it has ``"solvent"``."""
+    backbone = _plain_backbone(spec["backbone"])
     if spec.get("molecule_features"):
         config = MoleculeFeatureReadoutConfig.from_dict(spec["molecule_features"])
         backbone = MoleculeFeatureReadout(backbone, config)
+    if spec.get("solvent"):
+        solvent = SolventReadoutConfig.from_dict(spec["solvent"])
+        encoder = _plain_backbone(solvent.backbone) if solvent.encoder == "graph" else None
+        backbone = SolventReadout(backbone, solvent, encoder)
     return backbone
+
+
+def _plain_backbone(backbone: dict) -> nn.Module:
+    settings = dict(backbone)
+    name = settings.pop("name")
+    return BACKBONES.get(name)(_config_class(name)(**settings))
 
 
 class Classifier(nn.Module):

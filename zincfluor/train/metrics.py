@@ -57,6 +57,7 @@ __all__ = [
     "confusion_matrix",
     "enrichment_factor",
     "evaluate_predictions",
+    "evaluate_per_subset",
     "expected_calibration_error",
     "fewest_sample_classes",
     "format_fraction",
@@ -767,6 +768,61 @@ def evaluate_predictions(
             "mae_nm": _json_number(mean_absolute_error_nm(predicted_nm, measured)),
             "n_known": int((~np.isnan(measured)).sum()),
         }
+    return result
+
+
+def evaluate_per_subset(
+    probs: Any,
+    targets: Any,
+    train_counts: Any,
+    class_names: Sequence[str],
+    subsets: Sequence[str],
+    *,
+    order: Sequence[str] | None = None,
+    predicted_nm: Any = None,
+    true_nm: Any = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """:func:`evaluate_predictions` of each subset of the rows, e.g. per solvent class.
+
+    Parameters
+    ----------
+    probs, targets, train_counts, class_names, predicted_nm, true_nm : as for
+        :func:`evaluate_predictions`, over all rows
+    subsets : ``[N]`` the subset name of each row ("polar protic", "non-polar", ...)
+    order : the subsets to report, in this order (a subset without rows is ``None``);
+        default: the distinct names of ``subsets`` in order of first appearance
+    options : further keyword arguments of :func:`evaluate_predictions`
+
+    Returns
+    -------
+    ``{name: metrics | None}``; the train counts (and so head/medium/tail) are the whole
+    training set's for every subset.
+    """
+    names = np.asarray([str(name) for name in subsets], dtype=object)
+    matrix = _probability_matrix(probs)
+    true = _to_numpy(targets)
+    if len(names) != len(matrix) or len(true) != len(matrix):
+        raise ValueError(
+            f"subsets has {len(names)} entries for {len(matrix)} rows of probs "
+            f"and {len(true)} targets"
+        )
+    if (predicted_nm is None) != (true_nm is None):
+        raise ValueError("pass predicted_nm and true_nm together (or neither)")
+    wanted = list(dict.fromkeys(names.tolist())) if order is None else [str(o) for o in order]
+    result: dict[str, Any] = {}
+    for name in wanted:
+        rows = np.flatnonzero(names == name)
+        if rows.size == 0:
+            result[name] = None
+            continue
+        nm = {}
+        if predicted_nm is not None:
+            nm = {"predicted_nm": np.asarray(_to_numpy(predicted_nm))[rows],
+                  "true_nm": np.asarray(_to_numpy(true_nm))[rows]}
+        result[name] = evaluate_predictions(
+            matrix[rows], true[rows], train_counts, class_names, **nm, **options
+        )
     return result
 
 

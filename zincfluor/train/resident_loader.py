@@ -30,7 +30,7 @@ from torch_geometric.data import Batch, Data
 
 __all__ = ["ResidentGraphLoader"]
 
-_GRAPH_KEYS = ("y", "y_nm", "mol_x")  # one row per graph: gathered by graph index
+_GRAPH_KEYS = ("y", "y_nm", "mol_x", "sol_x", "sol_id")  # one row per graph: gathered by index
 _SUPPORTED_KEYS = {"x", "edge_index", "edge_attr", *_GRAPH_KEYS}
 
 
@@ -41,7 +41,8 @@ class ResidentGraphLoader:
     ----------
     graphs : the molecules, PyG ``Data`` with ``x``, ``edge_index``, optional ``edge_attr``,
         ``y``, ``y_nm`` (one emission maximum per graph) and ``mol_x`` (molecule-level
-        features, [1, d] per graph); no other attributes
+        features, [1, d] per graph), ``sol_x`` and ``sol_id`` (the row's solvent descriptors or
+        solvent index: :mod:`zincfluor.data.solvent_inputs`); no other attributes
     batch_size : graphs per batch (the last batch may be smaller)
     shuffle : draw a new order each epoch (with ``generator``), as ``DataLoader`` does
     generator : torch generator of the order; ``None`` draws one from the global seed each epoch
