@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
 import zincfluor
-from api import db
+from api import db, web
 from api.deps import AppState
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.jobs import WorkerPool
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, served=None, engine=None) ->
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web.router)  # the web page at / (api/web)
     document_limits(app, settings)
     return app
 
