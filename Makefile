@@ -23,7 +23,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(BIN)/pip install --quiet $(PIP_C) -e '.[test]'
+	$(BIN)/pip install --quiet $(PIP_C) -e '.[test,ray]'
 	touch $@
 
 venv: $(VENV)/.installed
