@@ -400,6 +400,7 @@ def _register_commands() -> None:
     from zincfluor.commands import predict as predict_command
     from zincfluor.commands import screen as screen_command
     from zincfluor.commands import service as service_command
+    from zincfluor.commands import solvent as solvent_command
     from zincfluor.commands import vision as vision_command
 
     methods_command.register(app)
@@ -408,6 +409,7 @@ def _register_commands() -> None:
     screen_command.register(app)
     model_command.register(app)
     service_command.register(app)
+    solvent_command.register(app)
     vision_command.register(app)
 
 
