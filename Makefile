@@ -16,7 +16,7 @@ EPOCHS ?= 100
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run train test lint venv clean bench
+.PHONY: run train test lint venv clean bench chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,16 @@ venv: $(VENV)/.installed
 lint: venv
 	$(BIN)/ruff check zincfluor tests bench $(wildcard api migrations)
 
-test: venv lint
+# Debian's Chromium for the web page's browser tests (tests/web): installed when root, else
+# those tests skip and say why
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } \
+	  || echo "chromium could not be installed: the browser tests (tests/web) will skip"; \
+	else echo "no /usr/bin/chromium and not root: the browser tests (tests/web) will skip (sudo apt-get install chromium)"; fi
+
+test: venv lint chromium
 	$(BIN)/python -m pytest -q
 
 $(RUN_DIR)/checkpoint.pt: | venv
