@@ -48,7 +48,7 @@ from zincfluor.chem.molecule_features import (
     fit_feature_scaling,
 )
 from zincfluor.chem.standardize import StandardizerConfig, elements_in_smiles
-from zincfluor.data import class_counts
+from zincfluor.data import Split, class_counts
 from zincfluor.data.grouped_splits import GROUPED_SPLIT_KINDS, split_measurements, split_rows
 from zincfluor.data.measurements import SolventMeasurementTable, read_solvent_measurements
 from zincfluor.data.solvent_features import SOLVENT_FEATURE_NAMES
@@ -91,6 +91,8 @@ __all__ = [
     "SolventRunConfig",
     "SolventRunResult",
     "solvent_run",
+    "SolventRows",
+    "prepare_rows",
     "solvent_metadata",
     "molecule_medians",
 ]
@@ -272,19 +274,31 @@ def _evaluate(
     return metrics
 
 
-def solvent_run(
-    config: SolventRunConfig, *, console=None, progress: bool = True
-) -> SolventRunResult:
-    """Train one solvent-aware (or median-over-solvents) model as ``config`` says and write
-    its run folder (module docstring); returns the metrics."""
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    generator = seed_everything(config.seed)
-    device = resolve_device(config.device)
-    check_target_and_head(config)
-    molecule_config = MoleculeFeatureConfig(config.molecule_features, config.morgan_bits)
-    accepted = backbone_setting_names(config.backbone)
+@dataclass
+class SolventRows:
+    """The rows of a solvent-aware run and their molecule-grouped split.
 
+    Attributes
+    ----------
+    table : the solution rows (kind "smiles")
+    featurizer : the dye featurizer (allowed elements: those of the table's molecules)
+    graphs : one graph per distinct molecule (``table.molecules``), None where it failed
+    split : the molecule split (indices into ``table.molecules``)
+    rows : row indices of ``table.frame`` in each part
+    """
+
+    table: SolventMeasurementTable
+    featurizer: FeaturizerConfig
+    graphs: list
+    split: Split
+    rows: dict[str, np.ndarray]
+
+
+def prepare_rows(
+    config: SolventRunConfig, *, console=None, progress: bool = False
+) -> SolventRows:
+    """Read ``config.data``'s solution rows, featurise the distinct molecules and split them
+    as :func:`solvent_run` does (a peer that must use the same split calls this too)."""
     table = read_solvent_measurements(
         config.data, smiles_column=config.smiles_column, solvent_column=config.solvent_column,
         value_column=config.value_column, kinds=SOLUTION_KINDS,
@@ -304,9 +318,29 @@ def solvent_run(
         usable=usable_mask(len(molecules), featurized.valid_indices),
     )
     check_split(split)
+    return SolventRows(table, featurizer, featurized.graphs, split, split_rows(table, split))
+
+
+def solvent_run(
+    config: SolventRunConfig, *, console=None, progress: bool = True
+) -> SolventRunResult:
+    """Train one solvent-aware (or median-over-solvents) model as ``config`` says and write
+    its run folder (module docstring); returns the metrics."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(config.seed)
+    device = resolve_device(config.device)
+    check_target_and_head(config)
+    molecule_config = MoleculeFeatureConfig(config.molecule_features, config.morgan_bits)
+    accepted = backbone_setting_names(config.backbone)
+
+    prepared = prepare_rows(config, console=console, progress=progress)
+    table, featurizer, split, rows = (
+        prepared.table, prepared.featurizer, prepared.split, prepared.rows
+    )
+    molecules = table.molecules
     split.save(out / "split.json", smiles=molecules)
-    rows = split_rows(table, split)
-    graphs = featurized.graphs
+    graphs = prepared.graphs
     if molecule_config.dim:
         features = attach_molecule_features(graphs, molecules, molecule_config, featurizer)
         mean, scale = fit_feature_scaling(features[split.train], molecule_config)

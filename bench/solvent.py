@@ -1,0 +1,384 @@
+"""Solvent-aware emission benchmark (issue 17, item 4): does the solvent as an input help?
+
+Models, each trained on Deep4Chem's solution rows (molecule, solvent, emission maximum) and
+scored on the same test *rows* of a scaffold-grouped split (seeded Bemis-Murcko scaffold groups,
+80/10/10 of molecules; every row of a molecule in one part):
+
+- ``descriptors``: zincfluor's GCN + Gaussian wavelength head, the solvent's 16 descriptors
+  through an MLP joined by FiLM (:mod:`zincfluor.nn.solvent_readout`);
+- ``graph``: the same with the solvent's graph through its own small GCN;
+- ``none``: the median-over-solvents model (one answer per molecule, whatever the solvent);
+- ``chemprop-2smiles``: chemprop v2 with two SMILES columns (solute, solvent): a
+  ``MulticomponentMPNN`` with a separate bond message-passing block per component (chemprop's
+  ``--mpn-shared`` off, its default), norm aggregation, an FFN regressor of the standardised nm
+  (:func:`fit_chemprop_two_smiles`, chemprop's ``train`` defaults otherwise, as in
+  ``bench/peer_chemprop.py``).
+
+Seeds 0, 1, 2 each give the split (split seed = seed) and the initialisation. Every cell writes
+``OUT/<model>/seed-<s>/cell.json``: test metrics over all rows and per solvent class (polar
+protic, polar aprotic, non-polar): nm MAE, top-1, balanced accuracy, macro-F1, tail top-2, and
+the average precision and ROC-AUC of the red+ and far-red+ targets (zincfluor models rank by
+P(levels), chemprop by predicted nm, as in ``bench/peer_scoring.py``); and the split's digest
+(the report refuses cells of one seed on different splits). zincfluor cells keep their run
+folder beside ``cell.json``. Finished cells are skipped, so the grid resumes.
+
+The report (``--report-only``, also printed at the end) is a Markdown table of mean ± std over
+the seeds per model and solvent class.
+
+Usage::
+
+    python bench/solvent.py --out docs/results/solvent            # the grid (long)
+    python bench/solvent.py --out docs/results/solvent --report-only
+    python bench/solvent.py --data tests_rows.csv --out /tmp/s --epochs 1 --chemprop-epochs 1 \\
+        --seeds 0                                                 # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer_chemprop import ChempropSettings  # noqa: E402  (bench/: no package)
+from peer_scoring import regressor_metrics  # noqa: E402
+
+from zincfluor.data import resolve_data_path  # noqa: E402
+from zincfluor.data.measurements import SolventMeasurementTable  # noqa: E402
+from zincfluor.runs.solvent import (  # noqa: E402
+    SolventRunConfig,
+    prepare_rows,
+    solvent_run,
+)
+from zincfluor.train.trainer import TrainerConfig  # noqa: E402
+
+ZINCFLUOR_MODELS = ("descriptors", "graph", "none")
+MODELS = (*ZINCFLUOR_MODELS, "chemprop-2smiles")
+CLASSES = ("all", "polar protic", "polar aprotic", "non-polar")
+TARGETS = ("red+", "far-red+")
+SUMMARY = (
+    ("nm MAE", ("mae_nm",)),
+    ("top-1", ("top1",)),
+    ("bal. acc.", ("balanced_accuracy",)),
+    ("macro-F1", ("macro_f1",)),
+    ("tail top-2", ("tail_top_2",)),
+    ("red+ AP", ("retrieval", "red+", "average_precision")),
+    ("far-red+ AP", ("retrieval", "far-red+", "average_precision")),
+    ("red+ ROC-AUC", ("retrieval", "red+", "roc_auc")),
+)
+"""Report columns: label and the path to the value in a cell's summary block."""
+
+
+def cell_path(out: Path, model: str, seed: int) -> Path:
+    return out / model / f"seed-{seed}" / "cell.json"
+
+
+def split_digest(table: SolventMeasurementTable, rows: dict[str, np.ndarray]) -> str:
+    """SHA-256 (first 16 hex digits) of the molecules of each part's rows: equal for equal
+    splits of the same data."""
+    molecules = table.frame["molecule"].to_numpy(object)
+    text = json.dumps({part: sorted(set(molecules[r].tolist())) for part, r in rows.items()})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The report's numbers of one evaluation block (a zincfluor metrics dict, or
+    :func:`bench.peer_scoring.regressor_metrics`'s)."""
+    groups = (metrics.get("retrieval") or {}).get("groups") or {}
+    mae = metrics.get("mae_nm", (metrics.get("wavelength") or {}).get("mae_nm"))
+    return {
+        "n": metrics["n"],
+        "mae_nm": mae,
+        **{key: metrics.get(key) for key in ("top1", "balanced_accuracy", "macro_f1",
+                                             "tail_top_2")},
+        "retrieval": {
+            target: {key: (groups.get(target) or {}).get(key)
+                     for key in ("average_precision", "roc_auc", "n_positive")}
+            for target in TARGETS
+        },
+    }
+
+
+def _config(args: argparse.Namespace, model: str, seed: int, out: Path) -> SolventRunConfig:
+    return SolventRunConfig(
+        data=str(args.data), out=str(out), solvent_encoder=model, seed=seed,
+        split="scaffold-seeded", hidden_dim=args.hidden_dim, num_layers=args.num_layers,
+        batch_size=args.batch_size, trainer=TrainerConfig(epochs=args.epochs),
+        device=args.device, cache_dir=args.cache_dir, n_jobs=args.workers,
+    )
+
+
+def run_zincfluor_cell(args: argparse.Namespace, model: str, seed: int) -> dict[str, Any]:
+    """Train one zincfluor model (``solvent_run``) and summarise its test rows."""
+    folder = cell_path(args.out, model, seed).parent / "run"
+    config = _config(args, model, seed, folder)
+    start = time.perf_counter()
+    result = solvent_run(config, progress=False)
+    test = result.test_metrics
+    return {
+        "model": model, "seed": seed, "split_digest": split_digest(result.table, result.rows),
+        "rows": {part: int(len(r)) for part, r in result.rows.items()},
+        "best_epoch": result.fit.best_epoch, "epochs": args.epochs,
+        "seconds": time.perf_counter() - start,
+        "seconds_per_epoch": result.fit.seconds_per_epoch,
+        "test": {"all": summary(test), **{
+            name: None if block is None else summary(block)
+            for name, block in test["per_solvent_class"].items() if name in CLASSES
+        }},
+    }
+
+
+def _two_component_dataset(solutes, solvents, nm, featurizer):
+    """chemprop's MulticomponentDataset of (solute, solvent) rows; the target rides on the
+    first component, as chemprop's CLI does."""
+    from chemprop import data
+
+    solute = data.MoleculeDataset(
+        [data.MoleculeDatapoint.from_smi(s, np.array([float(y)]))
+         for s, y in zip(solutes, nm, strict=True)],
+        featurizer,
+    )
+    solvent = data.MoleculeDataset(
+        [data.MoleculeDatapoint.from_smi(s) for s in solvents], featurizer
+    )
+    for component in (solute, solvent):
+        component.cache = True  # featurise once, not every epoch
+    return data.MulticomponentDataset([solute, solvent])
+
+
+def fit_chemprop_two_smiles(
+    parts: dict[str, tuple[list[str], list[str], np.ndarray]],
+    seed: int,
+    *,
+    epochs: int | None = None,
+    threads: int = 1,
+    settings: ChempropSettings = ChempropSettings(),
+) -> dict[str, Any]:
+    """chemprop v2 with two SMILES columns, (solute, solvent) -> emission nm (module docstring).
+
+    Parameters
+    ----------
+    parts : ``{"train" | "valid" | "test": (solutes, solvents, nm)}``
+    epochs : overrides ``settings.max_epochs``
+
+    Returns
+    -------
+    dict with ``valid`` and ``test`` predicted nm ([N] each), ``best_epoch``, ``epochs_run``,
+    ``seconds`` and the ``settings``.
+    """
+    import lightning.pytorch as pl
+    import torch
+    from chemprop import data, featurizers, models, nn
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    max_epochs = settings.max_epochs if epochs is None else int(epochs)
+    start = time.perf_counter()
+    torch.set_num_threads(threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
+    sets = {part: _two_component_dataset(solutes, solvents, nm, featurizer)
+            for part, (solutes, solvents, nm) in parts.items()}
+    scaler = sets["train"].normalize_targets()
+    sets["valid"].normalize_targets(scaler)
+    blocks = [
+        nn.BondMessagePassing(d_h=settings.message_hidden_dim, depth=settings.depth,
+                              dropout=settings.dropout)
+        for _ in range(2)
+    ]
+    message_passing = nn.MulticomponentMessagePassing(blocks, n_components=2, shared=False)
+    model = models.MulticomponentMPNN(
+        message_passing,
+        nn.NormAggregation(),
+        nn.RegressionFFN(
+            input_dim=message_passing.output_dim, hidden_dim=settings.ffn_hidden_dim,
+            n_layers=settings.ffn_num_layers, dropout=settings.dropout,
+            output_transform=nn.UnscaleTransform.from_standard_scaler(scaler),
+        ),
+        batch_norm=False, warmup_epochs=settings.warmup_epochs, init_lr=settings.init_lr,
+        max_lr=settings.max_lr, final_lr=settings.final_lr,
+    )
+    loaders = {
+        part: data.build_dataloader(dataset, batch_size=settings.batch_size, num_workers=0,
+                                    seed=seed, shuffle=part == "train")
+        for part, dataset in sets.items()
+    }
+    with tempfile.TemporaryDirectory(prefix="solvent-chemprop-") as folder, \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+        checkpoint = ModelCheckpoint(folder, "best-{epoch}", monitor="val_loss", mode="min")
+        trainer = pl.Trainer(
+            logger=False, enable_progress_bar=False, enable_model_summary=False,
+            accelerator="auto", devices=1, max_epochs=max_epochs, num_sanity_val_steps=0,
+            callbacks=[checkpoint, EarlyStopping("val_loss", patience=settings.patience,
+                                                 mode="min")],
+        )
+        trainer.fit(model, loaders["train"], loaders["valid"])
+        best = models.MulticomponentMPNN.load_from_checkpoint(checkpoint.best_model_path)
+        predictions = {
+            part: torch.cat(trainer.predict(best, loaders[part])).float().numpy()[:, 0]
+            for part in ("valid", "test")
+        }
+        best_path = Path(checkpoint.best_model_path).stem
+    return {
+        **predictions,
+        "best_epoch": int(best_path.split("=")[-1]) + 1 if "=" in best_path else None,
+        "epochs_run": int(trainer.current_epoch),
+        "seconds": time.perf_counter() - start,
+        "settings": {**asdict(settings), "max_epochs": max_epochs},
+    }
+
+
+def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """chemprop with two SMILES columns on the zincfluor cells' split of ``seed``."""
+    prepared = prepare_rows(_config(args, "none", seed, args.out))
+    frame = prepared.table.frame
+    parts = {
+        part: (frame["molecule"].iloc[rows].tolist(), frame["solvent"].iloc[rows].tolist(),
+               frame["emission_nm"].to_numpy(float)[rows])
+        for part, rows in prepared.rows.items()
+    }
+    fitted = fit_chemprop_two_smiles(parts, seed, epochs=args.chemprop_epochs,
+                                     threads=args.threads)
+    scheme = prepared.table.scheme
+    levels = frame["level"].to_numpy(np.int64)
+    train_counts = np.bincount(levels[prepared.rows["train"]], minlength=scheme.num_classes)
+    test_rows = prepared.rows["test"]
+    classes = frame["solvent_class"].to_numpy(object)[test_rows]
+    predicted = fitted["test"]
+
+    def scored(mask: np.ndarray) -> dict[str, Any] | None:
+        if not mask.any():
+            return None
+        return summary(regressor_metrics(
+            predicted[mask], levels[test_rows][mask], parts["test"][2][mask], train_counts,
+            scheme,
+        ))
+
+    test = {"all": scored(np.ones(len(test_rows), dtype=bool))}
+    for name in CLASSES[1:]:
+        test[name] = scored(classes == name)
+    return {
+        "model": "chemprop-2smiles", "seed": seed,
+        "split_digest": split_digest(prepared.table, prepared.rows),
+        "rows": {part: int(len(r)) for part, r in prepared.rows.items()},
+        "best_epoch": fitted["best_epoch"], "epochs": fitted["settings"]["max_epochs"],
+        "epochs_run": fitted["epochs_run"], "seconds": fitted["seconds"],
+        "settings": fitted["settings"], "test": test,
+    }
+
+
+def run_cell(args: argparse.Namespace, model: str, seed: int) -> Path:
+    """Train and score one cell; write its ``cell.json``."""
+    path = cell_path(args.out, model, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if model == "chemprop-2smiles":
+        cell = run_chemprop_cell(args, seed)
+    else:
+        cell = run_zincfluor_cell(args, model, seed)
+    path.write_text(json.dumps(cell, indent=2, allow_nan=False))
+    return path
+
+
+def _value(block: dict[str, Any] | None, path: Sequence[str]) -> float | None:
+    value: Any = block
+    for key in path:
+        value = (value or {}).get(key)
+    return value
+
+
+def report(out: Path, models: Sequence[str] = MODELS) -> str:
+    """Markdown: per model and solvent class, mean ± std over the seeds of each column."""
+    cells: dict[str, list[dict[str, Any]]] = {}
+    digests: dict[int, set[str]] = {}
+    for model in models:
+        for path in sorted((out / model).glob("seed-*/cell.json")):
+            cell = json.loads(path.read_text())
+            cells.setdefault(model, []).append(cell)
+            digests.setdefault(cell["seed"], set()).add(cell["split_digest"])
+    mixed = sorted(seed for seed, found in digests.items() if len(found) > 1)
+    if mixed:
+        raise ValueError(f"cells of seeds {mixed} were trained on different splits; rerun them")
+    header = ["model", "solvent class", "seeds", "test rows", *(label for label, _ in SUMMARY)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, found in cells.items():
+        for name in CLASSES:
+            blocks = [cell["test"].get(name) for cell in found]
+            blocks = [block for block in blocks if block is not None]
+            if not blocks:
+                continue
+            row = [model, name, str(len(blocks)), str(int(np.mean([b["n"] for b in blocks])))]
+            for label, path in SUMMARY:
+                values = [v for v in (_value(b, path) for b in blocks) if v is not None]
+                if not values:
+                    row.append("n/a")
+                    continue
+                scale, digits = (1.0, 1) if label == "nm MAE" else (100.0, 1)
+                mean, std = scale * np.mean(values), scale * np.std(values)
+                row.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+            lines.append("| " + " | ".join(row) + " |")
+    note = ("nm MAE in nm; accuracies, AP and ROC-AUC in percent; mean ± std (population) over "
+            "seeds; test rows of a scaffold-seeded split (split seed = seed).")
+    return "\n".join([*lines, "", note])
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="measurement CSV (default: Deep4Chem)")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the cells")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated, among {', '.join(MODELS)}")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--epochs", type=int, default=100, help="zincfluor epochs")
+    parser.add_argument("--chemprop-epochs", type=int, default=None,
+                        help="chemprop's maximum epochs (default 50, early stopping)")
+    parser.add_argument("--hidden-dim", type=int, default=128)
+    parser.add_argument("--num-layers", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="chemprop's torch threads")
+    parser.add_argument("--workers", type=int, default=None, help="featurisation processes")
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(args.models) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose among {', '.join(MODELS)}")
+    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if not args.report_only:
+        args.data = str(resolve_data_path(args.data))
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.report_only:
+        for seed in args.seeds:
+            for model in args.models:
+                if cell_path(args.out, model, seed).is_file():
+                    print(f"{model} seed {seed}: done already")
+                    continue
+                start = time.perf_counter()
+                path = run_cell(args, model, seed)
+                print(f"{model} seed {seed}: {time.perf_counter() - start:.0f} s -> {path}",
+                      flush=True)
+    print(report(args.out, args.models))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

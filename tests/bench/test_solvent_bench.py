@@ -1,0 +1,88 @@
+"""bench/solvent.py: every model (zincfluor's three, chemprop with two SMILES columns) on the
+same grouped split, scored per solvent class, reported as mean ± std over seeds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "runs"))
+from solvent_rows import write_solvent_rows  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_solvent", ROOT / "bench" / "solvent.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cell(model: str, seed: int, digest: str, mae: float) -> dict:
+    block = {"n": 10, "mae_nm": mae, "top1": 0.5, "balanced_accuracy": 0.25, "macro_f1": 0.2,
+             "tail_top_2": None, "retrieval": {"red+": {"average_precision": 0.4,
+                                                        "roc_auc": 0.7, "n_positive": 3}}}
+    return {"model": model, "seed": seed, "split_digest": digest,
+            "test": {"all": block, "polar protic": None, "polar aprotic": block,
+                     "non-polar": block}}
+
+
+def _write(out: Path, cell: dict) -> None:
+    path = out / cell["model"] / f"seed-{cell['seed']}" / "cell.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cell))
+
+
+def test_report_gives_mean_and_std_over_seeds_and_skips_empty_classes(bench, tmp_path):
+    _write(tmp_path, _cell("none", 0, "a", 40.0))
+    _write(tmp_path, _cell("none", 1, "b", 50.0))
+    text = bench.report(tmp_path, ["none"])
+    rows = [line for line in text.splitlines() if line.startswith("| none")]
+    assert [row.split(" | ")[1] for row in rows] == ["all", "polar aprotic", "non-polar"]
+    assert "| 2 | 10 | 45.0 ± 5.0 | 50.0 ± 0.0 |" in rows[0]
+    assert "40.0 ± 0.0" in rows[0]  # red+ AP in percent
+    assert "n/a" in rows[0]  # tail top-2 undefined
+
+
+def test_report_refuses_cells_of_one_seed_on_different_splits(bench, tmp_path):
+    _write(tmp_path, _cell("none", 0, "a", 40.0))
+    _write(tmp_path, _cell("descriptors", 0, "b", 40.0))
+    with pytest.raises(ValueError, match="different splits"):
+        bench.report(tmp_path, ["descriptors", "none"])
+
+
+def test_unknown_model_is_refused(bench, tmp_path):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--out", str(tmp_path), "--models", "descriptors,fingerprint"])
+
+
+@pytest.mark.slow
+def test_smoke_grid_runs_every_model_on_one_split(bench, tmp_path):
+    data = write_solvent_rows(tmp_path / "rows.csv")
+    out = tmp_path / "cells"
+    args = ["--data", str(data), "--out", str(out), "--epochs", "1", "--chemprop-epochs", "1",
+            "--seeds", "0", "--hidden-dim", "8", "--num-layers", "2", "--cache-dir", "none",
+            "--workers", "1", "--device", "cpu"]
+    assert bench.main(args) == 0
+    cells = {model: json.loads(bench.cell_path(out, model, 0).read_text())
+             for model in bench.MODELS}
+    assert len({cell["split_digest"] for cell in cells.values()}) == 1
+    assert len({json.dumps(cell["rows"]) for cell in cells.values()}) == 1
+    for cell in cells.values():
+        total = cell["test"]["all"]["n"]
+        assert total == cell["rows"]["test"]
+        assert sum(cell["test"][c]["n"] for c in ("polar protic", "polar aprotic",
+                                                  "non-polar")) == total
+        assert cell["test"]["all"]["mae_nm"] > 0
+    assert (out / "descriptors" / "seed-0" / "run" / "checkpoint.pt").is_file()
+    text = bench.report(out)
+    for model in bench.MODELS:
+        assert f"| {model} | all | 1 |" in text
+    assert bench.main(args + ["--models", "none"]) == 0  # finished cells are skipped
