@@ -8,6 +8,14 @@ standardised, stereo as drawn, not a SMILES round trip). Each input is parsed ex
 same RDKit molecule gives the graph features, the canonical SMILES and (on request) the
 InChIKey. The graphs of a batch go to the network as one
 concatenated batch built straight from the packed feature arrays (no per-molecule ``Data``).
+
+**Trust.** A model folder with trust files (``trust/``, :mod:`zincfluor.trust.store`, written by
+``zincfluor model trust``) gives every prediction four more fields (:class:`TrustFields`): the
+90 % Mondrian conformal prediction set over the levels, the conformalised 90 % emission
+interval (wavelength models), the Tanimoto similarity to the nearest training molecule and the
+``in_domain`` flag. The query fingerprint is made from the same standardised molecule as the
+graph (in :func:`prepare_molecules`, so in ``screen``'s worker processes too) and only the top-1
+similarity is searched, one vectorised call per batch.
 """
 
 from __future__ import annotations
@@ -37,10 +45,15 @@ from zincfluor.train.checkpoint import (
     resolve_member_paths,
 )
 from zincfluor.train.seeding import resolve_device
+from zincfluor.trust.fingerprints import FingerprintSettings, mol_for_fingerprint
+from zincfluor.trust.fingerprints import morgan_fingerprints as morgan_fingerprints_of
+from zincfluor.trust.store import TrustFiles, load_trust
 
 __all__ = [
     "INTERVAL_COVERAGE",
+    "TRUST_ALPHA",
     "ModelOutputs",
+    "TrustFields",
     "Predictor",
     "PredictionBatch",
     "PreparedMolecules",
@@ -60,6 +73,7 @@ class PredictionBatch:
     else one key per input (``None`` where invalid or where RDKit cannot make one).
     ``emission_nm`` [n, 3] (median, low, high of the central 80 % interval) for a model with a
     wavelength head; ``member_probs`` [K, n, C] for an ensemble (see :class:`ModelOutputs`).
+    ``trust``: the :class:`TrustFields` of each input, for a model with trust files.
     """
 
     smiles: list[str]
@@ -70,6 +84,7 @@ class PredictionBatch:
     notes: list[tuple[str, ...]] = field(default_factory=list)
     emission_nm: np.ndarray | None = None
     member_probs: np.ndarray | None = None
+    trust: TrustFields | None = None
 
     @property
     def levels(self) -> np.ndarray:
@@ -100,6 +115,8 @@ class PreparedMolecules:
     notes : per input, what standardisation changed (empty tuples where nothing or invalid)
     mol_x : float32 [len(positions), d] molecule-level features of the graphs, for models that
         read them (``None`` otherwise)
+    fingerprints : uint64 [len(positions), words] packed Morgan fingerprints of the graphs'
+        molecules, when asked for (a model with trust files; ``None`` otherwise)
     """
 
     n: int
@@ -111,6 +128,7 @@ class PreparedMolecules:
     out_of_scope: list[tuple[int, str]] = field(default_factory=list)
     notes: list[tuple[str, ...]] = field(default_factory=list)
     mol_x: np.ndarray | None = None
+    fingerprints: np.ndarray | None = None
 
     def status(self) -> list[str]:
         status = ["ok"] * self.n
@@ -145,11 +163,12 @@ def prepare_molecules(
     *,
     inchikey: bool = False,
     molecule_features: MoleculeFeatureConfig | None = None,
+    fingerprint: FingerprintSettings | None = None,
 ) -> PreparedMolecules:
     """Parse and standardise each input (a SMILES string or an RDKit molecule) once; derive
-    graph features, canonical SMILES, InChIKey and (for models that read them) molecule-level
-    features from the standardised molecule (see
-    :func:`zincfluor.chem.standardize.standardize_input`)."""
+    graph features, canonical SMILES, InChIKey, (for models that read them) molecule-level
+    features and (with ``fingerprint`` settings) packed Morgan fingerprints from the
+    standardised molecule (see :func:`zincfluor.chem.standardize.standardize_input`)."""
     featurizer = _featurizer(config)
     mols, texts, positions, failures, out_of_scope = [], [], [], [], []
     notes: list[tuple[str, ...]] = [()] * len(smiles)
@@ -176,9 +195,14 @@ def prepare_molecules(
     mol_x = None
     if molecule_features is not None and molecule_features.dim:
         mol_x = molecule_features_of(mols, molecule_features)
+    fingerprints = None
+    if fingerprint is not None:
+        # the standardised molecule itself: the same bits as its canonical SMILES read back
+        # (how the reference set and stored predictions are fingerprinted; tested), no re-parse
+        fingerprints = morgan_fingerprints_of(mols, fingerprint)
     return PreparedMolecules(
         len(smiles), graphs, np.asarray(positions, np.int64), texts, keys, failures,
-        out_of_scope, notes, mol_x,
+        out_of_scope, notes, mol_x, fingerprints,
     )
 
 
@@ -259,6 +283,49 @@ class ModelOutputs:
 INTERVAL_COVERAGE = 0.8
 """Coverage of the emission-wavelength interval that predictions report (central 80 %)."""
 
+TRUST_ALPHA = 0.1
+"""Miscoverage of the prediction sets and intervals that records carry: 90 % coverage."""
+
+
+@dataclass
+class TrustFields:
+    """The trust fields of n predictions (rows aligned with the inputs).
+
+    ``prediction_set`` bool [n, C]: the levels of the 90 % class-conditional conformal set,
+    always with the predicted level in it (adding it can only raise the coverage; empty rows
+    where not scored; only the predicted level where the folder has no conformal calibration);
+    ``emission_interval`` float [n, 2] (low, high nm) of the conformalised 90 % interval, for a
+    wavelength model with a calibrated interval (``None`` otherwise); ``nearest_similarity``
+    float [n]: Tanimoto similarity to the nearest training molecule (NaN where not scored);
+    ``in_domain`` bool [n]: ``nearest_similarity`` >= the stored domain threshold; ``scored``
+    bool [n]: which rows have fields at all.
+    """
+
+    prediction_set: np.ndarray
+    emission_interval: np.ndarray | None
+    nearest_similarity: np.ndarray
+    in_domain: np.ndarray
+    scored: np.ndarray
+
+    def values(self, i: int, level_names: Sequence[str]):
+        """Row ``i`` as the record's :class:`~zincfluor.screening.record.TrustValues`
+        (``None`` where not scored)."""
+        from zincfluor.screening.record import TrustValues
+
+        if not self.scored[i]:
+            return None
+        interval = None
+        if self.emission_interval is not None and not np.isnan(self.emission_interval[i]).any():
+            interval = (float(self.emission_interval[i, 0]), float(self.emission_interval[i, 1]))
+        similarity = float(self.nearest_similarity[i])
+        return TrustValues(
+            prediction_set=tuple(name for name, inside in
+                                 zip(level_names, self.prediction_set[i], strict=True) if inside),
+            emission_interval=interval,
+            nearest_similarity=None if similarity != similarity else similarity,
+            in_domain=bool(self.in_domain[i]),
+        )
+
 
 class _Member:
     """One trained network of a model, with its fast inference path."""
@@ -320,13 +387,99 @@ class Predictor:
         self.model = self.members[0].model
         self.batch_size = batch_size
         self.class_counts = list(self.checkpoint["class_counts"])
+        self.trust: TrustFiles | None = None
 
     @classmethod
-    def load(cls, model: str | Path, *, device: str = "auto", batch_size: int = 256):
+    def load(cls, model: str | Path, *, device: str = "auto", batch_size: int = 256,
+             trust: bool = True):
         """Load a run folder, an ensemble folder or a checkpoint file
-        (``torch.load(weights_only=True)``)."""
+        (``torch.load(weights_only=True)``), with the folder's trust files when it has them
+        (``trust=False``: never)."""
         checkpoints = [load_checkpoint(path) for path in resolve_member_paths(model)]
-        return cls(checkpoints, device=device, batch_size=batch_size)
+        predictor = cls(checkpoints, device=device, batch_size=batch_size)
+        if trust:
+            predictor.use_trust(load_trust(model))
+        return predictor
+
+    def use_trust(self, trust: TrustFiles | None) -> None:
+        """Attach trust files (:func:`zincfluor.trust.store.load_trust`); ``None`` or files
+        with no part detach them. Raises ``ValueError`` when their levels are not this
+        model's."""
+        parts = (None if trust is None else
+                 (trust.levels, trust.interval, trust.domain, trust.reference_set))
+        if parts is None or all(part is None for part in parts):
+            self.trust = None
+            return
+        for part in (trust.levels, trust.reference_set):
+            if part is not None and list(part.level_names) != self.level_names:
+                raise ValueError(
+                    f"the trust files are for levels {', '.join(part.level_names)}, this model "
+                    f"predicts {', '.join(self.level_names)}; rebuild them with `zincfluor "
+                    "model trust MODEL`"
+                )
+        self.trust = trust
+
+    @property
+    def has_trust(self) -> bool:
+        """True when predictions carry the trust fields (the folder had trust files)."""
+        return self.trust is not None
+
+    @property
+    def trust_fingerprint(self) -> FingerprintSettings | None:
+        """The fingerprint settings queries are fingerprinted with (``None``: no search)."""
+        if self.trust is None or self.trust.reference_set is None:
+            return None
+        return self.trust.reference_set.fingerprint
+
+    def trust_fields(self, probs: np.ndarray, emission_nm: np.ndarray | None,
+                     fingerprints: np.ndarray | None,
+                     positions: np.ndarray | None = None) -> TrustFields:
+        """:class:`TrustFields` of n predictions.
+
+        ``probs`` [n, C] (NaN rows: not scored); ``emission_nm`` [n, 3] or ``None``;
+        ``fingerprints`` [m, words] of the scored rows at ``positions`` (default: every row),
+        as :func:`prepare_molecules` makes them. Only the nearest training molecule is looked
+        up (:meth:`~zincfluor.trust.neighbours.ReferenceSet.index`).
+        """
+        if self.trust is None:
+            raise ValueError("this model folder has no trust files; build them with "
+                             "`zincfluor model trust MODEL`")
+        trust = self.trust
+        probs = np.asarray(probs)
+        n = len(probs)
+        scored = ~np.isnan(probs).any(axis=1)
+        sets = np.zeros((n, len(self.level_names)), dtype=bool)
+        if trust.levels is not None:
+            sets = trust.levels.prediction_sets(probs, TRUST_ALPHA) & scored[:, None]
+        # the predicted level always belongs: a superset keeps the coverage guarantee
+        rows = np.flatnonzero(scored)
+        sets[rows, probs[rows].argmax(axis=1)] = True
+        interval = None
+        if trust.interval is not None and emission_nm is not None:
+            low, high = trust.interval.interval(emission_nm[:, 1], emission_nm[:, 2],
+                                                TRUST_ALPHA)
+            interval = np.stack([low, high], axis=1)
+        similarity = np.full(n, np.nan, dtype=np.float32)
+        if trust.reference_set is not None and fingerprints is not None and len(fingerprints):
+            rows = np.arange(n) if positions is None else np.asarray(positions)
+            similarity[rows] = trust.reference_set.index.similarity(fingerprints).max(axis=1)
+            similarity[~scored] = np.nan
+        in_domain = np.zeros(n, dtype=bool)
+        if trust.domain is not None:
+            in_domain = trust.domain.in_domain(similarity)
+        return TrustFields(sets, interval, similarity, in_domain, scored)
+
+    def trust_fields_of_smiles(self, probs: np.ndarray, emission_nm: np.ndarray | None,
+                               canonical: Sequence[str | None]) -> TrustFields:
+        """:meth:`trust_fields` from the canonical SMILES of each prediction (``None`` where
+        not scored), as a store of predictions keeps them."""
+        settings = self.trust_fingerprint
+        rows = [i for i, text in enumerate(canonical) if text]
+        fingerprints = None
+        if settings is not None and rows:
+            fingerprints = morgan_fingerprints_of(
+                [mol_for_fingerprint(canonical[i]) for i in rows], settings)
+        return self.trust_fields(probs, emission_nm, fingerprints, np.asarray(rows, np.int64))
 
     @property
     def level_names(self) -> list[str]:
@@ -345,7 +498,8 @@ class Predictor:
                 inchikey: bool = False) -> PreparedMolecules:
         """:func:`prepare_molecules` with this model's featurizer and molecule-feature settings."""
         return prepare_molecules(smiles, self.featurizer_config, inchikey=inchikey,
-                                 molecule_features=self.molecule_features)
+                                 molecule_features=self.molecule_features,
+                                 fingerprint=self.trust_fingerprint)
 
     def predict(self, smiles: Sequence[str | Chem.Mol], *,
                 inchikey: bool = False) -> PredictionBatch:
@@ -365,8 +519,12 @@ class Predictor:
             if keys is not None:
                 keys[position] = prepared.inchikey[k]
         texts = [_input_text(item) for item in smiles]
+        trust = None
+        if self.has_trust:
+            trust = self.trust_fields(outputs.probs, outputs.emission_nm, prepared.fingerprints,
+                                      prepared.positions)
         return PredictionBatch(texts, canonical, prepared.status(), outputs.probs, keys,
-                               prepared.notes, outputs.emission_nm, outputs.member_probs)
+                               prepared.notes, outputs.emission_nm, outputs.member_probs, trust)
 
     def predict_prepared(self, prepared: PreparedMolecules) -> ModelOutputs:
         """Outputs aligned with the inputs of ``prepared``: NaN rows where not scored."""

@@ -9,8 +9,18 @@
    (what standardisation changed, ``; ``-separated), ``canonical_smiles``, ``level`` (level name),
    ``level_index``, ``rare_score`` (the summed probability of the target levels), ``p_<level>`` for
    each level, then ``emission_nm``, ``emission_nm_low``, ``emission_nm_high`` for a model with a
-   wavelength head (median and central 80 % interval, nm), ``rare_score_std`` for an ensemble (the
-   rare score's spread over its members) and ``inchikey`` where a front end asks for it.
+   wavelength head (median and central 80 % interval, nm), then, for a model folder with trust
+   files (``trust/``, ``zincfluor model trust``), the trust fields: ``prediction_set`` (the levels
+   of the 90 % class-conditional conformal prediction set, always holding the predicted level,
+   ``|``-joined in text, a list in JSON),
+   ``emission_nm_low_90`` and ``emission_nm_high_90`` (wavelength models: the conformalised 90 %
+   interval of the emission maximum, nm), ``nearest_similarity`` (Morgan Tanimoto similarity to
+   the nearest training molecule, 3 decimals) and ``in_domain`` (``true`` | ``false``: that
+   similarity reaches the threshold chosen on validation); then ``rare_score_std`` for an
+   ensemble (the rare score's spread over its members) and ``inchikey`` where a front end asks
+   for it. A model without trust files has none of the trust fields. The measured neighbours and
+   atom attributions are not in the record: ``zincfluor explain`` and the service's per-molecule
+   routes give them.
 
 Counting convention: ``row`` and ``rank`` count from 1 like spreadsheet lines (``row`` is the
 record's position among the input's molecules, a header line not counted; ``rank`` the position
@@ -38,6 +48,9 @@ import numpy as np
 __all__ = [
     "FORMATS",
     "STATUSES",
+    "TRUST_FIELDS",
+    "TrustValues",
+    "trust_text",
     "RecordLayout",
     "RecordWriter",
     "zincfluor_fields",
@@ -60,21 +73,40 @@ _SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".sdf
                    ".sd": "sdf"}
 _INT_FIELDS = frozenset({"row", "rank", "level_index"})
 _NM_FIELDS = ("emission_nm", "emission_nm_low", "emission_nm_high")
+_NM_90_FIELDS = ("emission_nm_low_90", "emission_nm_high_90")
+TRUST_FIELDS = ("prediction_set", *_NM_90_FIELDS, "nearest_similarity", "in_domain")
+"""The trust fields (the two ``_90`` ones for wavelength models only)."""
+SET_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class TrustValues:
+    """One scored record's trust fields (see the module docstring): the level names of its
+    90 % prediction set, its 90 % emission interval (low, high nm; ``None`` without one), its
+    nearest-training-molecule similarity and its ``in_domain`` flag."""
+
+    prediction_set: tuple[str, ...]
+    emission_interval: tuple[float, float] | None
+    nearest_similarity: float | None
+    in_domain: bool
 
 
 def zincfluor_fields(level_names: Sequence[str], *, wavelength: bool = False,
                      ensemble: bool = False, ranked: bool = False,
-                     inchikey: bool = False) -> list[str]:
+                     inchikey: bool = False, trust: bool = False) -> list[str]:
     """zincfluor's fields of a record, in order (see the module docstring).
 
     ``wavelength``: the model has a wavelength head; ``ensemble``: it has more than one member;
-    ``ranked``: the output is ranked (``screen``), so it has ``rank``; ``inchikey``: add it.
+    ``ranked``: the output is ranked (``screen``), so it has ``rank``; ``inchikey``: add it;
+    ``trust``: the model folder has trust files (the trust fields follow the wavelength ones).
     """
     fields = ["row"] + (["rank"] if ranked else [])
     fields += ["status", "reason", "notes", "canonical_smiles", "level", "level_index",
                "rare_score"]
     fields += [f"p_{name}" for name in level_names]
     fields += list(_NM_FIELDS) if wavelength else []
+    if trust:
+        fields += [name for name in TRUST_FIELDS if wavelength or name not in _NM_90_FIELDS]
     fields += ["rare_score_std"] if ensemble else []
     return fields + (["inchikey"] if inchikey else [])
 
@@ -101,7 +133,7 @@ class RecordLayout:
     ----------
     level_names : the model's level names, in level order
     input_columns : the input's own column names, in order (``MoleculeInput.columns``)
-    wavelength, ensemble, ranked, inchikey : which optional fields there are
+    wavelength, ensemble, ranked, inchikey, trust : which optional fields there are
         (:func:`zincfluor_fields`)
     id_column : the input column holding each molecule's id (the SDF record name), if any
     """
@@ -113,6 +145,7 @@ class RecordLayout:
     ranked: bool = False
     inchikey: bool = False
     id_column: str | None = None
+    trust: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level_names", tuple(self.level_names))
@@ -123,7 +156,7 @@ class RecordLayout:
         """zincfluor's fields (:func:`zincfluor_fields`)."""
         return zincfluor_fields(self.level_names, wavelength=self.wavelength,
                                 ensemble=self.ensemble, ranked=self.ranked,
-                                inchikey=self.inchikey)
+                                inchikey=self.inchikey, trust=self.trust)
 
     @property
     def columns(self) -> list[str]:
@@ -139,12 +172,16 @@ class RecordLayout:
         return self.input_columns.index(self.id_column)
 
     def kinds(self) -> list[str]:
-        """Per column: ``"int"``, ``"float"`` or ``"text"`` (input columns are text)."""
+        """Per column: ``"int"``, ``"float"``, ``"bool"`` (``in_domain``), ``"set"``
+        (``prediction_set``: a list of level names) or ``"text"`` (input columns are text)."""
         numbers = {f"p_{name}" for name in self.level_names}
-        numbers |= {"rare_score", "rare_score_std", *_NM_FIELDS}
+        numbers |= {"rare_score", "rare_score_std", "nearest_similarity", *_NM_FIELDS,
+                    *_NM_90_FIELDS}
+        special = {"in_domain": "bool", "prediction_set": "set"}
         kinds = ["text"] * len(self.input_columns)
         for name in self.fields:
-            kinds.append("int" if name in _INT_FIELDS else "float" if name in numbers else "text")
+            kinds.append("int" if name in _INT_FIELDS else "float" if name in numbers
+                         else special.get(name, "text"))
         return kinds
 
 
@@ -159,6 +196,17 @@ def _number(value: float | None, decimals: int) -> str:
     if value is None or value != value:  # None or NaN
         return ""
     return f"{value:.{decimals}f}"
+
+
+def trust_text(trust: TrustValues | None, wavelength: bool) -> list[str]:
+    """The trust fields of a record as text (empty ones for ``None``: a row not scored)."""
+    if trust is None:
+        return [""] * (5 if wavelength else 3)
+    text = [SET_SEPARATOR.join(trust.prediction_set)]
+    if wavelength:
+        low, high = trust.emission_interval or (None, None)
+        text += [_number(low, 1), _number(high, 1)]
+    return text + [_number(trust.nearest_similarity, 3), "true" if trust.in_domain else "false"]
 
 
 def format_record(
@@ -176,12 +224,14 @@ def format_record(
     emission_nm: Sequence[float] | None = None,
     rare_score_std: float | None = None,
     inchikey: str | None = None,
+    trust: TrustValues | None = None,
 ) -> list[str]:
     """One record as a text row of ``layout`` (aligned with ``layout.columns``).
 
     ``values``: the input's own fields (padded with empty ones to the input's columns);
     ``probs``: the level probabilities, ``None`` (or NaN) for a row that was not scored, which
-    then gets empty level, probability, wavelength and score fields whatever else is passed.
+    then gets empty level, probability, wavelength, trust and score fields whatever else is
+    passed; ``trust``: its trust fields (for a layout with ``trust``).
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -202,6 +252,8 @@ def format_record(
     if layout.wavelength:
         nm = list(emission_nm) if scored and emission_nm is not None else [None] * 3
         text += [_number(v, 1) for v in nm]
+    if layout.trust:
+        text += trust_text(trust if scored else None, layout.wavelength)
     if layout.ensemble:
         text.append(_number(rare_score_std, 6) if scored else "")
     if layout.inchikey:
@@ -218,6 +270,7 @@ def prediction_rows(layout: RecordLayout, records: Sequence, batch,
     from zincfluor.screening.rare import rare_scores
 
     scores = rare_scores(batch.probs, target_indices)
+    trust = getattr(batch, "trust", None) if layout.trust else None
     spread = None
     if layout.ensemble and batch.member_probs is not None:
         spread = np.stack([rare_scores(p, target_indices) for p in batch.member_probs]).std(0)
@@ -240,28 +293,40 @@ def prediction_rows(layout: RecordLayout, records: Sequence, batch,
             emission_nm=batch.emission_nm[i] if batch.emission_nm is not None else None,
             rare_score_std=float(spread[i]) if spread is not None else None,
             inchikey=batch.inchikey[i] if batch.inchikey is not None else None,
+            trust=None if trust is None or problem else trust.values(i, layout.level_names),
         ))
     return rows
 
 
-def _typed(kind: str, text: str, input_column: bool):
+def _typed(kind: str, text: str, input_column: bool, scored: bool = False):
     if input_column:
         return text
+    if kind == "set":  # a scored row's empty set is [], an unscored row's null
+        return text.split(SET_SEPARATOR) if text else ([] if scored else None)
     if text == "":
         return None
+    if kind == "bool":
+        return text == "true"
     return int(text) if kind == "int" else float(text) if kind == "float" else text
 
 
 def typed_row(layout: RecordLayout, row: Sequence[str]) -> dict[str, object]:
-    """A text row as ``{column: value}`` with numbers as numbers and zincfluor's empty fields as
-    ``None`` (JSON's null); the input's own values stay text."""
+    """A text row as ``{column: value}`` with numbers as numbers, ``in_domain`` as a boolean,
+    ``prediction_set`` as a list of level names and zincfluor's empty fields as ``None``
+    (JSON's null); the input's own values stay text."""
     n_inputs = len(layout.input_columns)
+    scored = bool(row[_level_at(layout)])
     return {
-        column: _typed(kind, text, k < n_inputs)
+        column: _typed(kind, text, k < n_inputs, scored)
         for k, (column, kind, text) in enumerate(
             zip(layout.columns, layout.kinds(), row, strict=True)
         )
     }
+
+
+def _level_at(layout: RecordLayout) -> int:
+    """Position of ``level`` in a text row (a row was scored when it has one)."""
+    return len(layout.input_columns) + layout.fields.index("level")
 
 
 def resolve_format(out: str | Path, format: str | None = None) -> str:
@@ -389,9 +454,12 @@ class RecordWriter:
         import pyarrow as pa
 
         n_inputs = len(self.layout.input_columns)
+        at = _level_at(self.layout)
+        scored = [bool(row[at]) for row in rows]
         arrays = []
         for k, kind in enumerate(self.layout.kinds()):
-            values = [_typed(kind, row[k], k < n_inputs) for row in rows]
+            values = [_typed(kind, row[k], k < n_inputs, ok)
+                      for row, ok in zip(rows, scored, strict=True)]
             arrays.append(pa.array(values, type=self._schema.field(k).type))
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
 
@@ -435,7 +503,8 @@ def _molecule(structure: object):
 def _arrow_schema(columns: Sequence[str], kinds: Sequence[str]):
     import pyarrow as pa
 
-    types = {"int": pa.int64(), "float": pa.float64(), "text": pa.string()}
+    types = {"int": pa.int64(), "float": pa.float64(), "text": pa.string(),
+             "bool": pa.bool_(), "set": pa.list_(pa.string())}
     return pa.schema([pa.field(c, types[k]) for c, k in zip(columns, kinds, strict=True)])
 
 

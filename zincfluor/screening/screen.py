@@ -11,7 +11,9 @@ The library streams through in chunks, so memory stays bounded whatever its size
    output. ``top``: only the best ``top`` rows are kept (a buffer of at most 2 x ``top``).
 
 Rows are the prediction records of :mod:`zincfluor.screening.record` (the input's columns, then
-``row``, ``rank``, ``status``, ...), kept as CSV text lines. Every line starts from a fixed-width
+``row``, ``rank``, ``status``, ...; the trust fields for a model folder with trust files, their
+fingerprints made in the workers and only the nearest training molecule searched, one
+vectorised call per chunk), kept as CSV text lines. Every line starts from a fixed-width
 sort key (``0`` + inverted IEEE bits of the score + input position, or ``1`` + input position for
 unscored rows), so sorting and merging are plain string comparisons: rare score descending, ties
 in input order, unscored rows last. After the key, 8 hex digits give the length of the part
@@ -59,6 +61,7 @@ from zincfluor.screening.writer import (
     opened_inputs,
     prediction_layout,
 )
+from zincfluor.trust.fingerprints import FingerprintSettings
 
 __all__ = ["ScreenSummary", "screen_library", "available_cores"]
 
@@ -90,6 +93,9 @@ class ScreenSummary:
     target_levels: list[str]
     jobs: int
     out: Path | str
+    out_of_domain: int | None = None
+    """Scored molecules outside the applicability domain (``None``: the model has no trust
+    files)."""
 
     @property
     def molecules_per_second(self) -> float:
@@ -112,8 +118,11 @@ def _field(text: str) -> str:
 
 # --------------------------------------------------------------------------- worker side
 
-# What a worker prepares molecules with: (featurizer settings, molecule-feature settings).
-_WORKER_CONFIG: tuple[FeaturizerConfig, MoleculeFeatureConfig | None] | None = None
+# What a worker prepares molecules with: (featurizer settings, molecule-feature settings,
+# fingerprint settings of a model with trust files).
+_WorkerConfig = tuple[FeaturizerConfig, MoleculeFeatureConfig | None,
+                      FingerprintSettings | None]
+_WORKER_CONFIG: _WorkerConfig | None = None
 
 
 def _keep_freed_memory() -> None:
@@ -127,7 +136,7 @@ def _keep_freed_memory() -> None:
     np.empty(30 << 20, np.uint8)
 
 
-def _init_worker(config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]) -> None:
+def _init_worker(config: _WorkerConfig) -> None:
     global _WORKER_CONFIG
     _WORKER_CONFIG = config
     _keep_freed_memory()
@@ -161,9 +170,9 @@ def _expand(graphs: PackedGraphs) -> PackedGraphs:
 
 def _prepare_in_worker(molecules: list[object], compact: bool) -> PreparedMolecules:
     """Prepare SMILES strings and RDKit Mols (SDF records) in a worker."""
-    featurizer_config, molecule_features = _WORKER_CONFIG
+    featurizer_config, molecule_features, fingerprint = _WORKER_CONFIG
     prepared = prepare_molecules(molecules, featurizer_config,
-                                 molecule_features=molecule_features)
+                                 molecule_features=molecule_features, fingerprint=fingerprint)
     if compact:
         prepared.graphs = _compact(prepared.graphs)
     return prepared
@@ -201,10 +210,12 @@ class _Ranker:
         self._empty_probs = "," * (self.n_levels + 2)
         self._ensemble = layout.ensemble
         self._wavelength = layout.wavelength
+        self._trust = layout.trust
+        self._empty_trust = "," * (4 if layout.wavelength else 2)
         self.buffer: list = []
         self.runs: list[Path] = []
         self.threshold: str | None = None
-        self.rows = self.ok = self.out_of_scope = self.problems = 0
+        self.rows = self.ok = self.out_of_scope = self.problems = self.out_of_domain = 0
 
     # keys ------------------------------------------------------------------------------
 
@@ -228,7 +239,7 @@ class _Ranker:
         outputs = self.predictor.predict_prepared(prepared)
         probs = outputs.probs
         scores = rare_scores(probs, self.targets)
-        extra = self._extra_columns(outputs)
+        extra = self._extra_columns(outputs, prepared)
         start = self.rows
         self.rows += len(records)
         self.ok += len(prepared.positions)
@@ -261,9 +272,16 @@ class _Ranker:
             if len(self.buffer) >= 2 * self.top:
                 self._trim()
 
-    def _extra_columns(self, outputs) -> list[tuple[str, str]]:
-        """Per row: (emission nm columns, rare-score spread over ensemble members), as text."""
+    def _extra_columns(self, outputs, prepared: PreparedMolecules) -> list[tuple[str, str, str]]:
+        """Per row: (emission nm columns, trust columns, rare-score spread over ensemble
+        members), as CSV text."""
         n = len(outputs.probs)
+        trust = [""] * n
+        if self._trust:
+            fields = self.predictor.trust_fields(outputs.probs, outputs.emission_nm,
+                                                 prepared.fingerprints, prepared.positions)
+            self.out_of_domain += int((fields.scored & ~fields.in_domain).sum())
+            trust = self._trust_text(fields)
         spread = [""] * n
         if outputs.member_probs is not None:
             member_scores = np.stack([rare_scores(p, self.targets) for p in outputs.member_probs])
@@ -272,7 +290,32 @@ class _Ranker:
         if outputs.emission_nm is not None:
             nm = [",".join(f"{v:.1f}" for v in row) if row[0] == row[0] else ",,"
                   for row in outputs.emission_nm.tolist()]
-        return list(zip(nm, spread, strict=True))
+        return list(zip(nm, trust, spread, strict=True))
+
+    def _trust_text(self, fields) -> list[str]:
+        """The trust columns of each row as one CSV text (rows not scored: empty)."""
+        names = self.names
+        similarity = fields.nearest_similarity.tolist()
+        domain = fields.in_domain.tolist()
+        interval = (fields.emission_interval.tolist() if fields.emission_interval is not None
+                    else None)
+        out = []
+        for i, (ok, members) in enumerate(zip(fields.scored.tolist(),
+                                              fields.prediction_set.tolist(), strict=True)):
+            if not ok:
+                out.append(self._empty_trust)
+                continue
+            parts = [_field("|".join(n for n, inside in zip(names, members, strict=True)
+                                     if inside))]
+            if self._wavelength:
+                low, high = interval[i] if interval is not None else (None, None)
+                parts += [f"{low:.1f}" if low == low and low is not None else "",
+                          f"{high:.1f}" if high == high and high is not None else ""]
+            value = similarity[i]
+            parts += [f"{value:.3f}" if value == value else "",
+                      "true" if domain[i] else "false"]
+            out.append(",".join(parts))
+        return out
 
     def _line(self, key, record, canonical, status, notes, score, extra, level, probs) -> str:
         """``key`` + length of the part before ``rank`` + the record's CSV fields (rank left
@@ -286,15 +329,17 @@ class _Ranker:
         else:
             kind, reason = split_status(status)
             parts = [kind, _field(reason), _field("; ".join(notes)), canonical]
-        nm, spread = extra
+        nm, trust, spread = extra
         if level >= 0:
             parts += [self.names[level], str(level), f"{score:.6f}",
                       self._prob_format.format(*probs.tolist())]
             parts += [nm] if self._wavelength else []
+            parts += [trust] if self._trust else []
             parts += [spread] if self._ensemble else []
         else:
             parts += [self._empty_probs]
             parts += [",,"] if self._wavelength else []
+            parts += [self._empty_trust] if self._trust else []
             parts += [""] if self._ensemble else []
         if self.structures:
             parts.append(_field(_structure_token(record)))
@@ -416,7 +461,7 @@ def _progress(enabled: bool, total: int | None):
 class _InProcess:
     """Stand-in for a pool with ``jobs=1``: the work runs when its result is asked for."""
 
-    def __init__(self, config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]):
+    def __init__(self, config: _WorkerConfig):
         _init_worker(config)
 
     def submit(self, function: Callable, *args):
@@ -434,7 +479,7 @@ class _Deferred:
         return self._function(*self._args)
 
 
-def _make_pool(jobs: int, config: tuple[FeaturizerConfig, MoleculeFeatureConfig | None]):
+def _make_pool(jobs: int, config: _WorkerConfig):
     if jobs <= 1:
         return _InProcess(config)
     import multiprocessing
@@ -515,7 +560,8 @@ def screen_library(
                                        id_column=inputs.id_column)
             _keep_freed_memory()
             # before any inference: workers fork a quiet process
-            pool = _make_pool(jobs, (config, predictor.molecule_features))
+            pool = _make_pool(jobs, (config, predictor.molecule_features,
+                                     predictor.trust_fingerprint if layout.trust else None))
             threads = _inference_threads(predictor, jobs)
             ranker = _Ranker(predictor, target_levels, layout, top=top, run_size=run_size,
                              tmp_dir=runs_dir, structures=fmt == "sdf")
@@ -550,6 +596,7 @@ def screen_library(
         target_levels=[names[i] for i in target_levels],
         jobs=jobs,
         out=out,
+        out_of_domain=ranker.out_of_domain if layout.trust else None,
     )
 
 

@@ -25,12 +25,13 @@ __all__ = [
 def prediction_layout(predictor: Predictor, input_columns: Sequence[str], *,
                       ranked: bool = False, id_column: str | None = None) -> RecordLayout:
     """The :class:`RecordLayout` of ``predictor``'s predictions for an input with
-    ``input_columns`` (wavelength fields for a wavelength head, ``rare_score_std`` for an
-    ensemble, ``rank`` when ``ranked``)."""
+    ``input_columns`` (wavelength fields for a wavelength head, the trust fields when the
+    model folder has trust files, ``rare_score_std`` for an ensemble, ``rank`` when
+    ``ranked``)."""
     return RecordLayout(
         tuple(predictor.level_names), tuple(input_columns),
         wavelength=predictor.predicts_wavelength, ensemble=predictor.n_members > 1,
-        ranked=ranked, id_column=id_column,
+        ranked=ranked, id_column=id_column, trust=predictor.has_trust,
     )
 
 
@@ -92,7 +93,8 @@ def write_predictions(
     progress : a progress line on standard error
 
     The output is written to a temporary file and renamed when complete, so a failed run
-    leaves nothing behind. Returns counts: rows, ok, invalid, out_of_scope. Raises
+    leaves nothing behind. Returns counts: rows, ok, invalid, out_of_scope, and
+    out_of_domain (scored rows with ``in_domain`` false; a model with trust files only). Raises
     ``ValueError`` when the input holds no molecules (nothing is written then).
     """
     from rich.console import Console
@@ -103,6 +105,9 @@ def write_predictions(
     with opened_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
         layout = prediction_layout(predictor, inputs.columns, id_column=inputs.id_column)
         status_at = layout.columns.index("status")
+        domain_at = layout.columns.index("in_domain") if layout.trust else None
+        if layout.trust:
+            counts["out_of_domain"] = 0
         with open_record_writer(out, layout, fmt) as writer, Progress(
             SpinnerColumn(), TextColumn("{task.completed} molecules"), TimeElapsedColumn(),
             console=Console(stderr=True), disable=not progress,
@@ -116,6 +121,8 @@ def write_predictions(
                 counts["rows"] += len(rows)
                 for row in rows:
                     counts[row[status_at]] += 1
+                    if domain_at is not None and row[domain_at] == "false":
+                        counts["out_of_domain"] += 1
                 bar.update(task, advance=len(chunk))
             if counts["rows"] == 0:
                 raise ValueError(f"{inputs.name} holds no molecules; nothing written")
