@@ -395,6 +395,7 @@ def version() -> None:
 def _register_commands() -> None:
     """Add the commands that live in :mod:`zincfluor.commands` modules."""
     from zincfluor.commands import compare as compare_command
+    from zincfluor.commands import explain as explain_command
     from zincfluor.commands import methods as methods_command
     from zincfluor.commands import model as model_command
     from zincfluor.commands import predict as predict_command
@@ -407,6 +408,7 @@ def _register_commands() -> None:
     compare_command.register(app)
     predict_command.register(app)
     screen_command.register(app)
+    explain_command.register(app)
     model_command.register(app)
     service_command.register(app)
     solvent_command.register(app)

@@ -1,5 +1,6 @@
-"""``zincfluor model calibrate|ship|ensemble|show``: calibrate a trained run, package it (or
-several runs on one split, as an ensemble) as a model folder with a model card, and inspect one."""
+"""``zincfluor model calibrate|ship|ensemble|trust|show``: calibrate a trained run, package it (or
+several runs on one split, as an ensemble) as a model folder with a model card, build its trust
+files (conformal sets, applicability domain, measured neighbours), and inspect one."""
 
 from __future__ import annotations
 
@@ -79,23 +80,102 @@ def ship(
         None, "--command",
         help="How the model was made (default: the train command rebuilt from config.json).",
     ),
+    data: Path = typer.Option(
+        None, "--data", help="Measurement table for the trust files (default: the run's "
+        "recorded table, else Deep4Chem where zincfluor finds it)."
+    ),
+    trust: bool = typer.Option(
+        True, "--trust/--no-trust",
+        help="Build the trust files (zincfluor model trust) when the measurement table is at "
+        "hand (--no-trust: ship without them).",
+    ),
 ) -> None:
-    """Copy a run's checkpoint into OUT with card.json and a README.md model card."""
+    """Copy a run's checkpoint into OUT with card.json and a README.md model card, and build
+    its trust files when the measurement table is at hand."""
     from zincfluor.commands.screen import split_names
-    from zincfluor.screening.card import ship_model
+    from zincfluor.screening.card import ship_model, trust_table
 
     if not run_dir.exists():
         fail(f"run folder {run_dir} does not exist")
+    if data is not None and not data.is_file():
+        fail(f"--data {data} is not a file; give the measurement table the run was trained on")
     check_output_folder(out, "--out")
+    table = trust_table(run_dir, data) if trust else None
     with removed_on_failure(out):
         card = ship_model(
             run_dir, out, name=name, description=description, command=command,
-            target_levels=split_names(target_levels),
+            target_levels=split_names(target_levels), trust=table is not None,
+            data_path=table, device="auto",
         )
     out_console.print(
         f"shipped {card.name} -> {out} (target levels {', '.join(card.target_levels)}; "
         f"checkpoint sha256 {card.checkpoint_sha256[:12]}...)"
     )
+    if card.trust:
+        _print_trust(card.trust, out)
+    elif trust:
+        out_console.print("no trust files: the measurement table was not found; build them "
+                          f"with `zincfluor model trust {out} --data TABLE`")
+
+
+@model_app.command("trust")
+@friendly_errors
+def trust(
+    model: Path = typer.Argument(..., help="Model folder (or run folder) to build trust for."),
+    data: Path = typer.Option(
+        None, "--data", help="The measurement table the model was trained on (default: the "
+        "run's recorded table, else Deep4Chem where zincfluor finds it)."
+    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+) -> None:
+    """Build or refresh a model folder's trust files: conformal prediction sets and intervals
+    calibrated on the validation split, the applicability-domain threshold, the reference set
+    of measured training molecules; draws the domain plot and adds coverage to the model card.
+
+    Writes MODEL/trust/{conformal.json, domain.json, reference_set.npz}, MODEL/domain.png and
+    refreshes card.json and README.md. predict, screen, explain and the service then add
+    prediction_set, nearest_similarity and in_domain to every record.
+    """
+    from zincfluor.screening.card import build_model_trust
+    from zincfluor.trust.store import load_trust
+
+    if not model.exists():
+        fail(f"model folder {model} does not exist")
+    if data is not None and not data.is_file():
+        fail(f"--data {data} is not a file; give the measurement table the model was trained on")
+    check_device(device)
+    card = build_model_trust(model, data, device=device, progress=progress)
+    if card is not None and card.trust:
+        _print_trust(card.trust, model)
+    else:
+        report = load_trust(model).report
+        out_console.print(f"trust files written to {model}/trust (built in "
+                          f"{report.get('build_seconds')} s)")
+
+
+def _print_trust(section: dict, folder: Path) -> None:
+    """One table of the test coverage per level, then the domain line."""
+    coverage = section.get("level_coverage") or {}
+    table = Table(title=f"prediction-set coverage on the test split ({folder}/trust)")
+    table.add_column("level")
+    table.add_column("test n", justify="right")
+    for key in coverage:
+        table.add_column(f"{float(key):.0%} set", justify="right")
+    rows = zip(*(block["per_level"] for block in coverage.values()), strict=True)
+    for levels in rows:
+        table.add_row(levels[0]["name"], str(levels[0]["n"]),
+                      *(_pct(row.get("coverage")) for row in levels))
+    table.add_row("all", "", *(_pct(block.get("coverage")) for block in coverage.values()))
+    out_console.print(table)
+    domain = section.get("domain")
+    if domain:
+        test = domain.get("test") or {}
+        plot = f"; plot {folder / section['plot']}" if section.get("plot") else ""
+        out_console.print(
+            f"in domain: nearest training molecule similarity >= {domain['threshold']:.3f}; "
+            f"{test.get('in_domain')} of {test.get('n')} test molecules in the domain{plot}"
+        )
 
 
 @model_app.command("ensemble")

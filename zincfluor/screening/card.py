@@ -5,6 +5,13 @@ folder. ``card.json`` records what the model predicts, the data it was trained o
 licence and citation), the split, the method and trainer settings, the test metrics, the levels
 a screen ranks by default and the checkpoint's sha256. ``predict`` and ``screen`` use the
 default model (:func:`default_model_dir`) when no ``--model`` is given.
+
+**Trust.** :func:`build_model_trust` (``zincfluor model trust``, and ``ship`` when the
+measurement table is at hand) writes the folder's ``trust/`` files
+(:func:`zincfluor.trust.build.build_trust`), the domain plot ``domain.png`` beside the card, and
+the card's ``trust`` section: per-level coverage of the conformal prediction sets on the test
+split at 80 % and 90 % (n, coverage, Wilson 95 % interval), the emission interval's coverage for
+a wavelength model, and the applicability-domain threshold with its test check.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ __all__ = [
     "resolve_model_path",
     "file_sha256",
     "train_command",
+    "TRUST_PLOT_NAME",
+    "trust_table",
+    "trust_card_section",
+    "build_model_trust",
+    "refresh_model_card",
 ]
 
 CARD_FORMAT = 1
@@ -38,6 +50,7 @@ CARD_NAME = "card.json"
 README_NAME = "README.md"
 CHECKPOINT_NAME = "checkpoint.pt"
 SPLIT_NAME = "split.json"  # the run's split, kept so evaluation can leave out seen molecules
+TRUST_PLOT_NAME = "domain.png"  # the model card's error-vs-similarity plot
 DEFAULT_MODEL_NAME = "emission8-default"
 MODEL_ENV = "ZINCFLUOR_MODEL"
 
@@ -82,6 +95,7 @@ class ModelCard:
     featurizer: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # temperature scaling, when the run was calibrated
+    trust: dict[str, Any] | None = None  # trust_card_section, when the folder has trust files
 
     @property
     def level_names(self) -> list[str]:
@@ -101,7 +115,7 @@ class ModelCard:
         known = {f.name for f in fields(cls)}
         missing = sorted(
             f.name for f in fields(cls) if f.name not in data and f.name not in
-            ("format", "featurizer", "versions")
+            ("format", "featurizer", "versions", "calibration", "trust")
         )
         if missing:
             raise ValueError(f"model card lacks {', '.join(missing)}")
@@ -191,6 +205,10 @@ def ship_model(
     description: str = "",
     command: str | None = None,
     target_levels: list[str] | None = None,
+    trust: bool = False,
+    data_path: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = False,
 ) -> ModelCard:
     """Copy a run's checkpoint into ``out_dir`` with ``card.json`` and ``README.md``.
 
@@ -203,6 +221,10 @@ def ship_model(
     command : how the model was made; default: the ``zincfluor train`` command rebuilt from
         the run's ``config.json``
     target_levels : level names a screen ranks by; default: the 3 least-trained levels
+    trust : also build the trust files, domain plot and the card's trust section
+        (:func:`build_model_trust`) from ``data_path`` (default: :func:`trust_table`'s
+        table); without it, trust files a previous model left in ``out_dir`` are removed
+    device, progress : for the trust build
     """
     from zincfluor.screening.rare import resolve_target_levels
     from zincfluor.train.checkpoint import load_checkpoint, resolve_checkpoint_path
@@ -271,7 +293,103 @@ def ship_model(
     )
     _write_text(out / CARD_NAME, json.dumps(card.to_dict(), indent=2) + "\n")
     _write_text(out / README_NAME, render_readme(card, checkpoint.get("model_spec", {})))
+    if trust:
+        table = data_path if data_path is not None else trust_table(run_dir)
+        return build_model_trust(out, table, device=device, progress=progress) or card
+    _remove_trust(out)
     return card
+
+
+def _remove_trust(folder: Path) -> None:
+    """Remove trust files and plot of an earlier model (they describe another checkpoint)."""
+    from zincfluor.trust.store import TRUST_DIR
+
+    shutil.rmtree(folder / TRUST_DIR, ignore_errors=True)
+    (folder / TRUST_PLOT_NAME).unlink(missing_ok=True)
+
+
+def trust_table(run_dir: str | Path, data_path: str | Path | None = None) -> Path | None:
+    """The measurement table a trust build reads, when it is at hand: ``data_path`` if given,
+    else the run's recorded table (``config.json``) if that file exists, else Deep4Chem where
+    ``zincfluor`` finds it; ``None`` when none is found."""
+    from zincfluor.data import resolve_data_path
+    from zincfluor.data.sources import DataNotFoundError
+
+    if data_path is not None:
+        return Path(data_path)
+    folder = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    recorded = (_read_json(folder / "config.json").get("data") or {}).get("path")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    try:
+        return resolve_data_path(None)
+    except DataNotFoundError:
+        return None
+
+
+def trust_card_section(report: dict[str, Any], domain, plot: str | None) -> dict[str, Any]:
+    """The card's ``trust`` section from a trust build's ``report`` (``conformal.json``) and
+    its :class:`~zincfluor.trust.domain.DomainCalibration`: per-level test coverage of the
+    prediction sets at each calibrated coverage, the emission interval's, the domain rule,
+    threshold and test check, the reference set and the plot's file name."""
+    coverage = {}
+    for key, block in sorted((report.get("test_levels") or {}).items(), reverse=True):
+        coverage[key] = {
+            "coverage": block.get("coverage"), "mean_set_size": block.get("mean_set_size"),
+            "per_level": [{k: row.get(k) for k in ("name", "n", "coverage", "coverage_ci95",
+                                                   "calibration_n", "mean_set_size")}
+                          for row in block.get("per_level") or []],
+        }
+    section: dict[str, Any] = {
+        "calibrated_on": report.get("calibrated_on"),
+        "level_coverage": coverage,
+        "emission_nm_coverage": report.get("test_emission_nm"),
+        "reference_set": report.get("reference_set"),
+        "plot": plot,
+    }
+    if domain is not None:
+        section["domain"] = {"threshold": domain.threshold, "factor": domain.factor,
+                             "mean_error": domain.mean_error, "error_name": domain.error_name,
+                             "fingerprint": domain.fingerprint.to_dict(),
+                             "test": report.get("test_domain")}
+    return section
+
+
+def build_model_trust(
+    model_dir: str | Path, data_path: str | Path | None = None, *, device: str = "cpu",
+    progress: bool = False,
+) -> ModelCard | None:
+    """Build (or rebuild) a model folder's trust files from its measurement table
+    (:func:`zincfluor.trust.build.build_trust`), draw the domain plot beside the card and
+    refresh ``card.json`` and ``README.md`` with the trust section.
+
+    Returns the refreshed card (``None`` for a folder without a card: a run folder gets the
+    trust files and the plot only).
+    """
+    from zincfluor.trust.build import build_trust
+    from zincfluor.trust.plots import plot_error_by_similarity
+
+    folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
+    trust = build_trust(folder, data_path, device=device, progress=progress)
+    plot = None
+    if trust.domain is not None:
+        plot = plot_error_by_similarity(trust.domain, folder / TRUST_PLOT_NAME).name
+    card = load_model_card(folder)
+    if card is None:
+        return None
+    card.trust = trust_card_section(trust.report, trust.domain, plot)
+    refresh_model_card(folder, card)
+    return card
+
+
+def refresh_model_card(model_dir: str | Path, card: ModelCard) -> None:
+    """Write ``card`` as the folder's ``card.json`` and render its ``README.md`` again."""
+    from zincfluor.train.checkpoint import load_checkpoint, resolve_member_paths
+
+    folder = Path(model_dir)
+    spec = load_checkpoint(resolve_member_paths(folder)[0]).get("model_spec", {})
+    _write_text(folder / CARD_NAME, json.dumps(card.to_dict(), indent=2) + "\n")
+    _write_text(folder / README_NAME, render_readme(card, spec))
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -446,6 +564,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         lines += ["", "| level | accuracy |", "|---|---|"]
         lines += [f"| {level} | {_pct(value)} |" for level, value in per_level.items()]
     lines += _retrieval_section(metrics)
+    lines += _trust_section(card.trust)
     lines += [
         "",
         "## Limitations",
@@ -512,6 +631,100 @@ def _retrieval_section(metrics: dict[str, Any]) -> list[str]:
         row = [f"{row[0]} ({levels})" if levels else row[0], *row[1:]]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "" if not interval else f"{100 * interval[0]:.1f} - {100 * interval[1]:.1f}%"
+
+
+def _trust_section(trust: dict[str, Any] | None) -> list[str]:
+    """The README's trust section: what the trust fields mean, coverage per level, domain."""
+    if not trust:
+        return []
+    lines = [
+        "",
+        "## Trust",
+        "",
+        "Every prediction of this model carries four more fields (`zincfluor model trust` "
+        "built them; `zincfluor explain` and the service add neighbours and attributions):",
+        "",
+        "- `prediction_set`: the levels the molecule may be at with 90 % coverage "
+        "(class-conditional conformal prediction calibrated on the validation split: for "
+        "molecules of every level, the true level is in the set at least 90 % of the time).",
+        "- `in_domain`: whether a training molecule is similar enough for the prediction to be "
+        "as reliable as on validation molecules (the threshold below); `false` means treat the "
+        "call with suspicion.",
+        "- `nearest_similarity`: the Tanimoto similarity (Morgan fingerprints) of the molecule "
+        "to its most similar training molecule, from 0 (nothing in common) to 1 (the same).",
+        "- `emission_nm_low_90`, `emission_nm_high_90` (wavelength models): the conformalised "
+        "90 % interval of the emission maximum.",
+    ]
+    coverage = trust.get("level_coverage") or {}
+    if coverage:
+        keys = list(coverage)
+        lines += [
+            "",
+            f"### Prediction-set coverage on the test split ({trust.get('calibrated_on')})",
+            "",
+            "Measured coverage per level (the share of test molecules of that level whose set "
+            "holds it), with its Wilson 95 % interval; a level with few test molecules has a "
+            "wide interval. A level with fewer than 9 calibration molecules is in every 90 % "
+            "set (too few to calibrate).",
+            "",
+            "| level | test n | " + " | ".join(
+                f"coverage at {float(k):.0%} | 95 % interval | mean set size" for k in keys)
+            + " |",
+            "|---|---|" + "---|---|---|" * len(keys),
+        ]
+        per_level = [coverage[k]["per_level"] for k in keys]
+        for rows in zip(*per_level, strict=True):
+            cells = [rows[0]["name"], str(rows[0]["n"])]
+            for row in rows:
+                size = row.get("mean_set_size")
+                cells += [_pct(row.get("coverage")), _ci(row.get("coverage_ci95")),
+                          "" if size is None else f"{size:.2f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        overall = ["all", ""]
+        for k in keys:
+            size = coverage[k].get("mean_set_size")
+            overall += [_pct(coverage[k].get("coverage")), "",
+                        "" if size is None else f"{size:.2f}"]
+        lines.append("| " + " | ".join(overall) + " |")
+    nm = trust.get("emission_nm_coverage")
+    if nm:
+        parts = [f"{float(k):.0%}: {_pct(v.get('coverage'))} (median width "
+                 f"{v.get('median_width_nm', 0):.0f} nm)" for k, v in nm.items() if k != "head"]
+        lines += ["", f"Emission interval coverage on the test split: {'; '.join(parts)}."]
+    domain = trust.get("domain")
+    if domain:
+        test = domain.get("test") or {}
+        lines += [
+            "",
+            "### Applicability domain",
+            "",
+            f"A molecule is in the domain when its nearest training molecule has Tanimoto "
+            f"similarity >= {domain['threshold']:.3f} (Morgan radius "
+            f"{domain['fingerprint']['radius']}, {domain['fingerprint']['n_bits']} bits): the "
+            "lowest validation similarity at which the isotonic-smoothed validation "
+            f"{domain['error_name']} stays within {domain['factor']:g} x its mean "
+            f"({domain['mean_error']:.3f}).",
+        ]
+        if test:
+            inside, n = test.get("in_domain"), test.get("n")
+            lines.append(
+                f"On the test split {inside} of {n} molecules are in the domain; "
+                f"{domain['error_name']} {_rate(test.get('error_in_domain'))} inside, "
+                f"{_rate(test.get('error_out_of_domain'))} outside."
+            )
+        if trust.get("plot"):
+            lines += ["", f"![validation error against similarity]({trust['plot']})",
+                      "", f"([{trust['plot']}]({trust['plot']}): validation error by "
+                      "similarity to the nearest training molecule, with the threshold.)"]
+    return lines
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _calibration_note(ece: float | None) -> str:
