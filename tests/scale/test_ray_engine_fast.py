@@ -1,6 +1,7 @@
 """The Ray engine's parts that need no Ray: input expansion, the manifest and its refusals,
 the global top-K merge, one shard scored in this process, and the CLI's checks."""
 
+import csv
 import json
 
 import pyarrow.parquet as pq
@@ -19,8 +20,11 @@ from zincfluor.screening.ray_engine import (
     merge_top,
     score_shard,
     screen_on_ray,
+    shard_info,
     shard_stem,
+    write_top,
 )
+from zincfluor.screening.record import RecordLayout
 from zincfluor.train.checkpoint import resolve_member_paths
 
 SETTINGS = RaySettings(("red", "far-red"), 10)
@@ -100,7 +104,25 @@ def test_merge_top_orders_by_score_then_shard_then_row_unscored_last():
     merged = merge_top([b, a], 6)
     assert [(text[0], rank) for _, text, rank in merged] == [
         ("a5", 1), ("b0", 2), ("b3", 3), ("a1", 4), ("a2", None), ("b1", None)]
-    assert [text[0] for _, text, _ in merge_top([a, b], 2)] == ["a5", "b0"]
+    assert [text[0] for _, text, _ in merge_top(iter([a, b]), 2)] == ["a5", "b0"]
+
+
+def test_write_top_unions_the_shards_columns_and_inserts_rank(tmp_path):
+    level_names = ("blue", "red")
+    fields = ["ok", "", "", "CCO", "red", "1", "0.700000", "0.300000", "0.700000"]
+    a = _summary(0, ["smiles", "id"], [[0, -0.7, 1, ["CCO", "x1", "1", *fields]]])
+    b = _summary(1, ["smiles", "vendor", "id"],
+                 [[0, -0.9, 2, ["CCN", "acme", "y2", "2", *fields]]])
+    merged = merge_top([a, b], 5)
+    layout = RecordLayout(level_names)
+    written = write_top(tmp_path / "top.csv", layout, merged, [shard_info(a), shard_info(b)],
+                        "csv")
+    with open(tmp_path / "top.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert written == 2
+    assert list(rows[0])[:5] == ["smiles", "id", "vendor", "row", "rank"]
+    assert [(r["smiles"], r["id"], r["vendor"], r["row"], r["rank"]) for r in rows] == [
+        ("CCN", "y2", "acme", "2", "1"), ("CCO", "x1", "", "1", "2")]
 
 
 def test_score_shard_writes_records_and_its_top(tmp_path, model_dir):
@@ -145,6 +167,7 @@ def test_changed_model_refuses_before_any_work(tmp_path, model_dir, other_model_
 
 
 def test_cli_ray_engine_refuses_changed_model_in_one_line(tmp_path, model_dir, other_model_dir):
+    pytest.importorskip("ray")
     library = tmp_path / "lib.smi"
     library.write_text("CCO ethanol\n")
     out = tmp_path / "out"
@@ -169,3 +192,14 @@ def test_cli_local_engine_takes_one_input_and_no_address(tmp_path, model_dir):
     address = CliRunner().invoke(app, ["screen", str(library), "--address", "auto", "--out",
                                        str(tmp_path / "o.csv"), "--model", str(model_dir)])
     assert address.exit_code == 2 and "--address needs --engine ray" in address.output
+
+
+def test_cli_ray_engine_refuses_cuda(tmp_path, model_dir):
+    pytest.importorskip("ray")
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO ethanol\n")
+    result = CliRunner().invoke(app, ["screen", str(library), "--engine", "ray", "--device",
+                                      "cuda", "--out", str(tmp_path / "out"), "--model",
+                                      str(model_dir)])
+    assert result.exit_code == 2 and "CPU actors" in result.output
+    assert not (tmp_path / "out").exists()

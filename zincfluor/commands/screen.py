@@ -156,6 +156,9 @@ def _screen_on_ray(library, out, format, model, top, target_levels, smiles_colum
         import ray  # noqa: F401
     except ImportError:
         raise ValueError("--engine ray needs Ray: pip install 'zincfluor[ray]'") from None
+    if device == DeviceChoice.cuda:
+        raise ValueError("--engine ray scores on CPU actors (one per CPU of the cluster); leave "
+                         "out --device cuda, or use the local engine on a GPU machine")
     model_path = resolve_model_path(model)
     predictor = Predictor.load(model_path, device="cpu", batch_size=batch_size)
     targets = model_targets(predictor, model_path, target_levels)
@@ -163,8 +166,7 @@ def _screen_on_ray(library, out, format, model, top, target_levels, smiles_colum
         model_path, library, out, target_levels=targets, top=top or DEFAULT_TOP,
         smiles_column=smiles_column, id_column=id_column,
         format=format.value if format else None, address=address, workers=jobs,
-        batch_size=batch_size, device="cpu" if device == DeviceChoice.auto else device.value,
-        progress=progress,
+        batch_size=batch_size, device="cpu", progress=progress,
     )
     console.print(
         f"ranked by p({' + '.join(summary.target_levels)}); {summary.shards} shards "

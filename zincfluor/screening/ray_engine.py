@@ -64,6 +64,7 @@ __all__ = [
     "check_manifest",
     "score_shard",
     "merge_top",
+    "shard_info",
     "write_top",
     "screen_on_ray",
     "MANIFEST",
@@ -318,24 +319,31 @@ class ShardScorer:
 # ----------------------------------------------------------------------------------- merge
 
 
-def merge_top(summaries: Sequence[dict], top: int) -> list[tuple[dict, list[str], int | None]]:
+def shard_info(summary: dict) -> dict:
+    """What the global top K needs of a shard's summary: its index, columns and id column."""
+    return {key: summary[key] for key in ("index", "input_columns", "id_column")}
+
+
+def merge_top(summaries: Iterable[dict], top: int) -> list[tuple[dict, list[str], int | None]]:
     """The global best ``top`` rows from the shards' summaries, in output order.
 
     Order: scored rows by rare score descending, ties by shard index then row (the order of
     the concatenated inputs, as the local engine breaks ties), then unscored rows in that
-    order. Returns ``(summary, text_row, rank)`` per row; ``rank`` counts scored rows from 1
-    (``None`` for unscored rows).
+    order. ``summaries`` may be a generator: at most ``top`` rows and one summary are held at
+    a time. Returns ``(shard_info, text_row, rank)`` per row (:func:`shard_info`); ``rank``
+    counts scored rows from 1 (``None`` for unscored rows).
     """
     entries = (
-        ((flag, neg_score, summary["index"], row), summary, text)
-        for summary in summaries for flag, neg_score, row, text in summary["top"]
+        ((flag, neg_score, info["index"], row), info, text)
+        for summary in summaries for info in (shard_info(summary),)
+        for flag, neg_score, row, text in summary["top"]
     )
     chosen = heapq.nsmallest(top, entries, key=lambda e: e[0])
     merged, rank = [], 0
-    for key, summary, text in chosen:
+    for key, info, text in chosen:
         if key[0] == 0:
             rank += 1
-        merged.append((summary, text, rank if key[0] == 0 else None))
+        merged.append((info, text, rank if key[0] == 0 else None))
     return merged
 
 
@@ -347,20 +355,22 @@ def _union(lists: Iterable[Sequence[str]]) -> list[str]:
     return list(seen)
 
 
-def write_top(path: Path, predictor_layout: RecordLayout, summaries: Sequence[dict],
-              top: int, fmt: str) -> int:
-    """Write the global top ``top`` rows (:func:`merge_top`) to ``path`` as ``fmt`` with a
-    ranked layout whose input columns are the union of the shards'; returns rows written."""
-    columns = _union(s["input_columns"] for s in summaries)
-    id_columns = {s["id_column"] for s in summaries}
+def write_top(path: Path, predictor_layout: RecordLayout,
+              merged: Sequence[tuple[dict, list[str], int | None]], shards: Sequence[dict],
+              fmt: str) -> int:
+    """Write ``merged`` (:func:`merge_top`) to ``path`` as ``fmt`` with a ranked layout whose
+    input columns are the union of the ``shards``' (their :func:`shard_info`, in shard order);
+    returns the rows written."""
+    columns = _union(info["input_columns"] for info in shards)
+    id_columns = {info["id_column"] for info in shards}
     layout = RecordLayout(
         predictor_layout.level_names, tuple(columns), wavelength=predictor_layout.wavelength,
         ensemble=predictor_layout.ensemble, ranked=True, inchikey=predictor_layout.inchikey,
         id_column=id_columns.pop() if len(id_columns) == 1 else None,
     )
     rows = []
-    for summary, text, rank in merge_top(summaries, top):
-        own = summary["input_columns"]
+    for info, text, rank in merged:
+        own = info["input_columns"]
         values = dict(zip(own, text[: len(own)], strict=True))
         fields = text[len(own):]
         rows.append([values.get(c, "") for c in columns]
@@ -442,23 +452,33 @@ def screen_on_ray(
             smiles_column=smiles_column, id_column=id_column, address=address,
             workers=workers, progress=progress,
         )
-    summaries = [json.loads((out / SHARDS / f"{shard_stem(k)}.json").read_text())
-                 for k in range(len(inputs))]
-    rows = sum(s["rows"] for s in summaries)
-    if rows == 0:
+    scored_now = {k for k, _ in pending}
+    totals = dict.fromkeys(("rows", "ok", "invalid", "out_of_scope"), 0)
+    shards, peaks = [], []
+
+    def summaries():  # one at a time: the driver's memory does not grow with the shards
+        for k in range(len(inputs)):
+            summary = json.loads((out / SHARDS / f"{shard_stem(k)}.json").read_text())
+            for key in totals:
+                totals[key] += summary[key]
+            shards.append(shard_info(summary))
+            if k in scored_now:
+                peaks.append(summary["peak_rss_mb"])
+            yield summary
+
+    merged = merge_top(summaries(), top)
+    if totals["rows"] == 0:
         raise ValueError(f"the inputs ({len(inputs)} files) hold no molecules; no top K "
                          "written")
     top_path = out / f"top.{fmt}"
-    layout = prediction_layout(predictor, [])
-    written = write_top(top_path, layout, summaries, top, fmt)
-    scored_now = {k for k, _ in pending}
+    written = write_top(top_path, prediction_layout(predictor, []), merged, shards, fmt)
     return RayScreenSummary(
-        shards=len(inputs), scored_shards=len(pending), skipped_shards=len(done), rows=rows,
-        ok=sum(s["ok"] for s in summaries), invalid=sum(s["invalid"] for s in summaries),
-        out_of_scope=sum(s["out_of_scope"] for s in summaries), written=written,
+        shards=len(inputs), scored_shards=len(pending), skipped_shards=len(done),
+        rows=totals["rows"], ok=totals["ok"], invalid=totals["invalid"],
+        out_of_scope=totals["out_of_scope"], written=written,
         seconds=time.perf_counter() - started, workers=workers_used,
         target_levels=list(settings.target_levels), out=out, top_path=top_path,
-        peak_rss_mb=[s["peak_rss_mb"] for s in summaries if s["index"] in scored_now],
+        peak_rss_mb=peaks,
     )
 
 
