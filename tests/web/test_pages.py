@@ -89,9 +89,11 @@ def test_bad_page_paths_are_one_line_errors(web_app, path, message):
 
 
 def test_no_external_urls_in_the_page_files():
+    # explain.js shows a neighbour's DOI reference as a doi.org link the user may follow
     for path in _own_files():
-        text = path.read_text(encoding="utf-8")
-        found = URL.findall(text.replace(SVG_NAMESPACE, ""))
+        text = path.read_text(encoding="utf-8").replace(SVG_NAMESPACE, "")
+        text = text.replace(r"/^https:\/\/doi\.org\//", "").replace('"https://doi.org/"', "")
+        found = URL.findall(text)
         assert found == [], f"{path.name}: {found}"
 
 

@@ -18,6 +18,32 @@
       box.append(el("h3", {}, "Level probabilities"), ZF.probabilityBars(result, model.levels, targets));
       const plot = ZF.wavelengthPlot(result, model.levels);
       if (plot) box.append(el("h3", {}, recordNm(result) ? "Predicted emission" : "Level probabilities along the wavelength axis"), plot);
+      const button = el("button", { type: "button", id: "explain", "aria-describedby": "explain-error" },
+        "Explain: atom attributions and measured neighbours");
+      button.addEventListener("click", () => explain(smiles, targets));
+      box.append(el("p", {}, button), el("p", { id: "explain-error", class: "error", role: "alert", hidden: true }));
+    }
+  }
+
+  async function explain(smiles, targets) {
+    showError("explain-error", "");
+    const button = document.getElementById("explain");
+    button.disabled = true;
+    button.textContent = "Explaining…";
+    try {
+      const data = await api("/v1/predictions/explain", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ smiles }),
+      });
+      const box = document.getElementById("prediction");
+      box.replaceChildren(el("h2", {}, `Prediction for ${smiles}, explained`),
+        ...ZF.explanation(data, ZF.model(), targets));
+    } catch (error) {
+      button.disabled = false;
+      button.textContent = "Explain: atom attributions and measured neighbours";
+      showError("explain-error", error.status === 404 || error.status === 405
+        ? "This service offers no explanations (POST /v1/predictions/explain)." : error.message);
     }
   }
 
