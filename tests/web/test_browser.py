@@ -195,3 +195,43 @@ def test_explain_a_predicted_molecule(site):
     image = page.locator("#prediction #attribution img").element_handle()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
     assert "explained" in page.inner_text("#prediction h2")
+
+
+def test_trust_fields_are_shown_and_the_domain_filter_uses_them(site, tmp_path):
+    """The fixture model has no trust files, so its result pages are given the trust fields
+    on their way to the browser (as a model with trust files and a wavelength head answers
+    them): the table shows the set, the 90 % interval and the domain flag, and filters by it."""
+    page, server, _ = site
+    library = tmp_path / "three.smi"
+    library.write_text("c1ccccc1 benzene\nCCN(CC)c1ccc2ccc(=O)oc2c1 c1\nc1ccc2ccccc2c1 naph\n")
+
+    def with_trust(route):
+        response = route.fetch()
+        body = response.json()
+        for i, result in enumerate(body["results"]):
+            result.update(prediction_set=[result["level"], "green"], in_domain=i % 2 == 0,
+                          nearest_similarity=0.8 - 0.3 * (i % 2), emission_nm=500.0 + i,
+                          emission_nm_low=450.0, emission_nm_high=560.0,
+                          emission_nm_low_90=430.0, emission_nm_high_90=590.0)
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r"/v1/screens/[0-9a-f]{32}/results\?"), with_trust)
+    sign_in(page, server)
+    page.set_input_files("#library", str(library))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_function(
+        "() => (document.getElementById('screen-status') || {textContent: ''})"
+        ".textContent.startsWith('done')")
+    page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 3")
+    rows = page.locator("#results tbody tr")
+    first = rows.first.locator("td")
+    assert "in domain (nearest 0.80)" in first.nth(7).inner_text()
+    assert "set: " in first.nth(3).inner_text() and "green" in first.nth(3).inner_text()
+    assert first.nth(6).inner_text() == "500 (90 %: 430–590)"
+    assert "out of domain (nearest 0.50)" in rows.nth(1).locator("td").nth(7).inner_text()
+    assert rows.nth(1).get_attribute("class") == "out-of-domain"
+    page.select_option("#filter-domain", "out")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
+    assert "out of domain" in rows.first.locator("td").nth(7).inner_text()
+    assert "1 of 3 rows" in page.inner_text("#domain-note")
