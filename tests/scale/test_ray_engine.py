@@ -98,6 +98,8 @@ def test_rerun_skips_finished_shards_and_refuses_changed_settings(local_ray, sha
     assert (out / "top.csv").read_text() == top_before
     third = screen_on_ray(model_dir, [folder], out, target_levels=TARGETS, top=50)
     assert (third.scored_shards, third.skipped_shards) == (0, 3)
+    assert (first.scored_rows, second.scored_rows, third.scored_rows, third.rows) == \
+        (3000, 1000, 0, 3000)
     with pytest.raises(ValueError, match=r"other settings \(target_levels\)"):
         screen_on_ray(model_dir, [folder], out, target_levels=[7], top=50)
 

@@ -96,7 +96,8 @@ def screen(
 
     Every input row is kept with every input column: scored molecules sorted by rare score
     (highest first, ties in input order), invalid and out-of-scope ones last, with `status`
-    and `reason`.
+    and `reason`. With --engine ray: many input files or folders, one Parquet shard per file
+    and a top K in the --out folder; the same command again resumes (docs/scale.md).
     """
     from zincfluor.screening.card import resolve_model_path
     from zincfluor.screening.inputs import open_molecule_inputs
@@ -171,7 +172,7 @@ def _screen_on_ray(library, out, format, model, top, target_levels, smiles_colum
     console.print(
         f"ranked by p({' + '.join(summary.target_levels)}); {summary.shards} shards "
         f"({summary.scored_shards} scored by {summary.workers} Ray actors, "
-        f"{summary.skipped_shards} finished before); {summary.rows} molecules in "
+        f"{summary.skipped_shards} finished before); {summary.scored_rows} molecules in "
         f"{summary.seconds:.1f} s ({summary.molecules_per_second:,.0f} molecules/s)"
     )
     out_console.print(

@@ -92,12 +92,14 @@ class RaySettings:
 
 @dataclass
 class RayScreenSummary:
-    """What a Ray screen did: shards scored now and skipped (finished before), row counts."""
+    """What a Ray screen did: shards scored now and skipped (finished before), row counts
+    (``rows``: all shards; ``scored_rows``: the shards scored now)."""
 
     shards: int
     scored_shards: int
     skipped_shards: int
     rows: int
+    scored_rows: int
     ok: int
     invalid: int
     out_of_scope: int
@@ -111,7 +113,8 @@ class RayScreenSummary:
 
     @property
     def molecules_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else float("nan")
+        """Rows of the shards scored now per second of this run (start-up included)."""
+        return self.scored_rows / self.seconds if self.seconds > 0 else float("nan")
 
 
 # --------------------------------------------------------------------------- inputs, manifest
@@ -453,17 +456,18 @@ def screen_on_ray(
             workers=workers, progress=progress,
         )
     scored_now = {k for k, _ in pending}
-    totals = dict.fromkeys(("rows", "ok", "invalid", "out_of_scope"), 0)
+    totals = dict.fromkeys(("rows", "ok", "invalid", "out_of_scope", "scored_rows"), 0)
     shards, peaks = [], []
 
     def summaries():  # one at a time: the driver's memory does not grow with the shards
         for k in range(len(inputs)):
             summary = json.loads((out / SHARDS / f"{shard_stem(k)}.json").read_text())
-            for key in totals:
+            for key in ("rows", "ok", "invalid", "out_of_scope"):
                 totals[key] += summary[key]
             shards.append(shard_info(summary))
             if k in scored_now:
                 peaks.append(summary["peak_rss_mb"])
+                totals["scored_rows"] += summary["rows"]
             yield summary
 
     merged = merge_top(summaries(), top)
@@ -474,8 +478,8 @@ def screen_on_ray(
     written = write_top(top_path, prediction_layout(predictor, []), merged, shards, fmt)
     return RayScreenSummary(
         shards=len(inputs), scored_shards=len(pending), skipped_shards=len(done),
-        rows=totals["rows"], ok=totals["ok"], invalid=totals["invalid"],
-        out_of_scope=totals["out_of_scope"], written=written,
+        rows=totals["rows"], scored_rows=totals["scored_rows"], ok=totals["ok"],
+        invalid=totals["invalid"], out_of_scope=totals["out_of_scope"], written=written,
         seconds=time.perf_counter() - started, workers=workers_used,
         target_levels=list(settings.target_levels), out=out, top_path=top_path,
         peak_rss_mb=peaks,
