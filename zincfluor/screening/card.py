@@ -664,12 +664,14 @@ def _trust_section(trust: dict[str, Any] | None) -> list[str]:
         keys = list(coverage)
         lines += [
             "",
-            f"### Prediction-set coverage on the test split ({trust.get('calibrated_on')})",
+            "### Prediction-set coverage on the test split",
             "",
-            "Measured coverage per level (the share of test molecules of that level whose set "
-            "holds it), with its Wilson 95 % interval; a level with few test molecules has a "
-            "wide interval. A level with fewer than 9 calibration molecules is in every 90 % "
-            "set (too few to calibrate).",
+            f"Calibrated on the {trust.get('calibrated_on')}. Measured coverage per level (the "
+            "share of test molecules of that level whose conformal set holds it), with its "
+            "Wilson 95 % interval: a level with few test molecules has a wide one. A level with "
+            "fewer than 9 calibration molecules (4 at 80 %) is in every 90 % set: too few to "
+            "calibrate. The records' `prediction_set` also always holds the predicted level, "
+            "so its coverage is at least the table's.",
             "",
             "| level | test n | " + " | ".join(
                 f"coverage at {float(k):.0%} | 95 % interval | mean set size" for k in keys)
