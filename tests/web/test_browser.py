@@ -235,3 +235,8 @@ def test_trust_fields_are_shown_and_the_domain_filter_uses_them(site, tmp_path):
     page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
     assert "out of domain" in rows.first.locator("td").nth(7).inner_text()
     assert "1 of 3 rows" in page.inner_text("#domain-note")
+    page.click("text=← Predict and screen")  # back to the start page: the screen is listed
+    listed = page.locator("#screens tbody tr").first
+    listed.wait_for()
+    assert listed.locator("a").inner_text() == "three.smi"
+    assert listed.locator("td").nth(1).inner_text() == "done"

@@ -145,6 +145,9 @@
           ` ${Math.round(screen.progress * 100)} %`),
         el("td", { class: "num" }, screen.counts.total),
         el("td", {}, new Date(screen.created_at).toLocaleString()))));
+      if (data.screens.some((screen) => screen.status === "queued" || screen.status === "running")) {
+        setTimeout(listScreens, 2000);  // follow their progress
+      }
       if (!data.screens.length) {
         body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No screens yet.")));
       }
