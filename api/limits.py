@@ -25,6 +25,7 @@ __all__ = ["document_limits", "add_limits", "INCHIKEY_PATTERN"]
 
 INCHIKEY_PATTERN = r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$"
 REQUEST_MODEL = "SmilesRequest"
+EXPLAIN_MODEL = "ExplainRequest"
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:
@@ -66,6 +67,14 @@ def add_limits(document: dict, settings: Settings, level_names: Sequence[str] = 
             content = _operation(document, path, "post").get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 content["application/json"]["schema"] = {"$ref": f"#/components/schemas/{model}"}
+    explain = schemas.get(EXPLAIN_MODEL)  # POST /v1/predictions/explain: one SMILES
+    if explain is not None:
+        properties = explain["properties"]
+        properties["smiles"]["maxLength"] = settings.max_smiles_length
+        _branch(properties["id"], "string")["maxLength"] = settings.max_id_length
+        if level_names:
+            levels = _branch(properties["target_levels"], "array")
+            levels.update(items={"type": "string", "enum": list(level_names)}, minItems=1)
     upload = (_operation(document, "/v1/screens", "post").get("requestBody", {})
               .get("content", {}).get("multipart/form-data", {}).get("schema", {}))
     form = upload.get("properties", {})

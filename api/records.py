@@ -14,6 +14,14 @@ input's columns first (a clashing name written as ``input_<name>``).
 
 A screen row not processed yet has ``status`` ``pending`` (the service's one status beyond
 ``ok``, ``invalid`` and ``out_of_scope``).
+
+**Trust fields.** When the served model's folder has trust files, answers from it carry the
+record's trust fields (``prediction_set``, ``emission_nm_low_90``/``_high_90`` for a wavelength
+model, ``nearest_similarity``, ``in_domain``). They are not stored: :func:`trust_values`
+computes them when a page is answered, from the stored prediction (its probabilities, 6
+decimals, its emission interval and its canonical SMILES) and the model's trust files, so a
+rebuilt trust calibration applies to every stored result at once. A screen made by another
+model than the served one has no trust fields.
 """
 
 from __future__ import annotations
@@ -24,24 +32,48 @@ import numpy as np
 
 from zincfluor.screening.record import (
     RecordLayout,
+    TrustValues,
     format_record,
     input_column_names,
     typed_row,
 )
 
 __all__ = ["PENDING", "service_layout", "rare_score_spread", "outcome_row", "item_row",
-           "json_record"]
+           "json_record", "trust_values"]
 
 PENDING = "pending"
 
 
 def service_layout(level_names: Sequence[str], input_columns: Sequence[str], *,
-                   wavelength: bool, ranked: bool, ensemble: bool = False) -> RecordLayout:
+                   wavelength: bool, ranked: bool, ensemble: bool = False,
+                   trust: bool = False) -> RecordLayout:
     """The record layout of a service answer: ``input_columns``, then zincfluor's fields with
-    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength``,
-    ``rare_score_std`` for an ``ensemble``, and ``inchikey``."""
+    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength``, the trust
+    fields when ``trust``, ``rare_score_std`` for an ``ensemble``, and ``inchikey``."""
     return RecordLayout(tuple(level_names), tuple(input_columns), wavelength=wavelength,
-                        ensemble=ensemble, ranked=ranked, inchikey=True)
+                        ensemble=ensemble, ranked=ranked, inchikey=True, trust=trust)
+
+
+def trust_values(predictor, predictions: Sequence[object | None]) -> list[TrustValues | None]:
+    """The trust fields of stored predictions (objects with ``probabilities``,
+    ``emission_nm`` and ``canonical_smiles``, such as :class:`~api.store.StoredPrediction`
+    or a scored :class:`~api.store.ResultRow`; ``None`` or unscored ones get ``None``), from
+    ``predictor``'s trust files, in one vectorised call."""
+    n, names = len(predictions), predictor.level_names
+    probs = np.full((n, len(names)), np.nan)
+    nm = np.full((n, 3), np.nan) if predictor.predicts_wavelength else None
+    canonical: list[str | None] = [None] * n
+    for i, prediction in enumerate(predictions):
+        if prediction is None or not getattr(prediction, "probabilities", None):
+            continue
+        if not prediction.canonical_smiles:
+            continue
+        probs[i] = prediction.probabilities
+        canonical[i] = prediction.canonical_smiles
+        if nm is not None and prediction.emission_nm:
+            nm[i] = prediction.emission_nm
+    fields = predictor.trust_fields_of_smiles(probs, nm, canonical)
+    return [fields.values(i, names) for i in range(n)]
 
 
 def rare_score_spread(member_probabilities: Sequence[Sequence[float]] | None,
@@ -61,10 +93,12 @@ def _text(values: Sequence[str | None]) -> list[str]:
 
 
 def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, outcome,
-                target_indices: Sequence[int] = ()) -> list[str]:
+                target_indices: Sequence[int] = (),
+                trust: TrustValues | None = None) -> list[str]:
     """The text row of a ``/v1/predictions`` answer: ``values`` (the input's own fields),
     1-based ``row`` and the :class:`~api.served.Outcome` computed for it; ``target_indices``:
-    the levels of its rare score (for an ensemble's ``rare_score_std``)."""
+    the levels of its rare score (for an ensemble's ``rare_score_std``); ``trust``: its trust
+    fields (:func:`trust_values`, for a layout with trust)."""
     prediction = outcome.prediction
     if prediction is None:
         status = outcome.status if outcome.status != "ok" else "invalid"
@@ -75,7 +109,7 @@ def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, ou
         canonical_smiles=prediction.canonical_smiles, probs=prediction.probabilities,
         rare_score=prediction.rare_score, emission_nm=prediction.emission_nm,
         rare_score_std=_spread(layout, prediction.member_probabilities, target_indices),
-        inchikey=prediction.inchikey,
+        inchikey=prediction.inchikey, trust=trust,
     )
 
 
@@ -83,10 +117,12 @@ def _spread(layout: RecordLayout, members, target_indices) -> float | None:
     return rare_score_spread(members, target_indices) if layout.ensemble else None
 
 
-def item_row(layout: RecordLayout, item, target_indices: Sequence[int] = ()) -> list[str]:
+def item_row(layout: RecordLayout, item, target_indices: Sequence[int] = (),
+             trust: TrustValues | None = None) -> list[str]:
     """The text row of a screen item (a :class:`~api.store.ResultRow`); ``row`` is its
     1-based position, ``rank`` its stored rank (set when the screen is done);
-    ``target_indices``: the screen's target levels (for an ensemble's ``rare_score_std``)."""
+    ``target_indices``: the screen's target levels (for an ensemble's ``rare_score_std``);
+    ``trust``: its trust fields (:func:`trust_values`, for a layout with trust)."""
     notes = (item.notes,) if item.notes else ()
     values = _text(item.values)
     status = item.status
@@ -96,7 +132,7 @@ def item_row(layout: RecordLayout, item, target_indices: Sequence[int] = ()) -> 
             notes=notes, canonical_smiles=item.canonical_smiles, probs=item.probabilities,
             rare_score=item.rare_score, emission_nm=item.emission_nm,
             rare_score_std=_spread(layout, item.member_probabilities, target_indices),
-            inchikey=item.inchikey,
+            inchikey=item.inchikey, trust=trust,
         )
     text = format_record(layout, values=values, row=item.position + 1,
                          status="invalid" if status == PENDING else status,

@@ -30,6 +30,12 @@ __all__ = [
     "MoleculeOut",
     "ModelsOut",
     "ErrorOut",
+    "ExplainRequest",
+    "NeighbourOut",
+    "AtomAttributionOut",
+    "AttributionSummaryOut",
+    "AttributionsOut",
+    "MoleculeExplained",
 ]
 
 
@@ -109,8 +115,9 @@ class SmilesRequest(BaseModel):
 
 RECORD_ORDER_FIRST = ("input", "row", "rank", "status", "reason", "notes", "canonical_smiles",
                       "level", "level_index", "rare_score")
-RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "rare_score_std",
-                     "inchikey")
+RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "prediction_set",
+                     "emission_nm_low_90", "emission_nm_high_90", "nearest_similarity",
+                     "in_domain", "rare_score_std", "inchikey")
 PROBABILITY = {"anyOf": [{"type": "number"}, {"type": "null"}],
                "description": "p_<level>: the probability of that level (null when not scored)."}
 
@@ -131,8 +138,12 @@ class MoleculeResult(BaseModel):
     model's levels), ``rare_score`` (sum of the target levels' probabilities, 6 decimals), one
     ``p_<level>`` per level (6 decimals), ``emission_nm``, ``emission_nm_low``,
     ``emission_nm_high`` (models with a wavelength head only: median and central 80 % interval
-    of the emission maximum, nm), ``rare_score_std`` (ensembles only: the spread of the members'
-    rare scores) and ``inchikey``. Empty fields are null.
+    of the emission maximum, nm), then the trust fields of a model with trust files:
+    ``prediction_set`` (levels of the 90 % conformal prediction set), ``emission_nm_low_90``,
+    ``emission_nm_high_90`` (wavelength models: conformalised 90 % interval, nm),
+    ``nearest_similarity`` (Tanimoto similarity to the nearest training molecule) and
+    ``in_domain``; ``rare_score_std`` (ensembles only: the spread of the members' rare
+    scores) and ``inchikey``. Empty fields are null.
     """
 
     model_config = ConfigDict(
@@ -162,6 +173,23 @@ class MoleculeResult(BaseModel):
                                           "low end of its central 80 % interval, nm.")
     emission_nm_high: float | None = Field(default=None, description="Wavelength models only: "
                                            "high end of its central 80 % interval, nm.")
+    prediction_set: list[str] | None = Field(
+        default=None, description="Models with trust files only: the levels of the 90 % "
+        "class-conditional conformal prediction set (for molecules of every level, the true "
+        "level is in the set at least 90 % of the time); null when not scored.")
+    emission_nm_low_90: float | None = Field(default=None, description="Wavelength models "
+                                             "with trust files: low end of the conformalised "
+                                             "90 % interval, nm.")
+    emission_nm_high_90: float | None = Field(default=None, description="Wavelength models "
+                                              "with trust files: high end of the "
+                                              "conformalised 90 % interval, nm.")
+    nearest_similarity: float | None = Field(
+        default=None, description="Models with trust files only: Morgan Tanimoto similarity "
+        "of the standardised molecule to its nearest training molecule (0 to 1).")
+    in_domain: bool | None = Field(
+        default=None, description="Models with trust files only: nearest_similarity reaches "
+        "the applicability-domain threshold chosen on validation (false: treat the call with "
+        "suspicion).")
     rare_score_std: float | None = Field(default=None, description="Ensembles only: the "
                                          "standard deviation of the members' rare scores.")
     inchikey: str | None = None
@@ -260,3 +288,84 @@ class MoleculeOut(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[dict[str, Any]]
+
+
+class ExplainRequest(BaseModel):
+    """One molecule to predict and explain (``POST /v1/predictions/explain``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smiles: UnicodeText = Field(description="The SMILES to predict and explain.")
+    id: MoleculeId | None = Field(default=None, description="Your identifier, echoed under "
+                                  "result.input.")
+    target_levels: list[Label] | None = Field(
+        default=None, description="Level names the rare score (and its attributions) add up; "
+        "the model's target levels when left out.")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+            else value
+
+
+class NeighbourOut(BaseModel):
+    smiles: str = Field(description="Canonical SMILES of the measured training molecule.")
+    similarity: float = Field(description="Morgan Tanimoto similarity to the query (0 to 1).")
+    emission_nm: float | None = Field(description="Its measured emission maximum (median over "
+                                      "its measurements), nm.")
+    level: str = Field(description="Its measured level.")
+    level_index: int = Field(description="That level's 0-based index.")
+    references: list[str] = Field(description="Its literature references, most frequent "
+                                  "first: https://doi.org/... links where they are DOIs.")
+
+
+class AtomAttributionOut(BaseModel):
+    index: int = Field(description="0-based atom index in canonical_smiles' molecule.")
+    element: str
+    rare_score: float = Field(description="Integrated gradient of the rare score over this "
+                              "atom's features (> 0: the atom raises it).")
+    level: float = Field(description="Integrated gradient of the predicted level's "
+                         "probability over this atom's features.")
+
+
+class AttributionSummaryOut(BaseModel):
+    levels: list[str] = Field(description="The levels whose summed probability is explained.")
+    value: float = Field(description="That probability for the molecule.")
+    baseline_value: float = Field(description="...for the all-zero-feature baseline.")
+    delta: float = Field(description="Sum of the atoms' values minus (value - baseline_value): "
+                         "the integration error.")
+
+
+class AttributionsOut(BaseModel):
+    method: str
+    canonical_smiles: str = Field(description="The standardised molecule whose atoms these "
+                                  "are (atom order of RDKit's molecule of this SMILES).")
+    rare_score: AttributionSummaryOut
+    level: AttributionSummaryOut
+    atoms: list[AtomAttributionOut]
+
+
+class MoleculeExplained(BaseModel):
+    """One molecule's full record with what the bulk record leaves out: its measured
+    neighbours, atom attributions and drawings."""
+
+    model: str
+    model_id: int
+    screen_id: str | None = Field(default=None, description="The screen of the row (null for "
+                                  "POST /v1/predictions/explain).")
+    result: MoleculeResult = Field(description="The prediction record, with the trust fields "
+                                   "when the model has trust files.")
+    neighbours: list[NeighbourOut] | None = Field(
+        description="The 3 most similar measured training molecules (null: the model has no "
+        "trust files, or the row was not scored).")
+    attributions: AttributionsOut | None = Field(
+        description="Per-atom attributions of the rare score and of the predicted level (null "
+        "when the row was not scored, or the model cannot be explained).")
+    depiction_svg: str | None = Field(description="RDKit 2D drawing of the standardised "
+                                      "molecule (SVG text).")
+    attribution_svg: str | None = Field(description="The rare score's attributions drawn on "
+                                        "the structure (RDKit similarity map, SVG text; green "
+                                        "raises, pink lowers).")
+    level_attribution_svg: str | None = Field(description="The predicted level's "
+                                              "attributions, drawn the same way.")

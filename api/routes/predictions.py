@@ -1,8 +1,11 @@
-"""``POST /v1/predictions``: up to a thousand SMILES, answered at once.
+"""``POST /v1/predictions``: up to a thousand SMILES, answered at once; and
+``POST /v1/predictions/explain``: one SMILES with its full record, measured neighbours, atom
+attributions and drawings.
 
 Structures the caller has obtained before (same standardised structure, same model) come from
 the database; the others are predicted, and stored for next time. ``target_levels`` chooses the
-levels the rare scores add up.
+levels the rare scores add up. With a model that has trust files, every result carries the
+trust fields (:mod:`api.records`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from fastapi import APIRouter, Depends
 
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
-from api.records import json_record, outcome_row, service_layout
+from api.records import json_record, outcome_row, service_layout, trust_values
 from api.routes._shared import check_request
-from api.schemas import ErrorOut, MoleculeResult, PredictionsResponse, SmilesRequest
+from api.schemas import (
+    ErrorOut,
+    ExplainRequest,
+    MoleculeExplained,
+    MoleculeResult,
+    PredictionsResponse,
+    SmilesRequest,
+)
 from api.store import DEFAULT_INPUT_COLUMNS
 
 router = APIRouter(prefix="/v1", tags=["predictions"])
@@ -43,18 +53,83 @@ def predict(
     outcomes = served.evaluate(state.sessions, body.smiles, owner_id=caller.key_id,
                                target_indices=chosen)
     ids = body.ids or [None] * len(body.smiles)
-    layout = service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
-                            wavelength=served.predicts_wavelength,
-                            ensemble=served.members > 1, ranked=False)
+    layout = _layout(served)
     targets = chosen if chosen is not None else served.target_indices
+    trusts = _trust(served, layout, [outcome.prediction for outcome in outcomes])
     results = []
-    for row, (text, ident, outcome) in enumerate(zip(body.smiles, ids, outcomes, strict=True),
-                                                 start=1):
+    for row, (text, ident, outcome, trust) in enumerate(
+            zip(body.smiles, ids, outcomes, trusts, strict=True), start=1):
         values = (text, ident)
-        text_row = outcome_row(layout, values, row, outcome, targets)
+        text_row = outcome_row(layout, values, row, outcome, targets, trust)
         results.append(MoleculeResult(**json_record(layout, text_row, values)))
     return PredictionsResponse(model=served.name, model_id=served.model_id,
                                target_levels=served.names_of(chosen), results=results)
+
+
+def _layout(served):
+    return service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
+                          wavelength=served.predicts_wavelength, ensemble=served.members > 1,
+                          ranked=False, trust=served.predictor.has_trust)
+
+
+def _trust(served, layout, predictions: list) -> list:
+    """Trust fields of ``predictions`` (``None`` each for a layout without trust)."""
+    if not layout.trust:
+        return [None] * len(predictions)
+    return trust_values(served.predictor, predictions)
+
+
+@router.post(
+    "/predictions/explain",
+    response_model=MoleculeExplained,
+    responses={**ERRORS, 400: {"model": ErrorOut}},  # 400: a body that is not text
+    summary="Predict one SMILES and explain it: neighbours, atom attributions, drawings",
+)
+def explain(
+    body: ExplainRequest,
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
+) -> MoleculeExplained:
+    """The prediction record of one SMILES (as ``POST /v1/predictions`` answers it, ``row``
+    1), with the 3 most similar measured training molecules, integrated-gradient attributions
+    of the rare score and of the predicted level per atom, an RDKit depiction and the
+    attributions drawn on the structure (SVG). An invalid or out-of-scope SMILES is answered
+    with its record (``status``, ``reason``) and null explanations, like
+    ``/v1/predictions``."""
+    settings = state.settings
+    check_request(SmilesRequest(smiles=[body.smiles],
+                                ids=None if body.id is None else [body.id]),
+                  settings, max_count=1)
+    served = state.served
+    chosen = chosen_levels(served, body.target_levels)
+    outcome = served.evaluate(state.sessions, [body.smiles], owner_id=caller.key_id,
+                              target_indices=chosen)[0]
+    targets = chosen if chosen is not None else served.target_indices
+    layout = _layout(served)
+    values = (body.smiles, body.id)
+    trust = _trust(served, layout, [outcome.prediction])[0]
+    record = json_record(layout, outcome_row(layout, values, 1, outcome, targets, trust), values)
+    canonical = outcome.prediction.canonical_smiles if outcome.prediction is not None else None
+    return explained(served, record, canonical, targets, model=served.name,
+                     model_id=served.model_id)
+
+
+def explained(served, record: dict, canonical: str | None, targets: list[int], *, model: str,
+              model_id: int, screen_id: str | None = None) -> MoleculeExplained:
+    """A record with the served model's explanation of ``canonical`` (its standardised
+    structure; ``None``: not scored, or scored by another model: nothing to explain)."""
+    from zincfluor.chem.smiles import InvalidMoleculeError
+    from zincfluor.screening.explain import explain_molecule, neighbours_json, neighbours_of
+
+    details = {"neighbours": None, "attributions": None, "depiction_svg": None,
+               "attribution_svg": None, "level_attribution_svg": None}
+    if canonical:
+        try:
+            details.update(explain_molecule(served.predictor, canonical, targets).to_dict())
+        except (InvalidMoleculeError, ValueError):  # e.g. a featuriser IG cannot explain
+            details["neighbours"] = neighbours_json(neighbours_of(served.predictor, canonical))
+    return MoleculeExplained(model=model, model_id=model_id, screen_id=screen_id,
+                             result=MoleculeResult(**record), **details)
 
 
 def chosen_levels(served, names: list[str] | None) -> list[int] | None:

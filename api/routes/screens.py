@@ -29,17 +29,18 @@ from api.db import session_scope
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.orm import Model, Screen
-from api.records import item_row, service_layout
+from api.records import item_row, json_record, service_layout, trust_values
 from api.routes._shared import (
     check_name,
     check_request,
-    row_result,
     storable_record,
     without_nul,
 )
-from api.routes.predictions import chosen_levels
+from api.routes.predictions import chosen_levels, explained
 from api.schemas import (
     ErrorOut,
+    MoleculeExplained,
+    MoleculeResult,
     ResultsPage,
     ScreenCounts,
     ScreenCreated,
@@ -365,7 +366,7 @@ def results(
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
         names = _level_names(session, screen)
-        layout, targets = screen_layout(session, screen)
+        layout, targets = screen_layout(session, screen, state.served)
         level_index = None
         if level is not None:
             lookup = {name.lower(): i for i, name in enumerate(names)}
@@ -386,8 +387,59 @@ def results(
         next_cursor = encode_cursor(order, filters, key)
     return ResultsPage(
         screen_id=screen.id, status=screen.status, order=order,
-        results=[row_result(layout, row, targets) for row in rows], next_cursor=next_cursor,
+        results=[MoleculeResult(**json_record(layout, text, row.values))
+                 for row, text in zip(rows, _text_rows(state, layout, rows, targets),
+                                      strict=True)],
+        next_cursor=next_cursor,
     )
+
+
+def _text_rows(state: AppState, layout, rows, targets) -> list[list[str]]:
+    """The text rows of screen items, with their trust fields for a layout with trust."""
+    trusts = [None] * len(rows)
+    if layout.trust:
+        trusts = trust_values(state.served.predictor,
+                              [row if row.status == "ok" else None for row in rows])
+    return [item_row(layout, row, targets, trust)
+            for row, trust in zip(rows, trusts, strict=True)]
+
+
+@router.get(
+    "/{screen_id}/results/{row}",
+    response_model=MoleculeExplained,
+    responses=ERRORS,
+    summary="One row of a screen, explained: record, neighbours, atom attributions, drawings",
+)
+def result_row(
+    screen_id: str = SCREEN_ID,
+    row: int = PathParameter(ge=1, le=2**53, description="The row's 1-based position in the "
+                             "screen's input (the record's row)."),
+    caller: Caller = Depends(require_key),
+    state: AppState = Depends(get_state),
+) -> MoleculeExplained:
+    """The prediction record of one row (as ``/results`` answers it: trust fields too when the
+    model has trust files), with the 3 most similar measured training molecules, per-atom
+    integrated-gradient attributions of the rare score (over the screen's target levels) and
+    of the predicted level, an RDKit depiction and the attributions drawn on the structure
+    (SVG). A row not scored (pending, invalid, out of scope), or a screen made by another
+    model than the served one, has null explanations. Another key's screen, or a row past
+    the end, answers 404."""
+    served = state.served
+    with session_scope(state.sessions) as session:
+        screen = _own_screen(session, screen_id, caller)
+        layout, targets = screen_layout(session, screen, served)
+        model = session.get(Model, screen.model_id).name
+        rows = store.result_rows(session, screen, order="input", limit=1,
+                                 after=(row - 2,) if row > 1 else None)
+    if not rows or rows[0].position != row - 1:
+        raise APIError(404, f"screen {screen_id!r} has no row {row} (rows count from 1; it has "
+                       f"{screen.total})", "not_found")
+    item = rows[0]
+    record = json_record(layout, _text_rows(state, layout, rows, targets)[0], item.values)
+    canonical = (item.canonical_smiles
+                 if item.status == "ok" and screen.model_id == served.model_id else None)
+    return explained(served, record, canonical, targets, model=model,
+                     model_id=screen.model_id, screen_id=screen.id)
 
 
 def _level_names(session, screen: Screen) -> list[str]:
@@ -395,16 +447,19 @@ def _level_names(session, screen: Screen) -> list[str]:
     return list(session.get(Model, screen.model_id).level_names)
 
 
-def screen_layout(session, screen: Screen):
+def screen_layout(session, screen: Screen, served=None):
     """The record layout of ``screen``'s results (its input columns, ``rank``, the emission
-    fields when the model that screened it has a wavelength head, ``rare_score_std`` when it
-    is an ensemble, ``inchikey``) and the indices of the screen's target levels."""
+    fields when the model that screened it has a wavelength head, the trust fields when that
+    model is the ``served`` one and has trust files, ``rare_score_std`` when it is an
+    ensemble, ``inchikey``) and the indices of the screen's target levels."""
     model = session.get(Model, screen.model_id)
     names = list(model.level_names)
     targets = [names.index(name) for name in (screen.target_levels or model.target_levels)]
+    trust = (served is not None and served.model_id == screen.model_id
+             and served.predictor.has_trust)
     layout = service_layout(names, store.input_columns(screen),
                             wavelength=bool(model.predicts_wavelength),
-                            ensemble=(model.members or 1) > 1, ranked=True)
+                            ensemble=(model.members or 1) > 1, ranked=True, trust=trust)
     return layout, targets
 
 
@@ -433,7 +488,7 @@ def results_csv(
     the screen's target levels; ``rank`` is set once the screen is done."""
     with session_scope(state.sessions) as session:
         screen = _own_screen(session, screen_id, caller)
-        layout, targets = screen_layout(session, screen)
+        layout, targets = screen_layout(session, screen, state.served)
     label = screen.id + ("-rare" if order == "rare" else "") + (f"-top{top}" if top else "")
     return StreamingResponse(
         _csv_lines(state, screen, layout, targets, order=order, top=top),
@@ -467,7 +522,7 @@ def _csv_lines(state: AppState, screen: Screen, layout, targets, *, order: str =
         limit = page if left is None else min(page, left)
         with session_scope(state.sessions) as session:
             rows = store.result_rows(session, screen, order=order, limit=limit, after=after)
-        writer.writerows(item_row(layout, row, targets) for row in rows)
+        writer.writerows(_text_rows(state, layout, rows, targets))
         if rows:
             yield flush()
         if len(rows) < limit:

@@ -46,6 +46,7 @@ class MoleculeInsight:
     neighbours: list[Neighbour] | None
     level_names: list[str]
     target_levels: list[int]
+    n_steps: int = DEFAULT_STEPS
 
     def to_dict(self) -> dict:
         """The JSON the service answers and ``zincfluor explain`` writes: ``neighbours`` (each
@@ -66,7 +67,7 @@ class MoleculeInsight:
             "neighbours": neighbours_json(self.neighbours),
             "attributions": {
                 "method": f"integrated gradients over atom features, all-zero baseline "
-                          f"({DEFAULT_STEPS} steps)",
+                          f"({self.n_steps} steps)",
                 "canonical_smiles": explanation.smiles,
                 "rare_score": _summary(rare, self.level_names),
                 "level": _summary(level, self.level_names),
@@ -124,4 +125,4 @@ def explain_molecule(predictor, smiles: str, target_levels: Sequence[int], *, k:
         list(target_levels), molecule_features=predictor.molecule_features, n_steps=n_steps,
     )
     return MoleculeInsight(explanation, neighbours_of(predictor, explanation.smiles, k),
-                           predictor.level_names, list(target_levels))
+                           predictor.level_names, list(target_levels), n_steps)
