@@ -92,3 +92,13 @@ def test_screen_summary_counts_out_of_domain(trusted_model, tmp_path):  # noqa: 
                                 "--out", str(tmp_path / "q.csv"), "--no-progress", "--jobs",
                                 "1", "--no-trust"])
     assert quiet.exit_code == 0 and "applicability domain" not in quiet.output
+
+
+def test_predict_summary_counts_out_of_domain(trusted_model, tmp_path):  # noqa: F811
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO a\nc1ccc2ccccc2c1 b\nC1CC c\n")
+    result = runner.invoke(app, ["predict", str(library), "--model", str(trusted_model),
+                                 "--out", str(tmp_path / "p.csv"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "of 2 scored molecules are outside the model's applicability domain" in \
+        " ".join(result.output.split())

@@ -21,6 +21,7 @@ from zincfluor.commands.screen import (
     MODEL_HELP,
     TARGET_LEVELS_HELP,
     OutputFormat,
+    domain_line,
     model_targets,
 )
 
@@ -71,6 +72,8 @@ def predict(
         f"({counts['ok']} predicted, {counts['invalid']} invalid, "
         f"{counts['out_of_scope']} out of scope)"
     )
+    if "out_of_domain" in counts:
+        report.print(domain_line(counts["out_of_domain"], counts["ok"]))
 
 
 def register(app: typer.Typer) -> None:

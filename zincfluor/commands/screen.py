@@ -52,6 +52,13 @@ def split_names(text: str | None) -> list[str] | None:
     return names or None
 
 
+def domain_line(out_of_domain: int, scored: int) -> str:
+    """The summary line of a model with trust files: how many scored molecules are out of its
+    applicability domain (``predict`` and ``screen`` print it alike)."""
+    return (f"{out_of_domain} of {scored} scored molecules are outside the model's "
+            "applicability domain (in_domain false: no training molecule similar enough)")
+
+
 def model_targets(predictor, model_path: Path, requested: str | None = None) -> list[int]:
     """Indices of the levels whose probabilities make the rare score, for ``predict`` and
     ``screen`` alike (:func:`zincfluor.screening.table.model_target_levels`; ``requested``
@@ -140,10 +147,7 @@ def screen(
         + (f" (top {summary.written})" if top is not None else "")
     )
     if summary.out_of_domain is not None:
-        report.print(
-            f"{summary.out_of_domain} of {summary.ok} scored molecules are outside the model's "
-            "applicability domain (in_domain false: no training molecule similar enough)"
-        )
+        report.print(domain_line(summary.out_of_domain, summary.ok))
 
 
 def _screen_on_ray(library, out, format, model, top, target_levels, smiles_column, id_column,
