@@ -463,6 +463,12 @@ def choice_section(args: argparse.Namespace) -> str:
         text.append("No configuration has every seed finished: nothing is chosen yet.")
         return "\n".join(text) + "\n"
     text.append(f"Rules 1-3 choose `{winner}`.")
+    unfinished = unfinished_configs(args)
+    if unfinished:
+        text.append("**Provisional:** the grid is unfinished (" + ", ".join(
+            f"`{name}` {done} of {len(args.seeds)} seeds" for name, done in unfinished)
+            + "); the choice (rules 1-5) is final only when every configuration has every "
+            "seed, and nothing ships before.")
     text.append(ensemble_text(args, winner))
     text += ["", companion_text(args, winner)]
     return "\n".join(text) + "\n"
@@ -483,6 +489,16 @@ def companion_text(args: argparse.Namespace, winner: str) -> str:
     return (f"Rule 5 (validation MAE, mean over seeds: {listed}): `{companion}`'s seed-0 run "
             f"(`{run_dir(args.runs_dir, SHIP_SPLIT, companion, 0)}`) ships beside it as the "
             "wavelength companion.")
+
+
+def unfinished_configs(args: argparse.Namespace) -> list[tuple[str, int]]:
+    """Scaffold configurations of the grid without every seed: (name, seeds finished)."""
+    missing = []
+    for config in args.configs:
+        seeds = {r["config"]["seed"] for r in load_cell(args, SHIP_SPLIT, config)}
+        if not seeds >= set(args.seeds):
+            missing.append((config, len(seeds & set(args.seeds))))
+    return missing
 
 
 def ensemble_text(args: argparse.Namespace, winner: str) -> str:

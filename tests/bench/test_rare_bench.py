@@ -193,3 +193,15 @@ def test_wavelength_companion_is_the_lowest_validation_mae_among_complete_config
     assert by_name["gaussian-c"]["complete"] is False and by_name["gaussian-c"]["mae"] is None
     assert rare.choose_wavelength_companion({"classifier": cells["classifier"]}, [0, 1, 2]) \
         == ([], None)
+
+
+def test_the_choice_is_provisional_while_a_configuration_lacks_seeds(rare, monkeypatch):
+    import argparse
+
+    cells = {"done": [_summary(s, 0.5, 0.4, 0.3) for s in (0, 1, 2)],
+             "half": [_summary(0, 0.5, 0.4, 0.3)], "none": []}
+    monkeypatch.setattr(rare, "load_cell", lambda args, split, config: cells[config])
+    args = argparse.Namespace(configs=["done", "half", "none"], seeds=[0, 1, 2])
+    assert rare.unfinished_configs(args) == [("half", 1), ("none", 0)]
+    args.configs = ["done"]
+    assert rare.unfinished_configs(args) == []
