@@ -57,6 +57,7 @@ from peer_scoring import regressor_metrics  # noqa: E402
 from zincfluor.data import resolve_data_path  # noqa: E402
 from zincfluor.data.measurements import SolventMeasurementTable  # noqa: E402
 from zincfluor.runs.solvent import (  # noqa: E402
+    GRAD_CLIP,
     SolventRunConfig,
     prepare_rows,
     solvent_run,
@@ -114,7 +115,8 @@ def _config(args: argparse.Namespace, model: str, seed: int, out: Path) -> Solve
     return SolventRunConfig(
         data=str(args.data), out=str(out), solvent_encoder=model, seed=seed,
         split="scaffold-seeded", hidden_dim=args.hidden_dim, num_layers=args.num_layers,
-        batch_size=args.batch_size, trainer=TrainerConfig(epochs=args.epochs),
+        batch_size=args.batch_size,
+        trainer=TrainerConfig(epochs=args.epochs, grad_clip=args.grad_clip or None),
         device=args.device, cache_dir=args.cache_dir, n_jobs=args.workers,
     )
 
@@ -348,6 +350,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--grad-clip", type=float, default=GRAD_CLIP,
+                        help="gradient-norm clip of the zincfluor models (0: none)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=1, help="chemprop's torch threads")
     parser.add_argument("--workers", type=int, default=None, help="featurisation processes")

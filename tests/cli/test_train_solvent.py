@@ -28,6 +28,7 @@ def test_train_solvent_writes_a_run_and_prints_per_class_mae(tmp_path):
     assert "non-polar:" in result.output and "nm MAE" in result.output
     config = json.loads((out / "config.json").read_text())
     assert config["solvent_encoder"] == "descriptors" and config["split"] == "scaffold-seeded"
+    assert config["trainer"]["grad_clip"] == 1.0
     assert (out / "checkpoint.pt").is_file()
 
 

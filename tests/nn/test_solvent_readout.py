@@ -1,4 +1,4 @@
-"""The solvent readout: f = [h ⊙ (1 + γ(e)) + β(e) || e] with e from descriptors or a graph."""
+"""The solvent readout: f = [h ⊙ (1 + tanh(W_γ e)) + W_β e || e], e from descriptors or a graph."""
 
 import pytest
 import torch
@@ -58,7 +58,7 @@ def test_modulation_makes_the_solvent_effect_depend_on_the_molecule():
     batch = _molecules(sol_x=polar)
     h = readout.backbone(batch)
     e = readout.encoder(readout.scaled(polar))
-    expected = torch.cat([h * (1 + readout.gamma(e)) + readout.beta(e), e], dim=1)
+    expected = torch.cat([h * (1 + torch.tanh(readout.gamma(e))) + readout.beta(e), e], dim=1)
     torch.testing.assert_close(readout(batch), expected)
     batch.sol_x = apolar
     shift = readout(batch)[:, :16] - expected[:, :16]
@@ -113,3 +113,18 @@ def test_bad_settings_are_rejected_with_the_fix():
         SolventReadoutConfig("graph")
     with pytest.raises(ValueError, match="unknown solvent readout settings"):
         SolventReadoutConfig.from_dict({"encoder": "descriptors", "colour": 1})
+
+
+def test_the_gain_of_each_feature_stays_between_zero_and_two():
+    torch.manual_seed(0)
+    model = build_classifier(_descriptor_spec()).eval()
+    readout = model.backbone
+    with torch.no_grad():
+        readout.gamma.weight.fill_(1e4)
+    sol_x = torch.full((3, SOL_DIM), 5.0)
+    batch = _molecules(sol_x=sol_x)
+    h = readout.backbone(batch)
+    e = readout.encoder(readout.scaled(sol_x))
+    modulated = readout(batch)[:, :16] - readout.beta(e)
+    assert torch.all(modulated.abs() <= 2 * h.abs() + 1e-5)
+    assert torch.isfinite(modulated).all()

@@ -14,6 +14,7 @@ from zincfluor.data.solvents import resolve_solvent
 from zincfluor.data.splits import Split
 from zincfluor.runs.solvatochromism import main as solvatochromism_main
 from zincfluor.runs.solvent import (
+    GRAD_CLIP,
     SOLVENT_CLASS_ORDER,
     SolventRunConfig,
     molecule_medians,
@@ -50,6 +51,7 @@ def test_molecule_medians_and_solvent_metadata(tmp_path):
 
 
 def test_config_refuses_unknown_encoders_and_ungrouped_splits(tmp_path):
+    assert SolventRunConfig("x.csv", str(tmp_path)).trainer.grad_clip == GRAD_CLIP == 1.0
     with pytest.raises(ValueError, match="solvent encoder must be one of"):
         _config("x.csv", tmp_path, solvent_encoder="fingerprint")
     with pytest.raises(ValueError, match="grouped split"):

@@ -85,6 +85,11 @@ def train_solvent(
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=2, help="Rows per batch."),
     lr: float = typer.Option(0.01, "--lr", help="SGD learning rate, cosine-annealed."),
+    grad_clip: float = typer.Option(
+        1.0, "--grad-clip", min=0.0,
+        help="Clip the gradient norm to this (0: no clipping; without it the Gaussian NLL "
+        "diverged on Deep4Chem's rows).",
+    ),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help=DEVICE_HELP),
     cache_dir: str = typer.Option(
         None, "--cache-dir", help="Graph cache folder ('none' disables). Default ~/.cache/zincfluor"
@@ -121,7 +126,7 @@ def train_solvent(
         molecule_features=molecule_features,
         solvent_out_dim=solvent_dim,
         batch_size=batch_size,
-        trainer=TrainerConfig(epochs=epochs, lr=lr),
+        trainer=TrainerConfig(epochs=epochs, lr=lr, grad_clip=grad_clip or None),
         device=device.value,
         cache_dir=cache_dir,
         n_jobs=workers,

@@ -16,12 +16,14 @@ encodes the solvent of each row into ``e`` ([B, out_dim]) by one of two encoders
 The solute vector ``h`` = backbone(G) and ``e`` are joined by feature-wise modulation (FiLM,
 Perez et al., AAAI 2018) plus concatenation::
 
-    f = [ h ⊙ (1 + γ(e)) + β(e)  ||  e ],   γ(e) = W_γ e,  β(e) = W_β e
+    f = [ h ⊙ (1 + γ(e)) + β(e)  ||  e ],   γ(e) = tanh(W_γ e),  β(e) = W_β e
 
 With a linear head (the Gaussian wavelength head's μ = w·f + b), concatenation alone moves every
 dye by the same solvent offset w_e·e; the modulation lets the shift depend on the dye
-(solvatochromism is large for push-pull dyes, small for rigid ones). W_γ and W_β start at zero,
-so an untrained model begins as the solvent-agnostic one plus the ``e`` columns.
+(solvatochromism is large for push-pull dyes, small for rigid ones). The tanh keeps each
+feature's gain 1 + γ in (0, 2): an unbounded gain fed back through SGD made the Gaussian NLL
+diverge within one epoch on Deep4Chem. W_γ and W_β start at zero, so an untrained model begins
+as the solvent-agnostic one plus the ``e`` columns.
 
 Settings (:class:`SolventReadoutConfig`) live in the model spec under ``"solvent"``, so a
 checkpoint rebuilds and scales exactly as trained.
@@ -100,7 +102,7 @@ class SolventReadoutConfig:
 
 
 class SolventReadout(nn.Module):
-    """``[h ⊙ (1 + γ(e)) + β(e) || e]`` with ``h = backbone(data)`` and ``e`` the encoded
+    """``[h ⊙ (1 + tanh(W_γ e)) + W_β e || e]`` with ``h = backbone(data)`` and ``e`` the encoded
     solvent of each graph (module docstring). ``solvent_backbone`` is the graph encoder's
     backbone (None for descriptors)."""
 
@@ -171,4 +173,5 @@ class SolventReadout(nn.Module):
     def forward(self, data) -> torch.Tensor:
         h = self.backbone(data)
         e = self.encode_solvent(data, h.size(0)).to(h.dtype)
-        return torch.cat([h * (1.0 + self.gamma(e)) + self.beta(e), e], dim=1)
+        gain = 1.0 + torch.tanh(self.gamma(e))
+        return torch.cat([h * gain + self.beta(e), e], dim=1)
