@@ -15,7 +15,8 @@ scored on the same test *rows* of a scaffold-grouped split (seeded Bemis-Murcko 
   ``bench/peer_chemprop.py``).
 
 Seeds 0, 1, 2 each give the split (split seed = seed) and the initialisation. Every cell writes
-``OUT/<model>/seed-<s>/cell.json``: test metrics over all rows and per solvent class (polar
+``OUT/<model>/seed-<s>/cell.json``: validation and test metrics (``valid``, ``test``; choose a
+model on ``valid``) over all rows and per solvent class (polar
 protic, polar aprotic, non-polar): nm MAE, top-1, balanced accuracy, macro-F1, tail top-2, and
 the average precision and ROC-AUC of the red+ and far-red+ targets (zincfluor models rank by
 P(levels), chemprop by predicted nm, as in ``bench/peer_scoring.py``); and the split's digest
@@ -134,10 +135,10 @@ def run_zincfluor_cell(args: argparse.Namespace, model: str, seed: int) -> dict[
         "best_epoch": result.fit.best_epoch, "epochs": args.epochs,
         "seconds": time.perf_counter() - start,
         "seconds_per_epoch": result.fit.seconds_per_epoch,
-        "test": {"all": summary(test), **{
+        **{part: {"all": summary(metrics), **{
             name: None if block is None else summary(block)
-            for name, block in test["per_solvent_class"].items() if name in CLASSES
-        }},
+            for name, block in metrics["per_solvent_class"].items() if name in CLASSES
+        }} for part, metrics in (("valid", result.valid_metrics), ("test", test))},
     }
 
 
@@ -258,28 +259,28 @@ def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     scheme = prepared.table.scheme
     levels = frame["level"].to_numpy(np.int64)
     train_counts = np.bincount(levels[prepared.rows["train"]], minlength=scheme.num_classes)
-    test_rows = prepared.rows["test"]
-    classes = frame["solvent_class"].to_numpy(object)[test_rows]
-    predicted = fitted["test"]
 
-    def scored(mask: np.ndarray) -> dict[str, Any] | None:
+    def scored(part: str, mask: np.ndarray) -> dict[str, Any] | None:
         if not mask.any():
             return None
+        rows = prepared.rows[part]
         return summary(regressor_metrics(
-            predicted[mask], levels[test_rows][mask], parts["test"][2][mask], train_counts,
-            scheme,
+            fitted[part][mask], levels[rows][mask], parts[part][2][mask], train_counts, scheme,
         ))
 
-    test = {"all": scored(np.ones(len(test_rows), dtype=bool))}
-    for name in CLASSES[1:]:
-        test[name] = scored(classes == name)
+    blocks = {}
+    for part in ("valid", "test"):
+        classes = frame["solvent_class"].to_numpy(object)[prepared.rows[part]]
+        blocks[part] = {"all": scored(part, np.ones(len(classes), dtype=bool))}
+        for name in CLASSES[1:]:
+            blocks[part][name] = scored(part, classes == name)
     return {
         "model": "chemprop-2smiles", "seed": seed,
         "split_digest": split_digest(prepared.table, prepared.rows),
         "rows": {part: int(len(r)) for part, r in prepared.rows.items()},
         "best_epoch": fitted["best_epoch"], "epochs": fitted["settings"]["max_epochs"],
         "epochs_run": fitted["epochs_run"], "seconds": fitted["seconds"],
-        "settings": fitted["settings"], "test": test,
+        "settings": fitted["settings"], **blocks,
     }
 
 
@@ -302,8 +303,9 @@ def _value(block: dict[str, Any] | None, path: Sequence[str]) -> float | None:
     return value
 
 
-def report(out: Path, models: Sequence[str] = MODELS) -> str:
-    """Markdown: per model and solvent class, mean ± std over the seeds of each column."""
+def report(out: Path, models: Sequence[str] = MODELS, part: str = "test") -> str:
+    """Markdown: per model and solvent class, mean ± std over the seeds of each column of the
+    ``part`` ("test" or "valid") rows."""
     cells: dict[str, list[dict[str, Any]]] = {}
     digests: dict[int, set[str]] = {}
     for model in models:
@@ -318,7 +320,7 @@ def report(out: Path, models: Sequence[str] = MODELS) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, found in cells.items():
         for name in CLASSES:
-            blocks = [cell["test"].get(name) for cell in found]
+            blocks = [cell[part].get(name) for cell in found]
             blocks = [block for block in blocks if block is not None]
             if not blocks:
                 continue
@@ -333,7 +335,7 @@ def report(out: Path, models: Sequence[str] = MODELS) -> str:
                 row.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
             lines.append("| " + " | ".join(row) + " |")
     note = ("nm MAE in nm; accuracies, AP and ROC-AUC in percent; mean ± std (population) over "
-            "seeds; test rows of a scaffold-seeded split (split seed = seed).")
+            f"seeds; {part} rows of a scaffold-seeded split (split seed = seed).")
     return "\n".join([*lines, "", note])
 
 
@@ -380,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path = run_cell(args, model, seed)
                 print(f"{model} seed {seed}: {time.perf_counter() - start:.0f} s -> {path}",
                       flush=True)
+    print("Validation (choose the model here):\n")
+    print(report(args.out, args.models, "valid"))
+    print("\nTest:\n")
     print(report(args.out, args.models))
     return 0
 

@@ -31,7 +31,9 @@ def _cell(model: str, seed: int, digest: str, mae: float) -> dict:
                                                         "roc_auc": 0.7, "n_positive": 3}}}
     return {"model": model, "seed": seed, "split_digest": digest,
             "test": {"all": block, "polar protic": None, "polar aprotic": block,
-                     "non-polar": block}}
+                     "non-polar": block},
+            "valid": {"all": {**block, "mae_nm": mae + 1}, "polar protic": None,
+                      "polar aprotic": None, "non-polar": None}}
 
 
 def _write(out: Path, cell: dict) -> None:
@@ -49,6 +51,9 @@ def test_report_gives_mean_and_std_over_seeds_and_skips_empty_classes(bench, tmp
     assert "| 2 | 10 | 45.0 ± 5.0 | 50.0 ± 0.0 |" in rows[0]
     assert "40.0 ± 0.0" in rows[0]  # red+ AP in percent
     assert "n/a" in rows[0]  # tail top-2 undefined
+    valid = [line for line in bench.report(tmp_path, ["none"], "valid").splitlines()
+             if line.startswith("| none")]
+    assert len(valid) == 1 and "46.0 ± 5.0" in valid[0]
 
 
 def test_report_refuses_cells_of_one_seed_on_different_splits(bench, tmp_path):
@@ -76,6 +81,7 @@ def test_smoke_grid_runs_every_model_on_one_split(bench, tmp_path):
     assert len({cell["split_digest"] for cell in cells.values()}) == 1
     assert len({json.dumps(cell["rows"]) for cell in cells.values()}) == 1
     for cell in cells.values():
+        assert cell["valid"]["all"]["n"] == cell["rows"]["valid"]
         total = cell["test"]["all"]["n"]
         assert total == cell["rows"]["test"]
         assert sum(cell["test"][c]["n"] for c in ("polar protic", "polar aprotic",
