@@ -311,9 +311,10 @@ def _remove_trust(folder: Path) -> None:
 def trust_table(run_dir: str | Path, data_path: str | Path | None = None) -> Path | None:
     """The measurement table a trust build reads, when it is at hand: ``data_path`` if given,
     else the run's recorded table (``config.json``) if that file exists, else Deep4Chem where
-    ``zincfluor`` finds it; ``None`` when none is found."""
+    ``zincfluor`` finds it, but only for a run trained on Deep4Chem (or one that recorded no
+    table); ``None`` when none is found (a run trained on another table that has moved)."""
     from zincfluor.data import resolve_data_path
-    from zincfluor.data.sources import DataNotFoundError
+    from zincfluor.data.sources import DATASETS, DataNotFoundError
 
     if data_path is not None:
         return Path(data_path)
@@ -321,6 +322,8 @@ def trust_table(run_dir: str | Path, data_path: str | Path | None = None) -> Pat
     recorded = (_read_json(folder / "config.json").get("data") or {}).get("path")
     if recorded and Path(recorded).is_file():
         return Path(recorded)
+    if recorded and Path(recorded).name != DATASETS["deep4chem"].filename:
+        return None  # another table, no longer where it was: Deep4Chem would not fit the split
     try:
         return resolve_data_path(None)
     except DataNotFoundError:
