@@ -119,3 +119,39 @@ def test_screen_with_an_ensemble_writes_the_spread_and_the_wavelength(ensemble, 
     assert scores == sorted(scores, reverse=True)
     lone_ion = next(row for row in rows if row["id"] == "m3")
     assert lone_ion["status"].startswith("out_of_scope") and lone_ion["emission_nm"] == ""
+
+
+def test_a_wavelength_companion_adds_emission_nm_and_leaves_the_levels(tmp_path):
+    """Rule 5 of bench/rare.py: a classifier's folder with a Gaussian model in `wavelength/`
+    predicts the classifier's probabilities and the companion's emission maximum."""
+    from zincfluor.screening.predictor import WAVELENGTH_FOLDER
+
+    model = tmp_path / "model"
+    write_member(model, 0, "linear")
+    write_member(model / WAVELENGTH_FOLDER, 1, "gaussian")
+    classifier = Predictor.load(model / "checkpoint.pt", device="cpu").predict(SMILES)
+    companion = Predictor.load(model / WAVELENGTH_FOLDER, device="cpu").predict(SMILES)
+
+    both = Predictor.load(model, device="cpu")
+    assert both.predicts_wavelength and both.n_members == 1
+    result = both.predict(SMILES)
+    np.testing.assert_allclose(result.probs, classifier.probs, equal_nan=True)
+    np.testing.assert_allclose(result.emission_nm, companion.emission_nm, equal_nan=True,
+                               rtol=1e-6)
+    assert classifier.emission_nm is None and np.isfinite(result.emission_nm[:2]).all()
+
+
+def test_a_wavelength_companion_must_fit_its_model(tmp_path):
+    from zincfluor.train.checkpoint import load_checkpoint
+
+    write_member(tmp_path / "gauss", 0, "gaussian")
+    write_member(tmp_path / "linear", 1, "linear")
+    gauss, linear = (load_checkpoint(tmp_path / name / "checkpoint.pt")
+                     for name in ("gauss", "linear"))
+    with pytest.raises(ValueError, match="predicts the wavelength itself"):
+        Predictor(gauss, device="cpu", wavelength=[gauss])
+    with pytest.raises(ValueError, match="needs a wavelength head"):
+        Predictor(linear, device="cpu", wavelength=[linear])
+    other = {**gauss, "metadata": {**gauss["metadata"], "molecule_features": {"kind": "morgan"}}}
+    with pytest.raises(ValueError, match="wavelength companion has other molecule_features"):
+        Predictor(linear, device="cpu", wavelength=[other])

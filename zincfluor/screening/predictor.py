@@ -51,6 +51,7 @@ from zincfluor.trust.store import TrustFiles, load_trust
 
 __all__ = [
     "INTERVAL_COVERAGE",
+    "WAVELENGTH_FOLDER",
     "TRUST_ALPHA",
     "ModelOutputs",
     "TrustFields",
@@ -344,16 +345,26 @@ class _Member:
         return torch.softmax(logits.float(), dim=1), self.model.head.log_nm_distribution(features)
 
 
-def _same_settings(checkpoints: list[dict]) -> None:
+def _same_settings(checkpoints: list[dict], *, companion: bool = False) -> None:
     first = checkpoints[0]["metadata"]
     for k, checkpoint in enumerate(checkpoints[1:], start=1):
         metadata = checkpoint["metadata"]
         for key in ("featurizer", "label_scheme", "molecule_features"):
-            if metadata.get(key) != first.get(key):
+            if metadata.get(key) == first.get(key):
+                continue
+            if companion:
                 raise ValueError(
-                    f"ensemble member {k} has other {key} settings than member 0; an ensemble's "
-                    "members must read molecules and levels the same way"
+                    f"the wavelength companion has other {key} settings than the model; it "
+                    "must read molecules and levels the same way"
                 )
+            raise ValueError(
+                f"ensemble member {k} has other {key} settings than member 0; an ensemble's "
+                "members must read molecules and levels the same way"
+            )
+
+
+WAVELENGTH_FOLDER = "wavelength"
+"""The sub-folder of a model folder that holds its wavelength companion (see :class:`Predictor`)."""
 
 
 class Predictor:
@@ -366,10 +377,15 @@ class Predictor:
         of their distributions) and whose emission interval is that of the mixture
     device : "auto", "cpu" or "cuda"
     batch_size : molecules per forward pass
+    wavelength : checkpoints of a *wavelength companion* (bench/rare.py's rule 5): a model with a
+        wavelength head that supplies ``emission_nm`` and its interval for a model that has
+        none, while the levels, probabilities and rare score stay this model's. It must read
+        molecules the same way (featurizer, levels, molecule features), so one preparation
+        serves both. A model folder keeps it in ``wavelength/`` (:data:`WAVELENGTH_FOLDER`).
     """
 
     def __init__(self, checkpoint: dict | list[dict], *, device: str = "auto",
-                 batch_size: int = 256):
+                 batch_size: int = 256, wavelength: list[dict] | None = None):
         checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
         metadata = checkpoints[0]["metadata"]
         if metadata.get("kind") != "molecules":
@@ -384,6 +400,15 @@ class Predictor:
         self.members = [_Member(c, self.device) for c in checkpoints]
         if len({member.has_wavelength for member in self.members}) > 1:
             raise ValueError("an ensemble's members must all have a wavelength head, or none")
+        self.wavelength_members = [_Member(c, self.device) for c in wavelength or []]
+        if self.wavelength_members:
+            if self.members[0].has_wavelength:
+                raise ValueError("this model predicts the wavelength itself; a wavelength "
+                                 "companion would contradict it")
+            if not all(member.has_wavelength for member in self.wavelength_members):
+                raise ValueError("a wavelength companion needs a wavelength head (zincfluor "
+                                 "train --head gaussian --target emission_nm)")
+            _same_settings(checkpoints[:1] + list(wavelength), companion=True)
         self.model = self.members[0].model
         self.batch_size = batch_size
         self.class_counts = list(self.checkpoint["class_counts"])
@@ -396,7 +421,10 @@ class Predictor:
         (``torch.load(weights_only=True)``), with the folder's trust files when it has them
         (``trust=False``: never)."""
         checkpoints = [load_checkpoint(path) for path in resolve_member_paths(model)]
-        predictor = cls(checkpoints, device=device, batch_size=batch_size)
+        companion = Path(model) / WAVELENGTH_FOLDER
+        wavelength = ([load_checkpoint(path) for path in resolve_member_paths(companion)]
+                      if companion.is_dir() else None)
+        predictor = cls(checkpoints, device=device, batch_size=batch_size, wavelength=wavelength)
         if trust:
             predictor.use_trust(load_trust(model))
         return predictor
@@ -491,8 +519,9 @@ class Predictor:
 
     @property
     def predicts_wavelength(self) -> bool:
-        """True when predictions carry ``emission_nm`` (the model has a wavelength head)."""
-        return self.members[0].has_wavelength
+        """True when predictions carry ``emission_nm`` (the model has a wavelength head, or a
+        wavelength companion)."""
+        return self.members[0].has_wavelength or bool(self.wavelength_members)
 
     def prepare(self, smiles: Sequence[str | Chem.Mol], *,
                 inchikey: bool = False) -> PreparedMolecules:
@@ -572,6 +601,10 @@ class Predictor:
             if distribution is not None:
                 means.append(distribution[0])
                 stds.append(distribution[1])
+        for member in self.wavelength_members:  # a companion's levels are not used
+            distribution = member.outputs(batch)[1]
+            means.append(distribution[0])
+            stds.append(distribution[1])
         member_probs = torch.stack(probs).cpu().numpy()
         if not means:
             return member_probs, None
