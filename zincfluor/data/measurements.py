@@ -32,13 +32,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zincfluor.chem.config import FeaturizerConfig
-from zincfluor.chem.smiles import InvalidMoleculeError
-from zincfluor.chem.standardize import StandardizerConfig, standardize_smiles
+from zincfluor.chem.standardize import StandardizerConfig
 from zincfluor.data.labels import EMISSION8, LabelScheme
 from zincfluor.data.solvent_kinds import SOLVENT_KINDS, ParsedSolvent, parse_solvent
 from zincfluor.data.solvents import solvent_class
-from zincfluor.data.tables import DEEP4CHEM_SMILES_COLUMN, DEEP4CHEM_VALUE_COLUMN, BadRow
+from zincfluor.data.tables import (
+    DEEP4CHEM_SMILES_COLUMN,
+    DEEP4CHEM_VALUE_COLUMN,
+    BadRow,
+    standardise_smiles_column,
+)
 
 __all__ = [
     "DEEP4CHEM_SOLVENT_COLUMN",
@@ -212,28 +215,6 @@ def _check_kinds(kinds: Sequence[str]) -> None:
         raise ValueError(f"solvent kinds must be among smiles, gas, solid, got {list(kinds)!r}")
 
 
-def _standardise_molecules(
-    raw: pd.Series, standardizer: StandardizerConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised canonical SMILES and failure reason of each row, each distinct text once."""
-    config = FeaturizerConfig(standardizer=standardizer)
-    canonical: dict[str, str | None] = {}
-    reasons: dict[str, str | None] = {}
-    for text in pd.unique(raw):
-        canonical[text], reasons[text] = None, None
-        if text.lower() in _MISSING_TEXT:
-            reasons[text] = "no SMILES"
-            continue
-        try:
-            molecule = standardize_smiles(text, config)
-        except InvalidMoleculeError as error:
-            reasons[text] = f"invalid SMILES: {error.reason}"
-            continue
-        if molecule.out_of_scope is not None:
-            reasons[text] = f"out of scope: {molecule.out_of_scope}"
-            continue
-        canonical[text] = molecule.smiles
-    return raw.map(canonical).to_numpy(object), raw.map(reasons).to_numpy(object)
 
 
 def _values(text: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -318,7 +299,7 @@ def read_solvent_measurements(
         path, sep=separator, encoding="utf-8-sig", usecols=wanted, dtype=str, na_filter=False
     )
     chromophores = frame[smiles_column].str.strip()
-    molecules, reasons = _standardise_molecules(chromophores, standardizer)
+    molecules, reasons = standardise_smiles_column(chromophores, standardizer)
     values, value_reasons = _values(frame[value_column].str.strip(), value_column)
     parsed = _parse_solvents(frame[solvent_column], chromophores)
     solvent_reasons = np.array(

@@ -24,6 +24,7 @@ from zincfluor.data.labels import EMISSION8, LabelScheme, categorical_scheme
 from zincfluor.data.stats import class_counts
 
 __all__ = [
+    "standardise_smiles_column",
     "BadRow",
     "MoleculeTable",
     "read_measurements",
@@ -180,7 +181,7 @@ def _pick_columns(
     return smiles_column, value_column, label_column
 
 
-def _canonicalise(
+def standardise_smiles_column(
     raw: pd.Series, standardizer: StandardizerConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standardised canonical SMILES and failure reason of each row, each distinct text once."""
@@ -304,7 +305,7 @@ def read_measurements(
     data_column = value_column if value_column is not None else label_column
     frame = _read_columns(path, list(dict.fromkeys([smiles_column, data_column])))
     raw_smiles = frame[smiles_column].str.strip()
-    canonical, reasons = _canonicalise(raw_smiles, standardizer)
+    canonical, reasons = standardise_smiles_column(raw_smiles, standardizer)
 
     data_text = frame[data_column].str.strip()
     if value_column is not None:
