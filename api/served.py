@@ -132,10 +132,10 @@ class ServedModel:
         from zincfluor.screening import Predictor
         from zincfluor.screening.card import model_sha256
         from zincfluor.screening.rare import resolve_target_levels
-        from zincfluor.train.checkpoint import resolve_member_paths
+        from zincfluor.train.checkpoint import model_checkpoint_paths
 
         model_dir = Path(settings.model_path)
-        members = resolve_member_paths(model_dir)  # an ensemble's identity is all its members
+        members = model_checkpoint_paths(model_dir)  # identity: every member and the companion
         if predictor is None:
             predictor = Predictor.load(model_dir, device=settings.device,
                                        batch_size=settings.batch_size)

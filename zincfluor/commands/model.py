@@ -20,6 +20,10 @@ from zincfluor.commands.common import (
 )
 
 PROGRESS_HELP = "Show a progress bar while featurizing."
+WAVELENGTH_HELP = (
+    "Training run of a wavelength model (--head gaussian) on the same split, shipped in "
+    "OUT/wavelength/ to supply emission_nm and its interval; repeat it for an ensemble of them."
+)
 
 __all__ = ["register", "model_app"]
 
@@ -89,24 +93,36 @@ def ship(
         help="Build the trust files (zincfluor model trust) when the measurement table is at "
         "hand (--no-trust: ship without them).",
     ),
+    wavelength: list[Path] = typer.Option(None, "--wavelength", help=WAVELENGTH_HELP),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Copy a run's checkpoint into OUT with card.json and a README.md model card, and build
-    its trust files when the measurement table is at hand."""
+    its trust files when the measurement table is at hand.
+
+    With --wavelength, a model with a Gaussian wavelength head trained on the same split
+    rides along in OUT/wavelength/: predictions keep this run's levels and rare score and gain
+    the companion's emission_nm (bench/rare.py's rule 5 chooses the pair on validation).
+    """
     from zincfluor.commands.screen import split_names
-    from zincfluor.screening.card import ship_model, trust_table
+    from zincfluor.screening.card import build_model_trust, ship_model, trust_table
 
     if not run_dir.exists():
         fail(f"run folder {run_dir} does not exist")
     if data is not None and not data.is_file():
         fail(f"--data {data} is not a file; give the measurement table the run was trained on")
+    _check_runs(wavelength or [], "--wavelength")
     check_output_folder(out, "--out")
     table = trust_table(run_dir, data) if trust else None
     with removed_on_failure(out):
         card = ship_model(
             run_dir, out, name=name, description=description, command=command,
-            target_levels=split_names(target_levels), trust=table is not None,
-            data_path=table, device="auto",
+            target_levels=split_names(target_levels), trust=table is not None and not wavelength,
+            data_path=table, device="auto", progress=progress,
         )
+        if wavelength:
+            card = _attach_companion(out, wavelength, data, progress)
+            if table is not None:
+                card = build_model_trust(out, table, device="auto", progress=progress) or card
     out_console.print(
         f"shipped {card.name} -> {out} (target levels {', '.join(card.target_levels)}; "
         f"checkpoint sha256 {card.checkpoint_sha256[:12]}...)"
@@ -152,6 +168,32 @@ def trust(
         report = load_trust(model).report
         out_console.print(f"trust files written to {model}/trust (built in "
                           f"{report.get('build_seconds')} s)")
+
+
+def _check_runs(runs: list[Path], option: str) -> None:
+    for run in runs:
+        if not run.exists():
+            fail(f"{option} {run} does not exist; give a training run folder")
+
+
+def _attach_companion(out: Path, runs: list[Path], data: Path | None, progress: bool):
+    """Ship ``runs`` as OUT's wavelength companion and print its validation and test MAE."""
+    from zincfluor.runs.companion import attach_wavelength_companion
+
+    card = attach_wavelength_companion(out, runs, data_path=data, device="auto",
+                                       progress=progress)
+    valid = (card.wavelength or {}).get("valid") or {}
+    test = card.test_metrics.get("wavelength") or {}
+    out_console.print(
+        f"wavelength companion ({card.wavelength['method']}, {len(runs)} run(s)) -> "
+        f"{out}/wavelength: emission maximum MAE {_nm(valid.get('mae_nm'))} validation, "
+        f"{_nm(test.get('mae_nm'))} test"
+    )
+    return card
+
+
+def _nm(value) -> str:
+    return "n/a" if value is None else f"{float(value):.1f} nm"
 
 
 def _print_trust(section: dict, folder: Path) -> None:
@@ -201,12 +243,15 @@ def ensemble(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+    wavelength: list[Path] = typer.Option(None, "--wavelength", help=WAVELENGTH_HELP),
 ) -> None:
     """Combine training runs into one ensemble model folder (the mean of their probabilities).
 
     Copies each run's checkpoint to OUT/member-<k>/, writes OUT/ensemble.json, the runs' common
     split.json, the ensemble's validation and test metrics (metrics.json) and a model card.
-    `zincfluor predict|screen|evaluate --model OUT` use every member.
+    `zincfluor predict|screen|evaluate --model OUT` use every member. --wavelength adds a
+    wavelength companion (see `zincfluor model ship --help`). Build trust files afterwards
+    with `zincfluor model trust OUT`.
     """
     from zincfluor.commands.screen import split_names
     from zincfluor.runs.ensemble import build_ensemble
@@ -214,6 +259,7 @@ def ensemble(
     for run in runs:
         if not run.exists():
             fail(f"run folder {run} does not exist")
+    _check_runs(wavelength or [], "--wavelength")
     check_device(device)
     check_output_folder(out, "--out")
     with removed_on_failure(out):
@@ -222,6 +268,8 @@ def ensemble(
             target_levels=split_names(target_levels), data_path=data, device=device,
             cache_dir=cache_dir, progress=progress,
         )
+        if wavelength:
+            _attach_companion(out, wavelength, data, progress)
     groups = result.valid_metrics["retrieval"]["groups"]
     ap = ", ".join(f"AP {group} {_pct(block.get('average_precision'))}"
                    for group, block in groups.items())
@@ -242,7 +290,7 @@ def show(
 ) -> None:
     """Print a model folder's card: data, split, method, test metrics."""
     from zincfluor.screening.card import load_model_card, model_sha256, resolve_model_path
-    from zincfluor.train.checkpoint import resolve_member_paths
+    from zincfluor.train.checkpoint import model_checkpoint_paths
 
     folder = resolve_model_path(model)
     if folder.is_file():
@@ -269,12 +317,13 @@ def show(
         ("test macro-F1", _pct(metrics.get("macro_f1"))),
         ("test tail top-2", _pct(metrics.get("tail_top_2"))),
         *_ranking_rows(metrics),
+        *_wavelength_rows(metrics.get("wavelength"), card.wavelength),
         ("created", card.created),
         ("command", card.command),
     ]
     if verify:
-        try:  # an ensemble's hash covers every member
-            ok = model_sha256(resolve_member_paths(folder)) == card.checkpoint_sha256
+        try:  # the hash covers every member and the wavelength companion
+            ok = model_sha256(model_checkpoint_paths(folder)) == card.checkpoint_sha256
         except FileNotFoundError:
             ok = False
         rows.append(("checkpoint sha256", "matches" if ok else "[red]MISMATCH or missing[/red]"))
@@ -295,6 +344,15 @@ def _ranking_rows(metrics: dict) -> list[tuple[str, str]]:
                                                                       strict=True)))
         for row in retrieval_summary_rows(metrics.get("retrieval"))
     ]
+
+
+def _wavelength_rows(metrics: dict | None, companion: dict | None) -> list[tuple[str, str]]:
+    """``test emission MAE`` (and where the wavelength comes from) for a wavelength model."""
+    if not metrics or metrics.get("mae_nm") is None:
+        return []
+    source = (f" (companion in {companion.get('folder')}/: {companion.get('method')}, "
+              f"{companion.get('members')} member(s))" if companion else "")
+    return [("test emission MAE", f"{_nm(metrics['mae_nm'])}{source}")]
 
 
 def _pct(value) -> str:

@@ -43,10 +43,14 @@ from zincfluor.train.checkpoint import (
     CHECKPOINT_NAME,
     ENSEMBLE_FILE,
     load_checkpoint,
+    model_checkpoint_paths,
     resolve_member_paths,
 )
 
-__all__ = ["EnsembleResult", "build_ensemble", "SHARED_SETTINGS"]
+__all__ = [
+    "EnsembleResult", "build_ensemble", "SHARED_SETTINGS", "evaluate_on_split", "split_parts",
+    "read_run_split",
+]
 
 SHARED_SETTINGS = ("featurizer", "label_scheme", "molecule_features")
 """Checkpoint metadata that every member must have alike."""
@@ -70,14 +74,14 @@ def _member_checkpoint(run: Path) -> Path:
     return paths[0]
 
 
-def _read_split(run: Path) -> dict[str, Any]:
+def read_run_split(run: Path) -> dict[str, Any]:
     path = run / "split.json"
     if not path.is_file():
         raise ValueError(f"{run} has no split.json; an ensemble needs its members' split")
     return json.loads(path.read_text())
 
 
-def _split_parts(split: dict[str, Any]) -> dict[str, list]:
+def split_parts(split: dict[str, Any]) -> dict[str, list]:
     """Each part's molecules (their SMILES where recorded, else table indices)."""
     return {part: split.get(f"{part}_smiles", split[part]) for part in SPLIT_PARTS}
 
@@ -87,7 +91,7 @@ def check_members(runs: Sequence[Path], checkpoints: Sequence[dict], splits: Seq
     naming the runs that differ."""
     first = runs[0]
     for run, checkpoint, split in zip(runs[1:], checkpoints[1:], splits[1:], strict=True):
-        if _split_parts(split) != _split_parts(splits[0]):
+        if split_parts(split) != split_parts(splits[0]):
             raise ValueError(
                 f"runs {first} and {run} were trained on different splits; train ensemble "
                 "members with the same --split and --split-seed"
@@ -134,7 +138,7 @@ def build_ensemble(
     if len({source.resolve() for source in sources}) != len(sources):
         raise ValueError("a run is listed twice; every member must be a different model")
     checkpoints = [load_checkpoint(source) for source in sources]
-    splits = [_read_split(folder) for folder in folders]
+    splits = [read_run_split(folder) for folder in folders]
     check_members(runs, checkpoints, splits)
 
     out = Path(out)
@@ -154,7 +158,7 @@ def build_ensemble(
 
     predictor = Predictor.load(out, device=device)  # checks the members fit together too
     configs = [_read_json(folder / "config.json") for folder in folders]
-    valid, test = _evaluate_split(predictor, configs[0], splits[0], data_path, cache_dir,
+    valid, test = evaluate_on_split(predictor, configs[0], splits[0], data_path, cache_dir,
                                   console, progress)
     (out / "metrics.json").write_text(json.dumps(
         {"members": [str(run) for run in runs], "valid": valid, "test": test},
@@ -175,8 +179,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _evaluate_split(predictor, config, split_data, data_path, cache_dir, console, progress):
-    """The ensemble's metrics on the validation and test parts of the members' split."""
+def evaluate_on_split(predictor, config, split_data, data_path, cache_dir, console, progress):
+    """``predictor``'s (validation, test) metrics on the parts of ``split_data`` (a run's
+    ``split.json``) of the table that the run's ``config`` (its ``config.json``) names, or of
+    ``data_path`` when given."""
     recorded = dict(config.get("data") or {})
     if data_path is not None:
         recorded["path"] = str(data_path)
@@ -190,7 +196,7 @@ def _evaluate_split(predictor, config, split_data, data_path, cache_dir, console
     metrics = []
     for part in ("valid", "test"):
         rows = split.parts()[part]
-        log(console, f"evaluating the ensemble on the {part} split ({len(rows)} molecules)")
+        log(console, f"evaluating the model on the {part} split ({len(rows)} molecules)")
         metrics.append(evaluate_molecules(
             predictor, [table.smiles[i] for i in rows], table.labels[rows],
             None if table.values is None else table.values[rows],
@@ -214,7 +220,7 @@ def _card(out, name, description, command, checkpoints, configs, valid, test,
     test_metrics["retrieval"] = {"groups": dict(test["retrieval"]["groups"])}
     if "wavelength" in test:
         test_metrics["wavelength"] = dict(test["wavelength"])
-    paths = resolve_member_paths(out)
+    paths = model_checkpoint_paths(out)
     names = list(metadata["label_scheme"]["names"])
     counts = [int(c) for c in checkpoints[0]["class_counts"]]
     targets = resolve_target_levels(names, counts, target_levels, None)

@@ -37,6 +37,8 @@ __all__ = [
     "default_model_dir",
     "resolve_model_path",
     "file_sha256",
+    "model_sha256",
+    "remove_trust_files",
     "train_command",
     "TRUST_PLOT_NAME",
     "trust_table",
@@ -96,6 +98,7 @@ class ModelCard:
     versions: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # temperature scaling, when the run was calibrated
     trust: dict[str, Any] | None = None  # trust_card_section, when the folder has trust files
+    wavelength: dict[str, Any] | None = None  # the wavelength companion (runs/companion.py)
 
     @property
     def level_names(self) -> list[str]:
@@ -115,7 +118,7 @@ class ModelCard:
         known = {f.name for f in fields(cls)}
         missing = sorted(
             f.name for f in fields(cls) if f.name not in data and f.name not in
-            ("format", "featurizer", "versions", "calibration", "trust")
+            ("format", "featurizer", "versions", "calibration", "trust", "wavelength")
         )
         if missing:
             raise ValueError(f"model card lacks {', '.join(missing)}")
@@ -131,8 +134,10 @@ def file_sha256(path: str | Path) -> str:
 
 
 def model_sha256(paths) -> str:
-    """A model's content hash: its checkpoint's sha256, or for an ensemble the sha256 of its
-    members' hashes joined by commas, in order (the model's identity in the service too)."""
+    """A model's content hash: its checkpoint's sha256, or for several checkpoints (an
+    ensemble's members, a wavelength companion: :func:`~zincfluor.train.checkpoint.
+    model_checkpoint_paths`) the sha256 of their hashes joined by commas, in order (the model's
+    identity in the service too)."""
     hashes = [file_sha256(path) for path in paths]
     if len(hashes) == 1:
         return hashes[0]
@@ -227,7 +232,11 @@ def ship_model(
     device, progress : for the trust build
     """
     from zincfluor.screening.rare import resolve_target_levels
-    from zincfluor.train.checkpoint import load_checkpoint, resolve_checkpoint_path
+    from zincfluor.train.checkpoint import (
+        WAVELENGTH_FOLDER,
+        load_checkpoint,
+        resolve_checkpoint_path,
+    )
 
     source = resolve_checkpoint_path(run_dir)
     run = source.parent
@@ -253,6 +262,8 @@ def ship_model(
         test_metrics["per_level_accuracy"] = dict(test["per_level_top1"])
     if (test.get("retrieval") or {}).get("groups"):
         test_metrics["retrieval"] = {"groups": dict(test["retrieval"]["groups"])}
+    if test.get("wavelength"):
+        test_metrics["wavelength"] = dict(test["wavelength"])
     data_source = (config.get("data") or {}).get("path") or metadata.get("data_source")
     best_epoch = metadata.get("best_epoch", metrics.get("best_epoch"))
     valid_ba = metadata.get(
@@ -261,6 +272,7 @@ def ship_model(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / WAVELENGTH_FOLDER, ignore_errors=True)  # an earlier model's companion
     target = out / CHECKPOINT_NAME
     if source.resolve() != target.resolve():
         tmp = out / (CHECKPOINT_NAME + ".part")
@@ -296,14 +308,15 @@ def ship_model(
     if trust:
         table = data_path if data_path is not None else trust_table(run_dir)
         return build_model_trust(out, table, device=device, progress=progress) or card
-    _remove_trust(out)
+    remove_trust_files(out)
     return card
 
 
-def _remove_trust(folder: Path) -> None:
+def remove_trust_files(folder: str | Path) -> None:
     """Remove trust files and plot of an earlier model (they describe another checkpoint)."""
     from zincfluor.trust.store import TRUST_DIR
 
+    folder = Path(folder)
     shutil.rmtree(folder / TRUST_DIR, ignore_errors=True)
     (folder / TRUST_PLOT_NAME).unlink(missing_ok=True)
 
@@ -567,6 +580,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         lines += ["", "| level | accuracy |", "|---|---|"]
         lines += [f"| {level} | {_pct(value)} |" for level, value in per_level.items()]
     lines += _retrieval_section(metrics)
+    lines += _wavelength_section(metrics.get("wavelength"), card.wavelength)
     lines += _trust_section(card.trust)
     lines += [
         "",
@@ -634,6 +648,42 @@ def _retrieval_section(metrics: dict[str, Any]) -> list[str]:
         row = [f"{row[0]} ({levels})" if levels else row[0], *row[1:]]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _wavelength_section(metrics: dict[str, Any] | None,
+                        companion: dict[str, Any] | None) -> list[str]:
+    """The emission-maximum block: test MAE and interval coverage, and where the wavelength
+    comes from when a companion model supplies it."""
+    if not metrics or metrics.get("mae_nm") is None:
+        return []
+    lines = ["", "### Emission maximum", ""]
+    if companion:
+        valid = companion.get("valid") or {}
+        lines += [
+            f"`emission_nm` and its interval come from a wavelength companion in "
+            f"`{companion.get('folder')}/` ({companion.get('method')}, "
+            f"{companion.get('backbone')} backbone, {companion.get('members')} member(s)), "
+            "trained on the same split; the levels, their probabilities and the rare score stay "
+            "this model's. Validation MAE "
+            f"{_nm(valid.get('mae_nm'))}.",
+            "",
+        ]
+    coverage = metrics.get("interval_coverage")
+    interval = metrics.get("interval")
+    lines += [
+        "| metric | value |",
+        "|---|---|",
+        f"| MAE of the predicted emission maximum ({metrics.get('n_known')} test molecules with "
+        f"a measured maximum) | {_nm(metrics.get('mae_nm'))} |",
+    ]
+    if coverage is not None and interval is not None:
+        lines.append(f"| share of measured maxima inside the central {interval:.0%} interval | "
+                     f"{_pct(coverage)} |")
+    return lines
+
+
+def _nm(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.1f} nm"
 
 
 def _ci(interval: list[float] | None) -> str:

@@ -40,8 +40,10 @@ from zincfluor.data import LabelScheme
 from zincfluor.nn.distribution import mixture_quantiles
 from zincfluor.screening.fastgcn import fast_forward
 from zincfluor.train.checkpoint import (
+    WAVELENGTH_FOLDER,
     load_checkpoint,
     model_from_checkpoint,
+    resolve_companion_paths,
     resolve_member_paths,
 )
 from zincfluor.train.seeding import resolve_device
@@ -363,10 +365,6 @@ def _same_settings(checkpoints: list[dict], *, companion: bool = False) -> None:
             )
 
 
-WAVELENGTH_FOLDER = "wavelength"
-"""The sub-folder of a model folder that holds its wavelength companion (see :class:`Predictor`)."""
-
-
 class Predictor:
     """The trained model of a checkpoint (or the members of an ensemble), ready to predict.
 
@@ -421,9 +419,7 @@ class Predictor:
         (``torch.load(weights_only=True)``), with the folder's trust files when it has them
         (``trust=False``: never)."""
         checkpoints = [load_checkpoint(path) for path in resolve_member_paths(model)]
-        companion = Path(model) / WAVELENGTH_FOLDER
-        wavelength = ([load_checkpoint(path) for path in resolve_member_paths(companion)]
-                      if companion.is_dir() else None)
+        wavelength = [load_checkpoint(path) for path in resolve_companion_paths(model)] or None
         predictor = cls(checkpoints, device=device, batch_size=batch_size, wavelength=wavelength)
         if trust:
             predictor.use_trust(load_trust(model))

@@ -421,7 +421,7 @@ def screen_on_ray(
     Raises ``ValueError`` (one line) for bad inputs, settings or a manifest that differs.
     """
     from zincfluor.screening.card import model_sha256
-    from zincfluor.train.checkpoint import resolve_member_paths
+    from zincfluor.train.checkpoint import model_checkpoint_paths
 
     started = time.perf_counter()
     if top < 1:
@@ -439,7 +439,7 @@ def screen_on_ray(
     names = predictor.level_names
     settings = RaySettings(tuple(names[i] for i in target_levels), top, smiles_column,
                            id_column)
-    manifest = build_manifest(inputs, model_sha256(resolve_member_paths(model)), settings)
+    manifest = build_manifest(inputs, model_sha256(model_checkpoint_paths(model)), settings)
     resuming = check_manifest(out, manifest)
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
     if not resuming:

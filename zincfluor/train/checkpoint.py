@@ -39,7 +39,10 @@ __all__ = [
     "model_from_checkpoint",
     "resolve_checkpoint_path",
     "resolve_member_paths",
+    "resolve_companion_paths",
+    "model_checkpoint_paths",
     "ENSEMBLE_FILE",
+    "WAVELENGTH_FOLDER",
     "package_versions",
     "CheckpointError",
 ]
@@ -50,6 +53,10 @@ ENSEMBLE_FILE = "ensemble.json"
 """A model folder holding this file is an ensemble: ``{"members": ["member-0/checkpoint.pt",
 ...]}``, paths relative to the folder. Its first member stands for the ensemble where one
 checkpoint's settings are read (featurizer, label scheme, split)."""
+WAVELENGTH_FOLDER = "wavelength"
+"""The sub-folder of a model folder that holds its *wavelength companion*: a model (or an
+ensemble folder) with a wavelength head that supplies ``emission_nm`` for a model without one
+(see :class:`zincfluor.screening.predictor.Predictor` and :mod:`zincfluor.runs.companion`)."""
 
 
 REQUIRED_KEYS = ("model_spec", "state_dict", "class_counts", "method", "metadata")
@@ -150,6 +157,18 @@ def resolve_member_paths(model: str | Path) -> list[Path]:
             raise FileNotFoundError(f"{ensemble} names missing checkpoints: {', '.join(missing)}")
         return paths
     return [resolve_checkpoint_path(path)]
+
+
+def resolve_companion_paths(model: str | Path) -> list[Path]:
+    """The checkpoint files of a model folder's wavelength companion (``[]`` when it has none)."""
+    companion = Path(model) / WAVELENGTH_FOLDER
+    return resolve_member_paths(companion) if companion.is_dir() else []
+
+
+def model_checkpoint_paths(model: str | Path) -> list[Path]:
+    """Every checkpoint file a model's predictions come from, in a fixed order: its members,
+    then its wavelength companion's. A model's identity (its hash) covers all of them."""
+    return resolve_member_paths(model) + resolve_companion_paths(model)
 
 
 def resolve_checkpoint_path(model: str | Path) -> Path:
