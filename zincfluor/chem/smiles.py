@@ -18,6 +18,7 @@ from rdkit import Chem, RDLogger, rdBase
 __all__ = [
     "InvalidMoleculeError",
     "parse_smiles",
+    "mol_from_smiles",
     "parse_mol",
     "strict_smiles_problem",
     "canonical_smiles",
@@ -39,7 +40,7 @@ _KEEP_HYDROGENS = Chem.SmilesParserParams()
 _KEEP_HYDROGENS.removeHs = False
 
 
-def _mol_from_smiles(text: str) -> Chem.Mol | None:
+def mol_from_smiles(text: str) -> Chem.Mol | None:
     """``Chem.MolFromSmiles(text)``, faster when there is no hydrogen atom to remove.
 
     RDKit's hydrogen removal step takes about a quarter of the parse even when there is
@@ -136,7 +137,7 @@ def parse_smiles(
     problem = strict_smiles_problem(text)
     if problem is not None:
         raise InvalidMoleculeError(smiles, problem)
-    mol = _mol_from_smiles(text)
+    mol = mol_from_smiles(text)
     if mol is None:
         raise InvalidMoleculeError(smiles, _rdkit_reason(text))
     n_heavy = mol.GetNumHeavyAtoms()

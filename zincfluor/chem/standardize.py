@@ -149,13 +149,35 @@ def elements_in_smiles(smiles) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+_CARBON = Chem.MolFromSmarts("[#6]")
+_UNSEEN_QUERIES: dict[tuple[str, ...], Chem.Mol] = {}
+
+
+def _unseen_element_query(allowed_elements: tuple[str, ...]) -> Chem.Mol:
+    """A one-atom SMARTS matching a heavy atom (Z > 1) of an element not in
+    ``allowed_elements``: a C++ check of every atom instead of a Python loop over them."""
+    query = _UNSEEN_QUERIES.get(allowed_elements)
+    if query is None:
+        table = Chem.GetPeriodicTable()
+        known = {table.GetElementSymbol(z): z for z in range(1, 119)}
+        numbers = sorted({0, 1} | {known[s] for s in allowed_elements if s in known})
+        query = Chem.MolFromSmarts("[" + ";".join(f"!#{z}" for z in numbers) + "]")
+        _UNSEEN_QUERIES[allowed_elements] = query
+    return query
+
+
 def out_of_scope_reason(mol: Chem.Mol, allowed_elements: tuple[str, ...] | None) -> str | None:
-    """Why the model cannot score ``mol`` (after standardisation), or ``None`` when it can."""
+    """Why the model cannot score ``mol`` (after standardisation), or ``None`` when it can.
+
+    The carbon and element checks are one-atom substructure queries (RDKit's C++ loop over the
+    atoms); the elements are listed one by one only for a molecule that has an unseen one.
+    """
     if mol.GetNumHeavyAtoms() == 1:
         return "a lone atom or ion (not a chromophore)"
-    if not any(atom.GetAtomicNum() == 6 for atom in mol.GetAtoms()):
+    if not mol.HasSubstructMatch(_CARBON):
         return "no carbon atom (an inorganic molecule or salt)"
-    if allowed_elements is not None:
+    if (allowed_elements is not None
+            and mol.HasSubstructMatch(_unseen_element_query(tuple(allowed_elements)))):
         unseen = sorted(elements_of(mol) - set(allowed_elements))
         if unseen:
             return (f"element {' and '.join(unseen)} never occurs in the model's training data "
@@ -198,45 +220,59 @@ def _inchi_round_trip(mol: Chem.Mol) -> Chem.Mol | None:
     return back
 
 
-def _fragment_parent(mol: Chem.Mol) -> tuple[Chem.Mol, str | None]:
+def _fragment_parent(mol: Chem.Mol) -> tuple[Chem.Mol, str | None, str | None]:
+    """(largest organic fragment, its SMILES when written, note) of ``mol``."""
     if len(Chem.GetMolFrags(mol)) == 1:
-        return mol, None
+        return mol, None, None
     parent = _FRAGMENT_CHOOSER.choose(mol)
     kept = _smiles(parent)
     removed = [frag for frag in _smiles(mol).split(".") if frag != kept]
-    return parent, "counter-ion or solvent removed: " + ".".join(removed)
+    return parent, kept, "counter-ion or solvent removed: " + ".".join(removed)
 
 
 def standardize(mol: Chem.Mol,
                 config: StandardizerConfig = StandardizerConfig()) -> StandardizedMolecule:
-    """Standardise a sanitised molecule (see the module docstring) and judge its scope."""
+    """Standardise a sanitised molecule (see the module docstring) and judge its scope.
+
+    Each step compares the SMILES before and after it; a molecule's SMILES is written once and
+    reused until a step changes the molecule (the last one written is the canonical SMILES).
+    The canonical SMILES is read back with :func:`~zincfluor.chem.smiles.mol_from_smiles`.
+    """
+    from zincfluor.chem.smiles import mol_from_smiles
+
     notes: list[str] = []
+    text: str | None = None  # the SMILES of ``mol``, once written
     if config.enabled:
         if config.largest_fragment:
-            mol, note = _fragment_parent(mol)
+            mol, text, note = _fragment_parent(mol)
             if note:
                 notes.append(note)
         if config.normalize and mol.HasSubstructMatch(_MAY_NORMALIZE):
-            before = _smiles(mol)
+            before = text if text is not None else _smiles(mol)
             mol = _NORMALIZER.normalize(mol)
-            if _smiles(mol) != before:
+            text = _smiles(mol)
+            if text != before:
                 notes.append("functional groups normalised")
         charged = mol.HasSubstructMatch(_CHARGED)
         if config.neutralize and charged:
-            before = _smiles(mol)
+            before = text if text is not None else _smiles(mol)
             mol = _UNCHARGER.uncharge(mol)
-            if _smiles(mol) != before:
+            text = _smiles(mol)
+            if text != before:
                 notes.append("charge neutralised")
                 charged = mol.HasSubstructMatch(_CHARGED)
         if config.resonance and charged and _has_unpaired_charge(mol):
-            before = _smiles(mol)
+            before = text if text is not None else _smiles(mol)
             trip = _inchi_round_trip(mol)
             if trip is not None:
                 mol = trip
-                if _smiles(mol) != before:
+                text = _smiles(mol)
+                if text != before:
                     notes.append("resonance form normalised")
-    canonical = _smiles(mol)
-    canonical_mol = Chem.MolFromSmiles(canonical)
+            else:
+                text = before
+    canonical = text if text is not None else _smiles(mol)
+    canonical_mol = mol_from_smiles(canonical)
     if canonical_mol is None:  # RDKit cannot read back what it wrote: keep the molecule as is
         canonical_mol = mol
     reason = out_of_scope_reason(canonical_mol, config.allowed_elements)
