@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-__all__ = ["FastGCN", "fast_forward"]
+__all__ = ["FastGCN", "fast_forward", "fast_features"]
 
 
 class FastGCN:
@@ -66,6 +66,12 @@ class FastGCN:
 
     @torch.inference_mode()
     def __call__(self, batch) -> torch.Tensor:
+        """The model's logits (before its temperature)."""
+        return self.model.head(self.features(batch))
+
+    @torch.inference_mode()
+    def features(self, batch) -> torch.Tensor:
+        """The backbone's pooled graph vectors (``model.features(batch)``)."""
         x = batch.x
         n = x.size(0)
         edge_index, edge_weight = gcn_norm(
@@ -86,8 +92,7 @@ class FastGCN:
             update = torch.relu_(update.add_(bias))
             h = h + update if self.config.residual and i > 0 else update
         backbone = self.model.backbone
-        pooled = backbone._pool(h, batch.batch, batch.num_graphs)
-        return self.model.head(pooled)
+        return backbone._pool(h, batch.batch, batch.num_graphs)
 
 
 def fast_forward(model: nn.Module):
@@ -100,3 +105,17 @@ def fast_forward(model: nn.Module):
     if temperature == 1.0:
         return fast
     return lambda batch: fast(batch) / temperature
+
+
+def fast_features(model: nn.Module):
+    """A callable computing ``model.features(batch)`` (the pooled graph vectors a head reads):
+    :class:`FastGCN` for a GCN backbone, :class:`~zincfluor.screening.fastdmpnn.FastDMPNN` for
+    a D-MPNN one, the model's own method otherwise."""
+    from zincfluor.screening.fastdmpnn import FastDMPNN
+
+    if FastGCN.supports(model):
+        return FastGCN(model).features
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None and FastDMPNN.supports(backbone):
+        return FastDMPNN(backbone)
+    return model.features
