@@ -34,18 +34,23 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:  # generate() caches the document it makes
-            add_limits(generate(), settings, app.state.zincfluor.served.level_names)
+            served = app.state.zincfluor.served
+            add_limits(generate(), settings, served.level_names,
+                       solvent=getattr(served, "has_solvent_model", False))
         return app.openapi_schema
 
     app.openapi = openapi
 
 
-def add_limits(document: dict, settings: Settings, level_names: Sequence[str] = ()) -> dict:
+def add_limits(document: dict, settings: Settings, level_names: Sequence[str] = (), *,
+               solvent: bool = True) -> dict:
     """Write ``settings``' limits (and the model's ``level_names``) into an OpenAPI
     ``document``, in place; also returned.
 
     The shared request body becomes ``PredictionsRequest`` (at most ``max_request_smiles``
-    SMILES) and ``ScreenRequest`` (at most ``max_screen_molecules``).
+    SMILES) and ``ScreenRequest`` (at most ``max_screen_molecules``). ``solvent``: the served
+    model has a solvent-aware model, so ``PredictionsRequest`` keeps its ``solvent`` field
+    (``ScreenRequest`` never has it).
     """
     schemas = document.get("components", {}).get("schemas", {})
     base = schemas.pop(REQUEST_MODEL, None)
@@ -62,6 +67,8 @@ def add_limits(document: dict, settings: Settings, level_names: Sequence[str] = 
             body = copy.deepcopy(base)
             body["title"] = model
             body["properties"]["smiles"]["maxItems"] = max_items
+            if model == "ScreenRequest" or not solvent:  # refused with a 422 there
+                body["properties"].pop("solvent", None)
             _branch(body["properties"]["ids"], "array")["maxItems"] = max_items
             schemas[model] = body
             content = _operation(document, path, "post").get("requestBody", {}).get("content", {})

@@ -46,19 +46,24 @@ PENDING = "pending"
 
 def service_layout(level_names: Sequence[str], input_columns: Sequence[str], *,
                    wavelength: bool, ranked: bool, ensemble: bool = False,
-                   trust: bool = False) -> RecordLayout:
+                   trust: bool = False, solvent: bool = False) -> RecordLayout:
     """The record layout of a service answer: ``input_columns``, then zincfluor's fields with
-    ``rank`` when ``ranked`` (screens), the emission fields when ``wavelength``, the trust
-    fields when ``trust``, ``rare_score_std`` for an ``ensemble``, and ``inchikey``."""
+    ``rank`` when ``ranked`` (screens), the solvent fields when ``solvent`` (a model with a
+    solvent-aware model), the emission fields when ``wavelength``, the trust fields when
+    ``trust``, ``rare_score_std`` for an ``ensemble``, and ``inchikey``."""
     return RecordLayout(tuple(level_names), tuple(input_columns), wavelength=wavelength,
-                        ensemble=ensemble, ranked=ranked, inchikey=True, trust=trust)
+                        ensemble=ensemble, ranked=ranked, inchikey=True, trust=trust,
+                        solvent=solvent)
 
 
-def trust_values(predictor, predictions: Sequence[object | None]) -> list[TrustValues | None]:
+def trust_values(predictor, predictions: Sequence[object | None],
+                 uncalibrated: bool = False) -> list[TrustValues | None]:
     """The trust fields of stored predictions (objects with ``probabilities``,
     ``emission_nm`` and ``canonical_smiles``, such as :class:`~api.store.StoredPrediction`
     or a scored :class:`~api.store.ResultRow`; ``None`` or unscored ones get ``None``), from
-    ``predictor``'s trust files, in one vectorised call."""
+    ``predictor``'s trust files, in one vectorised call. ``uncalibrated``: they are the
+    solvent-aware model's, which the conformal calibration is not for (each set is the
+    predicted level alone, no 90 % interval)."""
     n, names = len(predictions), predictor.level_names
     probs = np.full((n, len(names)), np.nan)
     nm = np.full((n, 3), np.nan) if predictor.predicts_wavelength else None
@@ -72,7 +77,8 @@ def trust_values(predictor, predictions: Sequence[object | None]) -> list[TrustV
         canonical[i] = prediction.canonical_smiles
         if nm is not None and prediction.emission_nm:
             nm[i] = prediction.emission_nm
-    fields = predictor.trust_fields_of_smiles(probs, nm, canonical)
+    fields = predictor.trust_fields_of_smiles(
+        probs, nm, canonical, np.full(n, True) if uncalibrated else None)
     return [fields.values(i, names) for i in range(n)]
 
 
@@ -94,22 +100,27 @@ def _text(values: Sequence[str | None]) -> list[str]:
 
 def outcome_row(layout: RecordLayout, values: Sequence[str | None], row: int, outcome,
                 target_indices: Sequence[int] = (),
-                trust: TrustValues | None = None) -> list[str]:
+                trust: TrustValues | None = None,
+                solvent: tuple[str | None, bool | None] = (None, None)) -> list[str]:
     """The text row of a ``/v1/predictions`` answer: ``values`` (the input's own fields),
     1-based ``row`` and the :class:`~api.served.Outcome` computed for it; ``target_indices``:
     the levels of its rare score (for an ensemble's ``rare_score_std``); ``trust``: its trust
-    fields (:func:`trust_values`, for a layout with trust)."""
+    fields (:func:`trust_values`, for a layout with trust); ``solvent``: its solvent's
+    canonical SMILES and whether the solvent-aware model was trained on it (for a layout with
+    the solvent fields)."""
     prediction = outcome.prediction
+    smiles, seen = solvent
     if prediction is None:
         status = outcome.status if outcome.status != "ok" else "invalid"
         return format_record(layout, values=_text(values), row=row, status=status,
-                             reason=outcome.error or "no prediction", notes=outcome.notes)
+                             reason=outcome.error or "no prediction", notes=outcome.notes,
+                             solvent=smiles, solvent_seen=seen)
     return format_record(
         layout, values=_text(values), row=row, status="ok", notes=outcome.notes,
         canonical_smiles=prediction.canonical_smiles, probs=prediction.probabilities,
         rare_score=prediction.rare_score, emission_nm=prediction.emission_nm,
         rare_score_std=_spread(layout, prediction.member_probabilities, target_indices),
-        inchikey=prediction.inchikey, trust=trust,
+        inchikey=prediction.inchikey, trust=trust, solvent=smiles, solvent_seen=seen,
     )
 
 

@@ -103,6 +103,12 @@ class SmilesRequest(BaseModel):
         default=None, description="Level names whose probabilities the rare score adds up (any "
         "case; GET /v1/models lists the levels); the model's target levels when left out."
     )
+    solvent: Label | None = Field(
+        default=None, description="/v1/predictions only: the solvent of every SMILES, by name "
+        "(e.g. toluene, MeCN, water) or SMILES, for a model with a solvent-aware model (GET "
+        "/v1/models: card.solvent); its answer replaces the solvent-free one and results carry "
+        "solvent and solvent_seen. Left out: the solvent-free model's answer."
+    )
 
     @field_validator("ids", mode="before")
     @classmethod
@@ -114,7 +120,7 @@ class SmilesRequest(BaseModel):
 
 
 RECORD_ORDER_FIRST = ("input", "row", "rank", "status", "reason", "notes", "canonical_smiles",
-                      "level", "level_index", "rare_score")
+                      "solvent", "solvent_seen", "level", "level_index", "rare_score")
 RECORD_ORDER_LAST = ("emission_nm", "emission_nm_low", "emission_nm_high", "prediction_set",
                      "emission_nm_low_90", "emission_nm_high_90", "nearest_similarity",
                      "in_domain", "rare_score_std", "inchikey")
@@ -130,19 +136,21 @@ class MoleculeResult(BaseModel):
     request or screen; an uploaded file's columns for its screen); then zincfluor's fields:
     ``row`` (1-based position in the input), ``rank`` (screens only: 1-based rank among the
     screen's scored rows by rare score, ties in input order, set when the screen is done),
-    ``status`` (``ok``; ``invalid``: not a molecule; ``out_of_scope``: a molecule the model cannot
-    score, e.g. no carbon, a lone ion or an element its training data lacked; ``pending``: a
-    screen row not processed yet), ``reason`` (why not ok), ``notes`` (what standardisation
-    changed, ``; ``-separated), ``canonical_smiles`` (the standardised structure the model
-    read), ``level`` (most probable level's name), ``level_index`` (its 0-based index in the
-    model's levels), ``rare_score`` (sum of the target levels' probabilities, 6 decimals), one
-    ``p_<level>`` per level (6 decimals), ``emission_nm``, ``emission_nm_low``,
-    ``emission_nm_high`` (models with a wavelength head only: median and central 80 % interval
-    of the emission maximum, nm), then the trust fields of a model with trust files:
-    ``prediction_set`` (levels of the 90 % conformal prediction set), ``emission_nm_low_90``,
-    ``emission_nm_high_90`` (wavelength models: conformalised 90 % interval, nm),
-    ``nearest_similarity`` (Tanimoto similarity to the nearest training molecule) and
-    ``in_domain``; ``rare_score_std`` (ensembles only: the spread of the members' rare
+    ``status`` (``ok``; ``invalid``: not a molecule; ``out_of_scope``: a molecule the model
+    cannot score, e.g. no carbon, a lone ion or an element its training data lacked;
+    ``pending``: a screen row not processed yet), ``reason`` (why not ok), ``notes`` (what
+    standardisation changed, ``; ``-separated), ``canonical_smiles`` (the standardised structure
+    the model read), ``solvent`` and ``solvent_seen`` (models with a solvent-aware model only:
+    the canonical SMILES of the solvent the row was predicted in, null for none; whether the
+    solvent-aware model was trained on it), ``level`` (most probable level's name),
+    ``level_index`` (its 0-based index in the model's levels), ``rare_score`` (sum of the target
+    levels' probabilities, 6 decimals), one ``p_<level>`` per level (6 decimals),
+    ``emission_nm``, ``emission_nm_low``, ``emission_nm_high`` (models with a wavelength head
+    only: median and central 80 % interval of the emission maximum, nm), then the trust fields
+    of a model with trust files: ``prediction_set`` (levels of the 90 % conformal prediction
+    set), ``emission_nm_low_90``, ``emission_nm_high_90`` (wavelength models: conformalised 90 %
+    interval, nm), ``nearest_similarity`` (Tanimoto similarity to the nearest training molecule)
+    and ``in_domain``; ``rare_score_std`` (ensembles only: the spread of the members' rare
     scores) and ``inchikey``. Empty fields are null.
     """
 
@@ -162,6 +170,12 @@ class MoleculeResult(BaseModel):
                               "input, '; '-separated, e.g. 'counter-ion removed'.")
     canonical_smiles: str | None = Field(default=None, description="The standardised "
                                          "structure the model read.")
+    solvent: str | None = Field(default=None, description="Models with a solvent-aware model "
+                                "only: canonical SMILES of the solvent the row was predicted "
+                                "in (null: none given, the solvent-free answer).")
+    solvent_seen: bool | None = Field(default=None, description="Models with a solvent-aware "
+                                      "model only: whether it was trained on that solvent "
+                                      "(null without a solvent).")
     level: str | None = Field(default=None, description="Most probable level.")
     level_index: int | None = Field(default=None, description="Index of the most probable "
                                     "level in the model's levels, from 0.")

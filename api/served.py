@@ -6,6 +6,10 @@ InChIKey and its graph. Structures for which the caller has already obtained thi
 prediction are answered from the database; the others go through the network (under a lock, so
 one model can serve many threads) and are stored, once, for everyone. See api/README.md for why
 a key is not answered from predictions other keys obtained.
+
+A model folder with a solvent-aware model answers SMILES given with a solvent from it
+(:meth:`ServedModel.in_solvent`); those answers are computed on each request and not stored,
+since stored predictions are keyed by structure alone.
 """
 
 from __future__ import annotations
@@ -249,7 +253,7 @@ class ServedModel:
                 probabilities=[round(float(p), 6) for p in probs[i]],
                 level=int(levels[i]),
                 rare_score=float(scores[i]),
-                emission_nm=[round(float(v), 1) for v in nm[i]] if nm is not None else None,
+                emission_nm=_nm(nm, i),
                 member_probabilities=[[round(float(p), 6) for p in member[i]]
                                       for member in members] if members is not None else None,
             )
@@ -288,6 +292,50 @@ class ServedModel:
             self.forward_calls += 1
             self.molecules_predicted += len(graphs)
             return self.predictor.outputs(graphs, mol_x)
+
+    @property
+    def has_solvent_model(self) -> bool:
+        """True when requests may give a solvent (the folder has a solvent-aware model)."""
+        return bool(getattr(self.predictor, "has_solvent_model", False))
+
+    def in_solvent(self, outcomes: Sequence[Outcome], smiles: Sequence[str], solvent: str,
+                   target_indices: Sequence[int] | None = None):
+        """``outcomes`` (of :meth:`evaluate` for ``smiles``) with every scored one answered by
+        the solvent-aware model in ``solvent`` (canonical SMILES): its probabilities, level,
+        rare score (of ``target_indices``, ``None``: the model's) and emission maximum; no
+        member probabilities. A molecule it cannot score becomes ``out_of_scope``. Not stored.
+        Returns (outcomes, :class:`~zincfluor.screening.solvent_model.SolventFields`)."""
+        from zincfluor.screening.predictor import ModelOutputs, prepare_molecules
+        from zincfluor.screening.rare import rare_scores
+
+        prepared = prepare_molecules(list(smiles), self.featurizer_config,
+                                     molecule_features=self.predictor.molecule_features)
+        n = prepared.n
+        blank = ModelOutputs(np.full((n, len(self.level_names)), np.nan, np.float32))
+        with self._lock:
+            self.forward_calls += 1
+            self.molecules_predicted += len(prepared.positions)
+            outputs, fields, changed = self.predictor.apply_solvents(prepared, blank,
+                                                                     [solvent] * n)
+        targets = self.target_indices if target_indices is None else list(target_indices)
+        scores = rare_scores(outputs.probs, targets)
+        answered = []
+        for i, outcome in enumerate(outcomes):
+            prediction = outcome.prediction
+            if prediction is not None and i in changed:
+                _, _, reason = changed[i].partition(": ")
+                outcome = Outcome(None, reason, "out_of_scope", outcome.notes)
+            elif prediction is not None and not np.isnan(outputs.probs[i]).any():
+                outcome = dataclasses.replace(outcome, prediction=dataclasses.replace(
+                    prediction,
+                    probabilities=[round(float(p), 6) for p in outputs.probs[i]],
+                    level=int(outputs.probs[i].argmax()),
+                    rare_score=float(scores[i]),
+                    emission_nm=[round(float(v), 1) for v in outputs.emission_nm[i]],
+                    member_probabilities=None,
+                ))
+            answered.append(outcome)
+        return answered, fields
 
     def names_of(self, target_indices: Sequence[int] | None) -> list[str]:
         """Names of the levels ``target_indices`` (``None``: the model's target levels)."""
@@ -330,6 +378,14 @@ class ServedModel:
                                                  identified.statuses, identified.notes,
                                                  strict=True)
         ]
+
+
+def _nm(nm: np.ndarray | None, i: int) -> list[float] | None:
+    """Row ``i`` of an emission array, 1 decimal; ``None`` without one (NaN: a folder whose
+    wavelength comes from its solvent-aware model alone, asked without a solvent)."""
+    if nm is None or np.isnan(nm[i]).any():
+        return None
+    return [round(float(v), 1) for v in nm[i]]
 
 
 def _take(graphs, indices: list[int]):

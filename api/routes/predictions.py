@@ -5,7 +5,9 @@ attributions and drawings.
 Structures the caller has obtained before (same standardised structure, same model) come from
 the database; the others are predicted, and stored for next time. ``target_levels`` chooses the
 levels the rare scores add up. With a model that has trust files, every result carries the
-trust fields (:mod:`api.records`).
+trust fields (:mod:`api.records`). With a model that has a solvent-aware model, ``solvent``
+(one for every SMILES) has them answered by it (not stored), and every result carries
+``solvent`` and ``solvent_seen``.
 """
 
 from __future__ import annotations
@@ -50,17 +52,23 @@ def predict(
     check_request(body, settings, max_count=settings.max_request_smiles)
     served = state.served
     chosen = chosen_levels(served, body.target_levels)
+    solvent = request_solvent(served, body.solvent)
     outcomes = served.evaluate(state.sessions, body.smiles, owner_id=caller.key_id,
                                target_indices=chosen)
+    solvents = [(None, None)] * len(outcomes)
+    if solvent is not None:
+        outcomes, fields = served.in_solvent(outcomes, body.smiles, solvent, chosen)
+        solvents = list(zip(fields.smiles, fields.seen, strict=True))
     ids = body.ids or [None] * len(body.smiles)
     layout = _layout(served)
     targets = chosen if chosen is not None else served.target_indices
-    trusts = _trust(served, layout, [outcome.prediction for outcome in outcomes])
+    trusts = _trust(served, layout, [outcome.prediction for outcome in outcomes],
+                    uncalibrated=solvent is not None)
     results = []
-    for row, (text, ident, outcome, trust) in enumerate(
-            zip(body.smiles, ids, outcomes, trusts, strict=True), start=1):
+    for row, (text, ident, outcome, trust, in_solvent) in enumerate(
+            zip(body.smiles, ids, outcomes, trusts, solvents, strict=True), start=1):
         values = (text, ident)
-        text_row = outcome_row(layout, values, row, outcome, targets, trust)
+        text_row = outcome_row(layout, values, row, outcome, targets, trust, in_solvent)
         results.append(MoleculeResult(**json_record(layout, text_row, values)))
     return PredictionsResponse(model=served.name, model_id=served.model_id,
                                target_levels=served.names_of(chosen), results=results)
@@ -69,14 +77,35 @@ def predict(
 def _layout(served):
     return service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
                           wavelength=served.predicts_wavelength, ensemble=served.members > 1,
-                          ranked=False, trust=served.predictor.has_trust)
+                          ranked=False, trust=served.predictor.has_trust,
+                          solvent=served.has_solvent_model)
 
 
-def _trust(served, layout, predictions: list) -> list:
-    """Trust fields of ``predictions`` (``None`` each for a layout without trust)."""
+def _trust(served, layout, predictions: list, uncalibrated: bool = False) -> list:
+    """Trust fields of ``predictions`` (``None`` each for a layout without trust);
+    ``uncalibrated``: they are the solvent-aware model's (:func:`api.records.trust_values`)."""
     if not layout.trust:
         return [None] * len(predictions)
-    return trust_values(served.predictor, predictions)
+    return trust_values(served.predictor, predictions, uncalibrated)
+
+
+def request_solvent(served, solvent: str | None) -> str | None:
+    """The canonical SMILES of a request's ``solvent`` (``None`` when not given or blank); 422
+    for a model without a solvent-aware model or a solvent that is neither a known name nor a
+    SMILES."""
+    from zincfluor.screening.solvent_model import NO_SOLVENT_MODEL, resolve_row_solvents
+
+    if solvent is None or not solvent.strip():
+        return None
+    if not served.has_solvent_model:
+        raise APIError(422, f"solvent: {NO_SOLVENT_MODEL}", "validation_error")
+    try:
+        resolved = resolve_row_solvents([solvent], what="solvent")[0]
+    except ValueError as error:
+        raise APIError(422, str(error).replace("`zincfluor predict --help` lists them",
+                                               "GET /v1/models: card.solvent"),
+                       "validation_error") from None
+    return resolved
 
 
 @router.post(

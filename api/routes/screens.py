@@ -199,6 +199,9 @@ def _create_from_json(state: AppState, caller: Caller, raw: bytes) -> ScreenCrea
             [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
         ) from None
     check_request(body, state.settings, max_count=state.settings.max_screen_molecules)
+    if body.solvent is not None:
+        raise APIError(422, "solvent: screens do not take a solvent yet; send up to "
+                       "1,000 SMILES with a solvent to POST /v1/predictions", "validation_error")
     levels = chosen_levels(state.served, body.target_levels)
     ids = body.ids or [None] * len(body.smiles)
     settings = state.settings

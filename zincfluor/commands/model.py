@@ -24,6 +24,11 @@ WAVELENGTH_HELP = (
     "Training run of a wavelength model (--head gaussian) on the same split, shipped in "
     "OUT/wavelength/ to supply emission_nm and its interval; repeat it for an ensemble of them."
 )
+SOLVENT_MODEL_HELP = (
+    "Training run of a solvent-aware model (zincfluor train-solvent, with its Gaussian "
+    "wavelength head), shipped in OUT/solvent/ to answer inputs given with a solvent "
+    "(predict/screen --solvent); repeat it for an ensemble of them."
+)
 
 __all__ = ["register", "model_app"]
 
@@ -94,6 +99,7 @@ def ship(
         "hand (--no-trust: ship without them).",
     ),
     wavelength: list[Path] = typer.Option(None, "--wavelength", help=WAVELENGTH_HELP),
+    solvent_model: list[Path] = typer.Option(None, "--solvent-model", help=SOLVENT_MODEL_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
 ) -> None:
     """Copy a run's checkpoint into OUT with card.json and a README.md model card, and build
@@ -111,6 +117,7 @@ def ship(
     if data is not None and not data.is_file():
         fail(f"--data {data} is not a file; give the measurement table the run was trained on")
     _check_runs(wavelength or [], "--wavelength")
+    _check_runs(solvent_model or [], "--solvent-model")
     check_output_folder(out, "--out")
     table = trust_table(run_dir, data) if trust else None
     with removed_on_failure(out):
@@ -123,6 +130,8 @@ def ship(
             card = _attach_companion(out, wavelength, data, progress)
             if table is not None:
                 card = build_model_trust(out, table, device="auto", progress=progress) or card
+        if solvent_model:
+            card = _attach_solvent_model(out, solvent_model, "auto")
     out_console.print(
         f"shipped {card.name} -> {out} (target levels {', '.join(card.target_levels)}; "
         f"checkpoint sha256 {card.checkpoint_sha256[:12]}...)"
@@ -192,6 +201,21 @@ def _attach_companion(out: Path, runs: list[Path], data: Path | None, progress: 
     return card
 
 
+def _attach_solvent_model(out: Path, runs: list[Path], device: str):
+    """Ship ``runs`` as OUT's solvent-aware model and print what it was trained on."""
+    from zincfluor.runs.solvent_companion import attach_solvent_model
+
+    card = attach_solvent_model(out, runs, device=device)
+    section = card.solvent or {}
+    valid = ", ".join(_nm(v) for v in section.get("valid_mae_nm") or [])
+    out_console.print(
+        f"solvent-aware model ({section.get('encoder')} encoder, {len(runs)} run(s), "
+        f"{len(section.get('train_solvents') or [])} training solvents) -> {out}/solvent: "
+        f"emission maximum MAE {valid or 'n/a'} on its validation rows"
+    )
+    return card
+
+
 def _nm(value) -> str:
     return "n/a" if value is None else f"{float(value):.1f} nm"
 
@@ -244,6 +268,7 @@ def ensemble(
     cache_dir: str = typer.Option(None, "--cache-dir", help="Graph cache folder ('none')."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
     wavelength: list[Path] = typer.Option(None, "--wavelength", help=WAVELENGTH_HELP),
+    solvent_model: list[Path] = typer.Option(None, "--solvent-model", help=SOLVENT_MODEL_HELP),
 ) -> None:
     """Combine training runs into one ensemble model folder (the mean of their probabilities).
 
@@ -260,6 +285,7 @@ def ensemble(
         if not run.exists():
             fail(f"run folder {run} does not exist")
     _check_runs(wavelength or [], "--wavelength")
+    _check_runs(solvent_model or [], "--solvent-model")
     check_device(device)
     check_output_folder(out, "--out")
     with removed_on_failure(out):
@@ -270,6 +296,8 @@ def ensemble(
         )
         if wavelength:
             _attach_companion(out, wavelength, data, progress)
+        if solvent_model:
+            _attach_solvent_model(out, solvent_model, device)
     groups = result.valid_metrics["retrieval"]["groups"]
     ap = ", ".join(f"AP {group} {_pct(block.get('average_precision'))}"
                    for group, block in groups.items())

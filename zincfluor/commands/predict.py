@@ -19,6 +19,8 @@ from zincfluor.commands.screen import (
     ID_COLUMN_HELP,
     INPUT_HELP,
     MODEL_HELP,
+    SOLVENT_COLUMN_HELP,
+    SOLVENT_HELP,
     TARGET_LEVELS_HELP,
     OutputFormat,
     domain_line,
@@ -44,11 +46,15 @@ def predict(
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Molecules per forward pass."),
     device: DeviceChoice = typer.Option(DeviceChoice.auto, "--device", help=DEVICE_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help=PROGRESS_HELP),
+    solvent: str = typer.Option(None, "--solvent", help=SOLVENT_HELP),
+    solvent_column: str = typer.Option(None, "--solvent-column", help=SOLVENT_COLUMN_HELP),
 ) -> None:
     """Predict fluorescence levels and the rare score; invalid rows are flagged, never dropped.
 
     Every input column is kept, then zincfluor's fields (row, status, reason, notes,
-    canonical_smiles, level, level_index, rare_score, p_<level>...).
+    canonical_smiles, level, level_index, rare_score, p_<level>...). With --solvent (or a
+    solvent column) and a model folder with a solvent-aware model, each molecule is predicted
+    in its solvent, e.g. `zincfluor predict dye.smi --out - --solvent toluene`.
     """
     from zincfluor.screening.card import resolve_model_path
     from zincfluor.screening.inputs import open_molecule_inputs
@@ -64,7 +70,7 @@ def predict(
         targets = model_targets(predictor, model_path, target_levels)
         counts = write_predictions(
             predictor, inputs, out, target_levels=targets, format=fmt,
-            progress=progress and input != "-",
+            progress=progress and input != "-", solvent=solvent, solvent_column=solvent_column,
         )
     report = console if out == "-" else out_console
     report.print(

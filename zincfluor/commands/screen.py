@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from enum import StrEnum
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from zincfluor.commands.common import (
     out_console,
 )
 
-__all__ = ["register", "screen", "model_targets", "split_names", "OutputFormat"]
+__all__ = ["register", "screen", "model_targets", "split_names", "OutputFormat",
+           "documented_solvents", "SOLVENT_HELP", "SOLVENT_COLUMN_HELP"]
 
 MODEL_HELP = "Model folder (from `zincfluor model ship`), run folder or checkpoint.pt. " \
     "Default: $ZINCFLUOR_MODEL, else the shipped models/emission8-default."
@@ -29,6 +31,32 @@ TARGET_LEVELS_HELP = "Comma-separated levels whose probabilities make the rare s
 ENGINE_HELP = "local: this machine's processes; ray: Ray Data actors over many input files " \
     "or a folder (pip install 'zincfluor\\[ray]'), writing --out as a folder of Parquet shards, " \
     "top.csv and a manifest; rerun the same command to resume."
+HELP_SOLVENTS = 16  # solvent names the --help text shows
+
+
+def documented_solvents(limit: int = HELP_SOLVENTS) -> list[str]:
+    """The first ``limit`` names of zincfluor's solvent table (``zincfluor/data/solvents.csv``,
+    most frequent in Deep4Chem first; :func:`zincfluor.data.solvents.solvent_names` is their
+    home). Read here from the file itself so that ``--help`` imports neither pandas nor RDKit."""
+    import zincfluor
+
+    path = Path(zincfluor.__file__).parent / "data" / "solvents.csv"
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return [row["name"] for _, row in zip(range(limit), rows, strict=False)]
+
+
+SOLVENT_HELP = (
+    "Solvent of every input molecule, by name or SMILES (a model folder with a solvent-aware "
+    "model in solvent/ only; `zincfluor model ship --solvent-model`): its answer replaces the "
+    "solvent-free model's, and records gain solvent and solvent_seen. Names (any case, common "
+    "synonyms such as MeCN, DCM, EtOH too): " + ", ".join(documented_solvents())
+    + ", and more (zincfluor.data.solvents.solvent_names()); any other solvent as SMILES."
+)
+SOLVENT_COLUMN_HELP = (
+    "Column of a .csv/.sdf/.parquet input holding each row's solvent (name or SMILES; empty: no "
+    "solvent). Default: a column named solvent, when the model has a solvent-aware model."
+)
 ADDRESS_HELP = "Ray cluster to join with --engine ray (e.g. ray://head:10001 or auto; " \
     "default: a new local Ray instance)."
 
@@ -98,6 +126,8 @@ def screen(
         help="Add the trust fields (prediction_set, nearest_similarity, in_domain) when the "
         "model folder has trust files (--no-trust: leave them out).",
     ),
+    solvent: str = typer.Option(None, "--solvent", help=SOLVENT_HELP),
+    solvent_column: str = typer.Option(None, "--solvent-column", help=SOLVENT_COLUMN_HELP),
 ) -> None:
     """Score every molecule and rank the library by its rare-level probability.
 
@@ -113,6 +143,9 @@ def screen(
     from zincfluor.screening.screen import screen_library
 
     if engine == Engine.ray:
+        if solvent is not None or solvent_column is not None:
+            raise ValueError("--engine ray does not take a solvent yet; use the local engine "
+                             "for --solvent or --solvent-column")
         _screen_on_ray(library, out, format, model, top, target_levels, smiles_column,
                        id_column, batch_size, jobs, device, progress, address)
         return
@@ -133,6 +166,7 @@ def screen(
         summary = screen_library(
             predictor, inputs, out, target_levels=targets, top=top, format=fmt, jobs=jobs,
             progress=progress and library != "-",
+            **_solvent_options(solvent, solvent_column),
         )
     workers = "in-process" if summary.jobs == 1 else f"{summary.jobs} worker processes"
     console.print(
@@ -148,6 +182,12 @@ def screen(
     )
     if summary.out_of_domain is not None:
         report.print(domain_line(summary.out_of_domain, summary.ok))
+
+
+def _solvent_options(solvent: str | None, column: str | None) -> dict:
+    """``screen_library``'s solvent keywords, left out when neither option is given."""
+    options = {"solvent": solvent, "solvent_column": column}
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _screen_on_ray(library, out, format, model, top, target_levels, smiles_column, id_column,

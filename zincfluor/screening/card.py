@@ -99,6 +99,7 @@ class ModelCard:
     calibration: dict[str, Any] | None = None  # temperature scaling, when the run was calibrated
     trust: dict[str, Any] | None = None  # trust_card_section, when the folder has trust files
     wavelength: dict[str, Any] | None = None  # the wavelength companion (runs/companion.py)
+    solvent: dict[str, Any] | None = None  # the solvent-aware model (runs/solvent_companion.py)
 
     @property
     def level_names(self) -> list[str]:
@@ -118,7 +119,8 @@ class ModelCard:
         known = {f.name for f in fields(cls)}
         missing = sorted(
             f.name for f in fields(cls) if f.name not in data and f.name not in
-            ("format", "featurizer", "versions", "calibration", "trust", "wavelength")
+            ("format", "featurizer", "versions", "calibration", "trust", "wavelength",
+             "solvent")
         )
         if missing:
             raise ValueError(f"model card lacks {', '.join(missing)}")
@@ -233,6 +235,7 @@ def ship_model(
     """
     from zincfluor.screening.rare import resolve_target_levels
     from zincfluor.train.checkpoint import (
+        SOLVENT_FOLDER,
         WAVELENGTH_FOLDER,
         load_checkpoint,
         resolve_checkpoint_path,
@@ -273,6 +276,7 @@ def ship_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / WAVELENGTH_FOLDER, ignore_errors=True)  # an earlier model's companion
+    shutil.rmtree(out / SOLVENT_FOLDER, ignore_errors=True)  # and solvent-aware model
     target = out / CHECKPOINT_NAME
     if source.resolve() != target.resolve():
         tmp = out / (CHECKPOINT_NAME + ".part")
@@ -581,6 +585,7 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         lines += [f"| {level} | {_pct(value)} |" for level, value in per_level.items()]
     lines += _retrieval_section(metrics)
     lines += _wavelength_section(metrics.get("wavelength"), card.wavelength)
+    lines += _solvent_section(card.solvent)
     lines += _trust_section(card.trust)
     lines += [
         "",
@@ -588,7 +593,9 @@ def render_readme(card: ModelCard, model_spec: dict[str, Any] | None = None) -> 
         "",
         "- Trained on a few thousand literature dyes; molecules unlike them (other chemistry, "
         "metals, very large systems) get unreliable predictions.",
-        "- The label is the median emission over solvents: solvent effects are not modelled.",
+        "- The label is the median emission over solvents: solvent effects are not modelled."
+        if not card.solvent else "- The levels of inputs without a solvent are for the median "
+        "emission over solvents; give a solvent to use the solvent-aware model (Solvents).",
         f"- The rarest levels have few training examples ({_rarest(card)}); their accuracy has "
         "wide uncertainty.",
         f"- {_calibration_note(metrics.get('ece'))}",
@@ -679,6 +686,48 @@ def _wavelength_section(metrics: dict[str, Any] | None,
     if coverage is not None and interval is not None:
         lines.append(f"| share of measured maxima inside the central {interval:.0%} interval | "
                      f"{_pct(coverage)} |")
+    return lines
+
+
+SOLVENTS_LISTED = 30  # training solvents the README's table shows
+
+
+def _solvent_section(section: dict[str, Any] | None) -> list[str]:
+    """The README's "Solvents" section: what answers inputs given with a solvent, its MAE and
+    the solvents it was trained on."""
+    if not section:
+        return []
+    valid = ", ".join(_nm(v) for v in section.get("valid_mae_nm") or []) or "n/a"
+    test = ", ".join(_nm(v) for v in section.get("test_mae_nm") or []) or "n/a"
+    lines = [
+        "",
+        "## Solvents",
+        "",
+        "Inputs given with a solvent (`zincfluor predict ... --solvent toluene`, a `solvent` "
+        "column, the service's `solvent` field; a name or a SMILES) are answered by the "
+        f"solvent-aware model in `{section.get('folder')}/` ({section.get('encoder')} solvent "
+        f"encoder, {section.get('backbone')} backbone, {section.get('method')}, "
+        f"{section.get('members')} member(s)): its emission maximum and interval, and its level "
+        "probabilities (the masses of its Gaussian emission distribution in each level's bin) "
+        "and rare score. Inputs without a solvent get this model's answer. It was trained and "
+        f"tested on its own (molecule, solvent) rows: emission-maximum MAE {valid} on "
+        f"validation rows, {test} on test rows.",
+        "",
+        "Records gain `solvent` (the canonical SMILES of the solvent used) and `solvent_seen` "
+        "(whether the model was trained on that solvent; a solvent outside the list below is "
+        "read from its structure alone, so treat its answer with more suspicion).",
+        "",
+        "| solvent | SMILES | class | training rows |",
+        "|---|---|---|---|",
+    ]
+    solvents = section.get("train_solvents") or []
+    for entry in solvents[:SOLVENTS_LISTED]:
+        lines.append(f"| {entry.get('name') or ''} | `{entry.get('smiles')}` | "
+                     f"{entry.get('class', '')} | {entry.get('rows', '')} |")
+    if len(solvents) > SOLVENTS_LISTED:
+        rest = sum(int(entry.get("rows", 0)) for entry in solvents[SOLVENTS_LISTED:])
+        lines.append(f"| {len(solvents) - SOLVENTS_LISTED} more solvents (card.json) | | | "
+                     f"{rest} |")
     return lines
 
 

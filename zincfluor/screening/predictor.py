@@ -16,6 +16,17 @@ interval (wavelength models), the Tanimoto similarity to the nearest training mo
 ``in_domain`` flag. The query fingerprint is made from the same standardised molecule as the
 graph (in :func:`prepare_molecules`, so in ``screen``'s worker processes too) and only the top-1
 similarity is searched, one vectorised call per batch.
+
+**Solvents.** A model folder with a solvent-aware model in ``solvent/``
+(:mod:`zincfluor.screening.solvent_model`) answers inputs given with a solvent
+(``predict(smiles, solvents=...)``) from that model: its levels, probabilities (the Gaussian
+head's bin masses), rare score, ``emission_nm`` and interval; inputs without a solvent get the
+folder model's answer, unchanged. Such rows have no ``rare_score_std`` (the spread is the
+folder ensemble's), and their trust fields keep ``nearest_similarity`` and ``in_domain`` (about
+the molecule) but not the conformal calibration, made for the folder's model: the prediction set
+holds only the predicted level and there is no 90 % interval. A solvent given to a folder
+without a solvent-aware model is an error (:data:`~zincfluor.screening.solvent_model.
+NO_SOLVENT_MODEL`), never ignored.
 """
 
 from __future__ import annotations
@@ -38,13 +49,20 @@ from zincfluor.chem.smiles import InvalidMoleculeError
 from zincfluor.chem.standardize import standardize_input
 from zincfluor.data import LabelScheme
 from zincfluor.nn.distribution import mixture_quantiles
-from zincfluor.screening.fastgcn import fast_features, fast_forward
+from zincfluor.screening.fastgcn import fast_forward
+from zincfluor.screening.solvent_model import (
+    NO_SOLVENT_MODEL,
+    SolventFields,
+    SolventModel,
+    resolve_row_solvents,
+)
 from zincfluor.train.checkpoint import (
     WAVELENGTH_FOLDER,
     load_checkpoint,
     model_from_checkpoint,
     resolve_companion_paths,
     resolve_member_paths,
+    resolve_solvent_model_paths,
 )
 from zincfluor.train.seeding import resolve_device
 from zincfluor.trust.fingerprints import FingerprintSettings, mol_for_fingerprint
@@ -77,6 +95,8 @@ class PredictionBatch:
     ``emission_nm`` [n, 3] (median, low, high of the central 80 % interval) for a model with a
     wavelength head; ``member_probs`` [K, n, C] for an ensemble (see :class:`ModelOutputs`).
     ``trust``: the :class:`TrustFields` of each input, for a model with trust files.
+    ``solvent``: the :class:`~zincfluor.screening.solvent_model.SolventFields` of each input,
+    for a model folder with a solvent-aware model (``None`` otherwise).
     """
 
     smiles: list[str]
@@ -88,6 +108,7 @@ class PredictionBatch:
     emission_nm: np.ndarray | None = None
     member_probs: np.ndarray | None = None
     trust: TrustFields | None = None
+    solvent: SolventFields | None = None
 
     @property
     def levels(self) -> np.ndarray:
@@ -337,13 +358,12 @@ class _Member:
         self.model = model_from_checkpoint(checkpoint).to(device)
         self.forward = fast_forward(self.model)
         self.has_wavelength = hasattr(self.model.head, "log_nm_distribution")
-        self.features = fast_features(self.model) if self.has_wavelength else None
 
     def outputs(self, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """(probabilities [B, C], (mean, std) of log nm or None), from one backbone pass."""
         if not self.has_wavelength:
             return torch.softmax(self.forward(batch).float(), dim=1), None
-        features = self.features(batch)
+        features = self.model.features(batch)
         logits = self.model.head(features) / self.model.temperature
         return torch.softmax(logits.float(), dim=1), self.model.head.log_nm_distribution(features)
 
@@ -381,10 +401,14 @@ class Predictor:
         none, while the levels, probabilities and rare score stay this model's. It must read
         molecules the same way (featurizer, levels, molecule features), so one preparation
         serves both. A model folder keeps it in ``wavelength/`` (:data:`WAVELENGTH_FOLDER`).
+    solvent : checkpoints of a solvent-aware model (``solvent/``,
+        :class:`~zincfluor.screening.solvent_model.SolventModel`) that answers inputs given
+        with a solvent (see the module docstring); it must predict this model's levels.
     """
 
     def __init__(self, checkpoint: dict | list[dict], *, device: str = "auto",
-                 batch_size: int = 256, wavelength: list[dict] | None = None):
+                 batch_size: int = 256, wavelength: list[dict] | None = None,
+                 solvent: list[dict] | None = None):
         checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
         metadata = checkpoints[0]["metadata"]
         if metadata.get("kind") != "molecules":
@@ -412,6 +436,11 @@ class Predictor:
         self.batch_size = batch_size
         self.class_counts = list(self.checkpoint["class_counts"])
         self.trust: TrustFiles | None = None
+        self.solvent_model: SolventModel | None = None
+        if solvent:
+            self.solvent_model = SolventModel(solvent, device=self.device, batch_size=batch_size)
+            self.solvent_model.check_compatible(self.level_names, self.featurizer_config,
+                                                self.molecule_features)
 
     @classmethod
     def load(cls, model: str | Path, *, device: str = "auto", batch_size: int = 256,
@@ -421,7 +450,9 @@ class Predictor:
         (``trust=False``: never)."""
         checkpoints = [load_checkpoint(path) for path in resolve_member_paths(model)]
         wavelength = [load_checkpoint(path) for path in resolve_companion_paths(model)] or None
-        predictor = cls(checkpoints, device=device, batch_size=batch_size, wavelength=wavelength)
+        solvent = [load_checkpoint(path) for path in resolve_solvent_model_paths(model)] or None
+        predictor = cls(checkpoints, device=device, batch_size=batch_size, wavelength=wavelength,
+                        solvent=solvent)
         if trust:
             predictor.use_trust(load_trust(model))
         return predictor
@@ -458,13 +489,16 @@ class Predictor:
 
     def trust_fields(self, probs: np.ndarray, emission_nm: np.ndarray | None,
                      fingerprints: np.ndarray | None,
-                     positions: np.ndarray | None = None) -> TrustFields:
+                     positions: np.ndarray | None = None,
+                     uncalibrated: np.ndarray | None = None) -> TrustFields:
         """:class:`TrustFields` of n predictions.
 
         ``probs`` [n, C] (NaN rows: not scored); ``emission_nm`` [n, 3] or ``None``;
         ``fingerprints`` [m, words] of the scored rows at ``positions`` (default: every row),
         as :func:`prepare_molecules` makes them. Only the nearest training molecule is looked
-        up (:meth:`~zincfluor.trust.neighbours.ReferenceSet.index`).
+        up (:meth:`~zincfluor.trust.neighbours.ReferenceSet.index`). ``uncalibrated``: bool [n],
+        rows answered by the solvent-aware model, which the conformal calibration is not for
+        (their set is the predicted level alone, and they have no 90 % interval).
         """
         if self.trust is None:
             raise ValueError("this model folder has no trust files; build them with "
@@ -476,6 +510,8 @@ class Predictor:
         sets = np.zeros((n, len(self.level_names)), dtype=bool)
         if trust.levels is not None:
             sets = trust.levels.prediction_sets(probs, TRUST_ALPHA) & scored[:, None]
+        if uncalibrated is not None:
+            sets[np.asarray(uncalibrated, bool)] = False
         # the predicted level always belongs: a superset keeps the coverage guarantee
         rows = np.flatnonzero(scored)
         sets[rows, probs[rows].argmax(axis=1)] = True
@@ -484,6 +520,8 @@ class Predictor:
             low, high = trust.interval.interval(emission_nm[:, 1], emission_nm[:, 2],
                                                 TRUST_ALPHA)
             interval = np.stack([low, high], axis=1)
+            if uncalibrated is not None:
+                interval[np.asarray(uncalibrated, bool)] = np.nan
         similarity = np.full(n, np.nan, dtype=np.float32)
         if trust.reference_set is not None and fingerprints is not None and len(fingerprints):
             rows = np.arange(n) if positions is None else np.asarray(positions)
@@ -495,7 +533,8 @@ class Predictor:
         return TrustFields(sets, interval, similarity, in_domain, scored)
 
     def trust_fields_of_smiles(self, probs: np.ndarray, emission_nm: np.ndarray | None,
-                               canonical: Sequence[str | None]) -> TrustFields:
+                               canonical: Sequence[str | None],
+                               uncalibrated: np.ndarray | None = None) -> TrustFields:
         """:meth:`trust_fields` from the canonical SMILES of each prediction (``None`` where
         not scored), as a store of predictions keeps them."""
         settings = self.trust_fingerprint
@@ -504,7 +543,8 @@ class Predictor:
         if settings is not None and rows:
             fingerprints = morgan_fingerprints_of(
                 [mol_for_fingerprint(canonical[i]) for i in rows], settings)
-        return self.trust_fields(probs, emission_nm, fingerprints, np.asarray(rows, np.int64))
+        return self.trust_fields(probs, emission_nm, fingerprints, np.asarray(rows, np.int64),
+                                 uncalibrated)
 
     @property
     def level_names(self) -> list[str]:
@@ -516,9 +556,67 @@ class Predictor:
 
     @property
     def predicts_wavelength(self) -> bool:
-        """True when predictions carry ``emission_nm`` (the model has a wavelength head, or a
-        wavelength companion)."""
-        return self.members[0].has_wavelength or bool(self.wavelength_members)
+        """True when predictions carry ``emission_nm`` (the model has a wavelength head, a
+        wavelength companion or a solvent-aware model)."""
+        return (self.members[0].has_wavelength or bool(self.wavelength_members)
+                or self.solvent_model is not None)
+
+    @property
+    def has_solvent_model(self) -> bool:
+        """True when the folder has a solvent-aware model: inputs may come with a solvent and
+        records carry ``solvent`` and ``solvent_seen``."""
+        return self.solvent_model is not None
+
+    def apply_solvents(self, prepared: PreparedMolecules, outputs: ModelOutputs,
+                       solvents: Sequence[str | None] | None,
+                       ) -> tuple[ModelOutputs, SolventFields | None, dict[int, str]]:
+        """``outputs`` with the rows that have a solvent answered by the solvent-aware model.
+
+        ``solvents``: per input of ``prepared``, a canonical solvent SMILES or ``None``
+        (:func:`~zincfluor.screening.solvent_model.resolve_row_solvents`), or ``None`` for no
+        solvent at all. Returns the outputs (new arrays where changed), the rows'
+        :class:`~zincfluor.screening.solvent_model.SolventFields` (``None`` without a
+        solvent-aware model) and ``{position: status}`` for rows the solvent model cannot
+        score (``out_of_scope: ...``). Raises ``ValueError`` for a solvent given to a model
+        without a solvent-aware model.
+        """
+        n = prepared.n
+        if solvents is not None and len(solvents) != n:
+            raise ValueError(f"{len(solvents)} solvents for {n} molecules; give one solvent "
+                             "(or None) per molecule")
+        given = solvents is not None and any(s is not None for s in solvents)
+        if self.solvent_model is None:
+            if given:
+                raise ValueError(NO_SOLVENT_MODEL)
+            return outputs, None, {}
+        if not given:
+            return outputs, SolventFields.empty(n), {}
+        model = self.solvent_model
+        fields = model.fields(solvents)
+        chosen, rows, changed = [], [], {}
+        for k, position in enumerate(prepared.positions.tolist()):
+            if solvents[position] is None:
+                continue
+            reason = model.out_of_scope(prepared.canonical[k])
+            if reason is not None:
+                changed[position] = f"out_of_scope: {reason}"
+                continue
+            chosen.append(k)
+            rows.append(position)
+        probs = outputs.probs.copy()
+        nm = (outputs.emission_nm.copy() if outputs.emission_nm is not None
+              else np.full((n, 3), np.nan, np.float32))
+        members = None if outputs.member_probs is None else outputs.member_probs.copy()
+        dropped = list(changed) + rows
+        probs[list(changed)] = np.nan
+        nm[dropped] = np.nan
+        if members is not None:
+            members[:, dropped] = np.nan  # the spread is the folder ensemble's
+        if chosen:
+            probs[rows], nm[rows] = model.outputs(
+                prepared.graphs, prepared.mol_x, chosen, [solvents[p] for p in rows],
+                INTERVAL_COVERAGE)
+        return ModelOutputs(probs, nm, members), fields, changed
 
     def prepare(self, smiles: Sequence[str | Chem.Mol], *,
                 inchikey: bool = False) -> PreparedMolecules:
@@ -527,17 +625,26 @@ class Predictor:
                                  molecule_features=self.molecule_features,
                                  fingerprint=self.trust_fingerprint)
 
-    def predict(self, smiles: Sequence[str | Chem.Mol], *,
-                inchikey: bool = False) -> PredictionBatch:
+    def predict(self, smiles: Sequence[str | Chem.Mol], *, inchikey: bool = False,
+                solvents: Sequence[str | None] | None = None) -> PredictionBatch:
         """Probabilities for each input in ``smiles``, a SMILES string or an RDKit molecule
         (invalid ones flagged, not dropped). The batch's ``smiles`` holds the SMILES as given,
         and RDKit's SMILES of each molecule given.
 
         With ``inchikey=True`` the result also carries each valid molecule's InChIKey, computed
-        from the same parsed molecule as its features and canonical SMILES.
+        from the same parsed molecule as its features and canonical SMILES. ``solvents``: one
+        solvent per input (a name or SMILES; ``None`` or empty: no solvent), answered by the
+        folder's solvent-aware model (module docstring); ``ValueError`` for an unknown solvent
+        or a folder without a solvent-aware model.
         """
+        resolved = None if solvents is None else resolve_row_solvents(
+            solvents, rows=range(1, len(solvents) + 1))
         prepared = self.prepare(smiles, inchikey=inchikey)
-        outputs = self.predict_prepared(prepared)
+        outputs, solvent, changed = self.apply_solvents(prepared, self.predict_prepared(prepared),
+                                                        resolved)
+        status = prepared.status()
+        for position, text in changed.items():
+            status[position] = text
         canonical: list[str | None] = [None] * prepared.n
         keys: list[str | None] | None = [None] * prepared.n if inchikey else None
         for k, position in enumerate(prepared.positions.tolist()):
@@ -548,9 +655,10 @@ class Predictor:
         trust = None
         if self.has_trust:
             trust = self.trust_fields(outputs.probs, outputs.emission_nm, prepared.fingerprints,
-                                      prepared.positions)
-        return PredictionBatch(texts, canonical, prepared.status(), outputs.probs, keys,
-                               prepared.notes, outputs.emission_nm, outputs.member_probs, trust)
+                                      prepared.positions, _solvent_rows(solvent))
+        return PredictionBatch(texts, canonical, status, outputs.probs, keys,
+                               prepared.notes, outputs.emission_nm, outputs.member_probs, trust,
+                               solvent)
 
     def predict_prepared(self, prepared: PreparedMolecules) -> ModelOutputs:
         """Outputs aligned with the inputs of ``prepared``: NaN rows where not scored."""
@@ -577,14 +685,14 @@ class Predictor:
         """:class:`ModelOutputs` of packed graphs, ``batch_size`` graphs per pass."""
         n, k, c = len(graphs), self.n_members, self.scheme.num_classes
         members = np.empty((k, n, c), np.float32)
-        nm = np.empty((n, 3), np.float32) if self.predicts_wavelength else None
+        nm = np.full((n, 3), np.nan, np.float32) if self.predicts_wavelength else None
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             part = graphs if (start, stop) == (0, n) else _slice_graphs(graphs, start, stop)
             part_x = mol_x[start:stop] if mol_x is not None else None
             member_probs, interval = self._batch_outputs(_GraphBatch(part, part_x))
             members[:, start:stop] = member_probs
-            if nm is not None:
+            if nm is not None and interval is not None:  # None: only the solvent model has one
                 nm[start:stop] = interval
         return ModelOutputs(members.mean(axis=0), nm, members if k > 1 else None)
 
@@ -609,3 +717,10 @@ class Predictor:
         log_nm = mixture_quantiles(torch.stack(means), torch.stack(stds),
                                    (0.5, tail, 1 - tail))
         return member_probs, torch.exp(log_nm).t().float().cpu().numpy()
+
+
+def _solvent_rows(solvent: SolventFields | None) -> np.ndarray | None:
+    """bool [n]: rows with a solvent (answered by the solvent-aware model), or ``None``."""
+    if solvent is None:
+        return None
+    return np.array([smiles is not None for smiles in solvent.smiles], dtype=bool)

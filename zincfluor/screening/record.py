@@ -6,7 +6,12 @@
    fields below is written as ``input_<name>``, the only renaming);
 2. zincfluor's fields, in this order: ``row``, ``rank`` (ranked outputs only), ``status``
    (``ok`` | ``invalid`` | ``out_of_scope``), ``reason`` (why not ok; empty when ok), ``notes``
-   (what standardisation changed, ``; ``-separated), ``canonical_smiles``, ``level`` (level name),
+   (what standardisation changed, ``; ``-separated), ``canonical_smiles``, then, for a model
+   folder with a solvent-aware model only (``solvent/``,
+   :mod:`zincfluor.screening.solvent_model`), ``solvent`` (the canonical SMILES of the solvent
+   the row was predicted in; empty: none given, the solvent-free model's answer) and
+   ``solvent_seen`` (``true`` | ``false``: whether that solvent was among the solvent-aware
+   model's training solvents; empty without a solvent), then ``level`` (level name),
    ``level_index``, ``rare_score`` (the summed probability of the target levels), ``p_<level>`` for
    each level, then ``emission_nm``, ``emission_nm_low``, ``emission_nm_high`` for a model with a
    wavelength head (median and central 80 % interval, nm), then, for a model folder with trust
@@ -49,6 +54,7 @@ __all__ = [
     "FORMATS",
     "STATUSES",
     "TRUST_FIELDS",
+    "SOLVENT_FIELDS",
     "TrustValues",
     "trust_text",
     "RecordLayout",
@@ -77,6 +83,8 @@ _NM_90_FIELDS = ("emission_nm_low_90", "emission_nm_high_90")
 TRUST_FIELDS = ("prediction_set", *_NM_90_FIELDS, "nearest_similarity", "in_domain")
 """The trust fields (the two ``_90`` ones for wavelength models only)."""
 SET_SEPARATOR = "|"
+SOLVENT_FIELDS = ("solvent", "solvent_seen")
+"""The solvent fields (a model folder with a solvent-aware model only)."""
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,19 @@ class TrustValues:
 
 def zincfluor_fields(level_names: Sequence[str], *, wavelength: bool = False,
                      ensemble: bool = False, ranked: bool = False,
-                     inchikey: bool = False, trust: bool = False) -> list[str]:
+                     inchikey: bool = False, trust: bool = False,
+                     solvent: bool = False) -> list[str]:
     """zincfluor's fields of a record, in order (see the module docstring).
 
     ``wavelength``: the model has a wavelength head; ``ensemble``: it has more than one member;
     ``ranked``: the output is ranked (``screen``), so it has ``rank``; ``inchikey``: add it;
-    ``trust``: the model folder has trust files (the trust fields follow the wavelength ones).
+    ``trust``: the model folder has trust files (the trust fields follow the wavelength ones);
+    ``solvent``: it has a solvent-aware model (the solvent fields follow ``canonical_smiles``).
     """
     fields = ["row"] + (["rank"] if ranked else [])
-    fields += ["status", "reason", "notes", "canonical_smiles", "level", "level_index",
-               "rare_score"]
+    fields += ["status", "reason", "notes", "canonical_smiles"]
+    fields += list(SOLVENT_FIELDS) if solvent else []
+    fields += ["level", "level_index", "rare_score"]
     fields += [f"p_{name}" for name in level_names]
     fields += list(_NM_FIELDS) if wavelength else []
     if trust:
@@ -133,7 +144,7 @@ class RecordLayout:
     ----------
     level_names : the model's level names, in level order
     input_columns : the input's own column names, in order (``MoleculeInput.columns``)
-    wavelength, ensemble, ranked, inchikey, trust : which optional fields there are
+    wavelength, ensemble, ranked, inchikey, trust, solvent : which optional fields there are
         (:func:`zincfluor_fields`)
     id_column : the input column holding each molecule's id (the SDF record name), if any
     """
@@ -146,6 +157,7 @@ class RecordLayout:
     inchikey: bool = False
     id_column: str | None = None
     trust: bool = False
+    solvent: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level_names", tuple(self.level_names))
@@ -156,7 +168,8 @@ class RecordLayout:
         """zincfluor's fields (:func:`zincfluor_fields`)."""
         return zincfluor_fields(self.level_names, wavelength=self.wavelength,
                                 ensemble=self.ensemble, ranked=self.ranked,
-                                inchikey=self.inchikey, trust=self.trust)
+                                inchikey=self.inchikey, trust=self.trust,
+                                solvent=self.solvent)
 
     @property
     def columns(self) -> list[str]:
@@ -172,12 +185,13 @@ class RecordLayout:
         return self.input_columns.index(self.id_column)
 
     def kinds(self) -> list[str]:
-        """Per column: ``"int"``, ``"float"``, ``"bool"`` (``in_domain``), ``"set"``
-        (``prediction_set``: a list of level names) or ``"text"`` (input columns are text)."""
+        """Per column: ``"int"``, ``"float"``, ``"bool"`` (``in_domain``, ``solvent_seen``),
+        ``"set"`` (``prediction_set``: a list of level names) or ``"text"`` (input columns are
+        text)."""
         numbers = {f"p_{name}" for name in self.level_names}
         numbers |= {"rare_score", "rare_score_std", "nearest_similarity", *_NM_FIELDS,
                     *_NM_90_FIELDS}
-        special = {"in_domain": "bool", "prediction_set": "set"}
+        special = {"in_domain": "bool", "solvent_seen": "bool", "prediction_set": "set"}
         kinds = ["text"] * len(self.input_columns)
         for name in self.fields:
             kinds.append("int" if name in _INT_FIELDS else "float" if name in numbers
@@ -225,13 +239,17 @@ def format_record(
     rare_score_std: float | None = None,
     inchikey: str | None = None,
     trust: TrustValues | None = None,
+    solvent: str | None = None,
+    solvent_seen: bool | None = None,
 ) -> list[str]:
     """One record as a text row of ``layout`` (aligned with ``layout.columns``).
 
     ``values``: the input's own fields (padded with empty ones to the input's columns);
     ``probs``: the level probabilities, ``None`` (or NaN) for a row that was not scored, which
     then gets empty level, probability, wavelength, trust and score fields whatever else is
-    passed; ``trust``: its trust fields (for a layout with ``trust``).
+    passed; ``trust``: its trust fields (for a layout with ``trust``); ``solvent``,
+    ``solvent_seen``: the row's solvent (canonical SMILES) and whether the solvent-aware model
+    was trained on it (for a layout with ``solvent``; written whether scored or not).
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -242,6 +260,9 @@ def format_record(
         text.append("" if rank is None else str(rank))
     scored = status == "ok" and probs is not None and not np.isnan(np.asarray(probs)).any()
     text += [status, reason, "; ".join(notes), canonical_smiles or ""]
+    if layout.solvent:
+        text += [solvent or "", "" if solvent_seen is None or not solvent
+                 else ("true" if solvent_seen else "false")]
     n_levels = len(layout.level_names)
     if scored:
         index = int(np.argmax(probs))
@@ -266,11 +287,13 @@ def prediction_rows(layout: RecordLayout, records: Sequence, batch,
     """Text rows of ``records`` (``InputRecord``s: ``row``, ``values``, ``problem``) and the
     :class:`~zincfluor.screening.predictor.PredictionBatch` ``batch`` predicted for them, in
     order. ``target_indices``: the levels whose probabilities make the rare score. A record with
-    a ``problem`` (the reader could not read it) is ``invalid`` with that reason."""
+    a ``problem`` (the reader could not read it) is ``invalid`` with that reason. The solvent
+    fields come from the batch's ``solvent`` (for a layout with ``solvent``)."""
     from zincfluor.screening.rare import rare_scores
 
     scores = rare_scores(batch.probs, target_indices)
     trust = getattr(batch, "trust", None) if layout.trust else None
+    solvent = getattr(batch, "solvent", None) if layout.solvent else None
     spread = None
     if layout.ensemble and batch.member_probs is not None:
         spread = np.stack([rare_scores(p, target_indices) for p in batch.member_probs]).std(0)
@@ -294,6 +317,8 @@ def prediction_rows(layout: RecordLayout, records: Sequence, batch,
             rare_score_std=float(spread[i]) if spread is not None else None,
             inchikey=batch.inchikey[i] if batch.inchikey is not None else None,
             trust=None if trust is None or problem else trust.values(i, layout.level_names),
+            solvent=None if solvent is None else solvent.smiles[i],
+            solvent_seen=None if solvent is None else solvent.seen[i],
         ))
     return rows
 

@@ -55,6 +55,7 @@ from zincfluor.screening.record import (
     resolve_format,
     split_status,
 )
+from zincfluor.screening.solvent_model import RowSolvents
 from zincfluor.screening.writer import (
     input_structure,
     model_input,
@@ -194,8 +195,10 @@ class _Ranker:
         run_size: int,
         tmp_dir: Path,
         structures: bool = False,
+        row_solvents: RowSolvents | None = None,
     ):
         self.predictor = predictor
+        self.row_solvents = row_solvents
         self.targets = list(targets)
         self.names = predictor.level_names
         self.layout = layout
@@ -211,6 +214,7 @@ class _Ranker:
         self._ensemble = layout.ensemble
         self._wavelength = layout.wavelength
         self._trust = layout.trust
+        self._solvent = layout.solvent
         self._empty_trust = "," * (4 if layout.wavelength else 2)
         self.buffer: list = []
         self.runs: list[Path] = []
@@ -237,9 +241,13 @@ class _Ranker:
     def add(self, records: list[InputRecord], prepared: PreparedMolecules) -> None:
         prepared.graphs = _expand(prepared.graphs)
         outputs = self.predictor.predict_prepared(prepared)
+        solvent, changed = None, {}
+        if self.row_solvents is not None:  # rows with a solvent: the solvent-aware model
+            outputs, solvent, changed = self.predictor.apply_solvents(
+                prepared, outputs, self.row_solvents(records))
         probs = outputs.probs
         scores = rare_scores(probs, self.targets)
-        extra = self._extra_columns(outputs, prepared)
+        extra = self._extra_columns(outputs, prepared, solvent)
         start = self.rows
         self.rows += len(records)
         self.ok += len(prepared.positions)
@@ -249,6 +257,10 @@ class _Ranker:
         for k, position in enumerate(prepared.positions.tolist()):
             canonical[position] = prepared.canonical[k]
         status = prepared.status()
+        for position, text in changed.items():
+            status[position] = text
+        self.ok -= len(changed)
+        self.out_of_scope += len(changed)
         for i, record in enumerate(records):
             if record.problem:  # the reader could not read it; the predictor saw ""
                 status[i] = f"invalid: {record.problem}"
@@ -272,14 +284,19 @@ class _Ranker:
             if len(self.buffer) >= 2 * self.top:
                 self._trim()
 
-    def _extra_columns(self, outputs, prepared: PreparedMolecules) -> list[tuple[str, str, str]]:
+    def _extra_columns(self, outputs, prepared: PreparedMolecules,
+                       solvent=None) -> list[tuple[str, str, str, str]]:
         """Per row: (emission nm columns, trust columns, rare-score spread over ensemble
-        members), as CSV text."""
+        members, solvent columns), as CSV text."""
         n = len(outputs.probs)
         trust = [""] * n
+        solvent_rows = None
+        if solvent is not None:
+            solvent_rows = np.array([s is not None for s in solvent.smiles], dtype=bool)
         if self._trust:
             fields = self.predictor.trust_fields(outputs.probs, outputs.emission_nm,
-                                                 prepared.fingerprints, prepared.positions)
+                                                 prepared.fingerprints, prepared.positions,
+                                                 solvent_rows)
             self.out_of_domain += int((fields.scored & ~fields.in_domain).sum())
             trust = self._trust_text(fields)
         spread = [""] * n
@@ -290,7 +307,10 @@ class _Ranker:
         if outputs.emission_nm is not None:
             nm = [",".join(f"{v:.1f}" for v in row) if row[0] == row[0] else ",,"
                   for row in outputs.emission_nm.tolist()]
-        return list(zip(nm, trust, spread, strict=True))
+        solvents = [","] * n
+        if solvent is not None:
+            solvents = [",".join(map(_field, solvent.text(i))) for i in range(n)]
+        return list(zip(nm, trust, spread, solvents, strict=True))
 
     def _trust_text(self, fields) -> list[str]:
         """The trust columns of each row as one CSV text (rows not scored: empty)."""
@@ -329,7 +349,8 @@ class _Ranker:
         else:
             kind, reason = split_status(status)
             parts = [kind, _field(reason), _field("; ".join(notes)), canonical]
-        nm, trust, spread = extra
+        nm, trust, spread, solvent = extra
+        parts += [solvent] if self._solvent else []
         if level >= 0:
             parts += [self.names[level], str(level), f"{score:.6f}",
                       self._prob_format.format(*probs.tolist())]
@@ -510,6 +531,8 @@ def screen_library(
     run_size: int = RUN_SIZE,
     progress: bool = False,
     tmp_dir: str | Path | None = None,
+    solvent: str | None = None,
+    solvent_column: str | None = None,
 ) -> ScreenSummary:
     """Score every molecule of ``source`` and write them to ``out`` ranked by rare score.
 
@@ -529,6 +552,10 @@ def screen_library(
     chunk_size, run_size : input rows per work unit; output rows per sorted temporary run
     progress : show a progress bar with molecules/s on stderr
     tmp_dir : where the temporary runs go (default: next to ``out``; the system's for ``-``)
+    solvent, solvent_column : one solvent (name or SMILES) for every molecule, or the input
+        column holding each row's (:class:`~zincfluor.screening.solvent_model.RowSolvents`;
+        default: a column named ``solvent`` for a model folder with a solvent-aware model);
+        rows with a solvent are answered by the folder's solvent-aware model
 
     Raises ``ValueError`` when the input holds no rows (no output is written then).
     """
@@ -558,13 +585,19 @@ def screen_library(
         with opened_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
             layout = prediction_layout(predictor, inputs.columns, ranked=True,
                                        id_column=inputs.id_column)
+            has_model = getattr(predictor, "has_solvent_model", False)
+            row_solvents = None
+            if has_model or solvent is not None or solvent_column is not None:
+                row_solvents = RowSolvents(inputs.columns, solvent=solvent,
+                                           column=solvent_column, has_model=has_model)
             _keep_freed_memory()
             # before any inference: workers fork a quiet process
             pool = _make_pool(jobs, (config, predictor.molecule_features,
                                      predictor.trust_fingerprint if layout.trust else None))
             threads = _inference_threads(predictor, jobs)
             ranker = _Ranker(predictor, target_levels, layout, top=top, run_size=run_size,
-                             tmp_dir=runs_dir, structures=fmt == "sdf")
+                             tmp_dir=runs_dir, structures=fmt == "sdf",
+                             row_solvents=row_solvents)
             in_flight = max(2, 2 * jobs) if jobs > 1 else 1
             with _progress(progress, total) as (advance, describe):
                 pending: deque = deque()

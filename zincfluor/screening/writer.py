@@ -16,6 +16,7 @@ from zincfluor.screening.record import (
     prediction_rows,
     resolve_format,
 )
+from zincfluor.screening.solvent_model import RowSolvents
 
 __all__ = [
     "write_predictions", "prediction_layout", "model_input", "input_structure", "opened_inputs",
@@ -27,11 +28,12 @@ def prediction_layout(predictor: Predictor, input_columns: Sequence[str], *,
     """The :class:`RecordLayout` of ``predictor``'s predictions for an input with
     ``input_columns`` (wavelength fields for a wavelength head, the trust fields when the
     model folder has trust files, ``rare_score_std`` for an ensemble, ``rank`` when
-    ``ranked``)."""
+    ``ranked``, the solvent fields when it has a solvent-aware model)."""
     return RecordLayout(
         tuple(predictor.level_names), tuple(input_columns),
         wavelength=predictor.predicts_wavelength, ensemble=predictor.n_members > 1,
         ranked=ranked, id_column=id_column, trust=predictor.has_trust,
+        solvent=getattr(predictor, "has_solvent_model", False),
     )
 
 
@@ -76,6 +78,8 @@ def write_predictions(
     format: str | None = None,
     chunk_size: int = 4096,
     progress: bool = True,
+    solvent: str | None = None,
+    solvent_column: str | None = None,
 ) -> dict[str, int]:
     """Predict every record of ``source`` into ``out``, one output row per input record.
 
@@ -91,6 +95,10 @@ def write_predictions(
     format : ``csv``, ``parquet`` or ``sdf`` (default: from ``out``'s suffix, csv for ``-``)
     chunk_size : records per prediction call (memory stays bounded by it)
     progress : a progress line on standard error
+    solvent, solvent_column : one solvent (name or SMILES) for every record, or the input
+        column holding each record's; default: a column named ``solvent`` when the model
+        folder has a solvent-aware model (:class:`~zincfluor.screening.solvent_model.
+        RowSolvents`)
 
     The output is written to a temporary file and renamed when complete, so a failed run
     leaves nothing behind. Returns counts: rows, ok, invalid, out_of_scope, and
@@ -104,6 +112,8 @@ def write_predictions(
     counts = {"rows": 0, "ok": 0, "invalid": 0, "out_of_scope": 0}
     with opened_inputs(source, smiles_column=smiles_column, id_column=id_column) as inputs:
         layout = prediction_layout(predictor, inputs.columns, id_column=inputs.id_column)
+        row_solvents = RowSolvents(inputs.columns, solvent=solvent, column=solvent_column,
+                                   has_model=getattr(predictor, "has_solvent_model", False))
         status_at = layout.columns.index("status")
         domain_at = layout.columns.index("in_domain") if layout.trust else None
         if layout.trust:
@@ -114,7 +124,8 @@ def write_predictions(
         ) as bar:
             task = bar.add_task("predicting", total=None)
             for chunk in _chunks(iter(inputs), chunk_size):
-                batch = predictor.predict([model_input(record) for record in chunk])
+                batch = predictor.predict([model_input(record) for record in chunk],
+                                          **_solvent_argument(row_solvents(chunk)))
                 rows = prediction_rows(layout, chunk, batch, target_levels)
                 structures = [input_structure(r) for r in chunk] if fmt == "sdf" else None
                 writer.write(rows, structures)
@@ -127,3 +138,8 @@ def write_predictions(
             if counts["rows"] == 0:
                 raise ValueError(f"{inputs.name} holds no molecules; nothing written")
     return counts
+
+
+def _solvent_argument(solvents: list[str | None] | None) -> dict:
+    """``predict``'s ``solvents`` keyword, left out when no record has a solvent."""
+    return {} if solvents is None else {"solvents": solvents}

@@ -43,6 +43,8 @@ __all__ = [
     "model_checkpoint_paths",
     "ENSEMBLE_FILE",
     "WAVELENGTH_FOLDER",
+    "SOLVENT_FOLDER",
+    "resolve_solvent_model_paths",
     "package_versions",
     "CheckpointError",
 ]
@@ -57,6 +59,11 @@ WAVELENGTH_FOLDER = "wavelength"
 """The sub-folder of a model folder that holds its *wavelength companion*: a model (or an
 ensemble folder) with a wavelength head that supplies ``emission_nm`` for a model without one
 (see :class:`zincfluor.screening.predictor.Predictor` and :mod:`zincfluor.runs.companion`)."""
+SOLVENT_FOLDER = "solvent"
+"""The sub-folder of a model folder that holds its *solvent-aware model*: a ``zincfluor
+train-solvent`` run (or an ensemble folder of them) with a wavelength head that answers for
+inputs given with a solvent (see :mod:`zincfluor.screening.solvent_model` and
+:mod:`zincfluor.runs.solvent_companion`)."""
 
 
 REQUIRED_KEYS = ("model_spec", "state_dict", "class_counts", "method", "metadata")
@@ -165,10 +172,18 @@ def resolve_companion_paths(model: str | Path) -> list[Path]:
     return resolve_member_paths(companion) if companion.is_dir() else []
 
 
+def resolve_solvent_model_paths(model: str | Path) -> list[Path]:
+    """The checkpoint files of a model folder's solvent-aware model (``[]`` when it has none)."""
+    folder = Path(model) / SOLVENT_FOLDER
+    return resolve_member_paths(folder) if folder.is_dir() else []
+
+
 def model_checkpoint_paths(model: str | Path) -> list[Path]:
     """Every checkpoint file a model's predictions come from, in a fixed order: its members,
-    then its wavelength companion's. A model's identity (its hash) covers all of them."""
-    return resolve_member_paths(model) + resolve_companion_paths(model)
+    then its wavelength companion's, then its solvent-aware model's. A model's identity (its
+    hash) covers all of them."""
+    return (resolve_member_paths(model) + resolve_companion_paths(model)
+            + resolve_solvent_model_paths(model))
 
 
 def resolve_checkpoint_path(model: str | Path) -> Path:
