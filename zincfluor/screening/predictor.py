@@ -49,7 +49,7 @@ from zincfluor.chem.smiles import InvalidMoleculeError
 from zincfluor.chem.standardize import standardize_input
 from zincfluor.data import LabelScheme
 from zincfluor.nn.distribution import mixture_quantiles
-from zincfluor.screening.fastgcn import fast_forward
+from zincfluor.screening.fastgcn import fast_features, fast_forward
 from zincfluor.screening.solvent_model import (
     NO_SOLVENT_MODEL,
     SolventFields,
@@ -358,12 +358,13 @@ class _Member:
         self.model = model_from_checkpoint(checkpoint).to(device)
         self.forward = fast_forward(self.model)
         self.has_wavelength = hasattr(self.model.head, "log_nm_distribution")
+        self.features = fast_features(self.model) if self.has_wavelength else None
 
     def outputs(self, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """(probabilities [B, C], (mean, std) of log nm or None), from one backbone pass."""
         if not self.has_wavelength:
             return torch.softmax(self.forward(batch).float(), dim=1), None
-        features = self.model.features(batch)
+        features = self.features(batch)
         logits = self.model.head(features) / self.model.temperature
         return torch.softmax(logits.float(), dim=1), self.model.head.log_nm_distribution(features)
 
