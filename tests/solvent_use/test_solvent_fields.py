@@ -110,3 +110,19 @@ def test_help_names_the_documented_solvents():
     names = documented_solvents()
     assert names == solvent_names()[: len(names)] and len(names) >= 10
     assert all(name in SOLVENT_HELP for name in ("toluene", "water", "acetonitrile"))
+
+
+def test_the_ray_engines_top_file_keeps_the_solvent_fields(tmp_path):
+    import csv
+
+    from zincfluor.screening.ray_engine import merge_top, shard_info, write_top
+
+    fields = ["ok", "", "", "CCO", "O", "false", "red", "1", "0.700000", "0.300000", "0.700000"]
+    shard = {"index": 0, "input_columns": ["smiles"], "id_column": None,
+             "top": [[0, -0.7, 1, ["CCO", "1", *fields]]]}
+    layout = RecordLayout(LEVELS, solvent=True)
+    write_top(tmp_path / "top.csv", layout, merge_top([shard], 5), [shard_info(shard)], "csv")
+    with open(tmp_path / "top.csv", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert (row["solvent"], row["solvent_seen"], row["level"], row["rank"]) == (
+        "O", "false", "red", "1")

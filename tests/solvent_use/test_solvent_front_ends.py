@@ -222,3 +222,17 @@ def test_graph_encoder_and_an_ensemble_of_solvent_runs(folders):
     assert refused.exit_code == 2 and "not a solvent-aware run" in " ".join(
         refused.output.split())
     assert not (root / "bad").exists()
+
+
+@pytest.mark.slow
+def test_predict_frame_takes_solvents(folders):
+    from zincfluor.screening.table import predict_frame
+
+    root, classifier, descriptors, pair = folders
+    predictor = Predictor.load(pair, device="cpu")
+    frame = predict_frame([NILE_RED, NILE_RED], predictor=predictor, model=pair,
+                          solvents=["toluene", None])
+    assert frame["solvent"].tolist()[0] == "Cc1ccccc1" and frame["solvent_seen"][0]
+    assert frame["solvent"].isna()[1] and frame["emission_nm"].isna()[1]
+    with pytest.raises(ValueError, match="1 solvents for 2 molecules"):
+        predict_frame([NILE_RED, NILE_RED], predictor=predictor, solvents=["water"])

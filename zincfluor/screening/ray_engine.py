@@ -370,6 +370,7 @@ def write_top(path: Path, predictor_layout: RecordLayout,
         predictor_layout.level_names, tuple(columns), wavelength=predictor_layout.wavelength,
         ensemble=predictor_layout.ensemble, ranked=True, inchikey=predictor_layout.inchikey,
         id_column=id_columns.pop() if len(id_columns) == 1 else None,
+        solvent=predictor_layout.solvent,  # the shards' rows carry the solvent fields too
     )
     rows = []
     for info, text, rank in merged:

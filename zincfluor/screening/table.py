@@ -52,6 +52,7 @@ def predict_frame(
     predictor: Predictor | None = None,
     target_levels: Sequence[str] | None = None,
     device: str = "auto",
+    solvents: Sequence[str | None] | None = None,
 ) -> pandas.DataFrame:
     """One row per molecule, in input order: the input (``smiles``, and ``id`` when ``ids``
     are given), then zincfluor's fields (``row``, ``status``, ``reason``, ``notes``,
@@ -68,6 +69,9 @@ def predict_frame(
     target_levels : level names whose probabilities make the rare score (default: the model
         card's)
     device : "auto", "cpu" or "cuda" (when loading ``model``)
+    solvents : one solvent per molecule (name or SMILES; ``None``: none), for a model folder
+        with a solvent-aware model (:mod:`zincfluor.screening.solvent_model`); the frame then
+        has ``solvent`` and ``solvent_seen``
     """
     import pandas as pd
 
@@ -88,7 +92,11 @@ def predict_frame(
                     (_text(item),) if ids is None else (_text(item), str(ids[k])))
         for k, item in enumerate(molecules)
     ]
-    batch = predictor.predict(molecules)
+    if solvents is not None and len(solvents) != len(molecules):
+        raise ValueError(f"{len(solvents)} solvents for {len(molecules)} molecules; give one "
+                         "solvent (or None) each")
+    batch = (predictor.predict(molecules) if solvents is None
+             else predictor.predict(molecules, solvents=solvents))
     rows = prediction_rows(layout, records, batch, targets)
     return pd.DataFrame([typed_row(layout, row) for row in rows], columns=layout.columns)
 
