@@ -75,6 +75,8 @@ def test_ship_puts_the_run_in_solvent_and_the_card_lists_its_solvents(folders):
     assert "solvent effects are not modelled" not in readme
     shown = runner.invoke(app, ["model", "show", str(pair)])
     assert shown.exit_code == 0 and "matches" in shown.output, shown.output
+    assert "solvent model" in shown.output and "descriptors encoder" in " ".join(
+        shown.output.split())
 
     # the solvent model is part of the identity: another one is a mismatch
     copy = root / "pair-copy"

@@ -346,6 +346,7 @@ def show(
         ("test tail top-2", _pct(metrics.get("tail_top_2"))),
         *_ranking_rows(metrics),
         *_wavelength_rows(metrics.get("wavelength"), card.wavelength),
+        *_solvent_rows(card.solvent),
         ("created", card.created),
         ("command", card.command),
     ]
@@ -381,6 +382,19 @@ def _wavelength_rows(metrics: dict | None, companion: dict | None) -> list[tuple
     source = (f" (companion in {companion.get('folder')}/: {companion.get('method')}, "
               f"{companion.get('members')} member(s))" if companion else "")
     return [("test emission MAE", f"{_nm(metrics['mae_nm'])}{source}")]
+
+
+def _solvent_rows(section: dict | None) -> list[tuple[str, str]]:
+    """``solvent model``: its encoder, training solvents and MAE, for a folder with one."""
+    if not section:
+        return []
+    solvents = section.get("train_solvents") or []
+    names = ", ".join(entry.get("name") or entry.get("smiles") for entry in solvents[:8])
+    more = f" and {len(solvents) - 8} more" if len(solvents) > 8 else ""
+    valid = ", ".join(_nm(v) for v in section.get("valid_mae_nm") or []) or "n/a"
+    return [("solvent model", f"{section.get('folder')}/: {section.get('encoder')} encoder, "
+             f"{section.get('members')} member(s), validation MAE {valid}; trained in "
+             f"{names}{more}")]
 
 
 def _pct(value) -> str:
