@@ -446,11 +446,12 @@ def default_model_dir(*, must_exist: bool = True) -> Path:
     With ``must_exist`` (the default) a missing model raises ``FileNotFoundError`` saying how
     to make one.
     """
+    from zincfluor.train.checkpoint import ENSEMBLE_FILE
+
     configured = os.environ.get(MODEL_ENV)
     path = Path(configured).expanduser() if configured else _package_model_dir()
-    if must_exist and not (path / CHECKPOINT_NAME).is_file() and not (
-        path.is_file() and path.suffix == ".pt"
-    ):
+    holds_model = (path / CHECKPOINT_NAME).is_file() or (path / ENSEMBLE_FILE).is_file()
+    if must_exist and not holds_model and not (path.is_file() and path.suffix == ".pt"):
         where = f"${MODEL_ENV} is {path}, which" if configured else f"{path}"
         raise FileNotFoundError(
             f"no default model: {where} holds no {CHECKPOINT_NAME}. Pass --model RUN_DIR, set "
