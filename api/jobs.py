@@ -52,6 +52,7 @@ __all__ = [
     "Heartbeat",
     "WorkerPool",
     "worker_name",
+    "STALE_UPLOAD",
 ]
 
 log = logging.getLogger("zincfluor.api.jobs")
@@ -74,6 +75,10 @@ def worker_name(index: int | str = 0) -> str:
     """``host:pid:index``: unique among live workers, readable in the chunks table."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
+
+STALE_UPLOAD = dt.timedelta(minutes=10)
+"""An upload not written to for this long lost its process; idle workers delete it
+(:func:`api.store.discard_stale_uploads`; a live upload writes every few seconds)."""
 
 # a process may see a pid's start time a little differently from the process itself (the boot
 # time it is computed from can move by a second); no pid is reused this soon after its start
@@ -435,6 +440,7 @@ class ChunkWorker:
         if chunk is None:
             with session_scope(self.sessions) as session:
                 reap_expired(session, max_attempts=self.max_attempts)
+                store.discard_stale_uploads(session, older_than=STALE_UPLOAD)
             return False
         self.process(chunk)
         return True

@@ -49,7 +49,10 @@ __all__ = [
     "DEFAULT_INPUT_COLUMNS",
     "input_columns",
     "ScreenRecord",
+    "UPLOADING",
+    "UPLOAD_COMMIT_ROWS",
     "create_screen",
+    "discard_stale_uploads",
     "rank_screen",
     "ScreenScoring",
     "screen_scoring",
@@ -360,6 +363,14 @@ class ScreenRecord:
     values: list[str | None] | None = None
 
 
+UPLOADING = "uploading"
+"""Status of a screen whose input rows are still being stored: no reader lists or finds it and
+no worker claims it (it has no chunks yet)."""
+
+UPLOAD_COMMIT_ROWS = 5000
+"""Input rows stored per transaction of :func:`create_screen`."""
+
+
 def create_screen(
     session: Session,
     *,
@@ -373,27 +384,60 @@ def create_screen(
     input_columns: list[str] | None = None,
     smiles_column: str | None = None,
     id_column: str | None = None,
+    commit_every: int | None = UPLOAD_COMMIT_ROWS,
 ) -> Screen:
     """A queued screen over ``records`` (in input order), with its items and chunks. An item
     given an ``error`` is invalid from the start (workers keep its error). Raises
     :class:`LimitExceeded` past ``max_molecules`` and :class:`EmptyInput` when there is
-    nothing to screen; the caller's transaction makes it all-or-nothing. ``target_levels``: the
-    level names its rare scores add up; ``input_columns``: the input's own column names, which
-    each record's ``values`` follow (``None``: ``smiles``, ``id``), among which
-    ``smiles_column`` and ``id_column`` name those the SMILES and ids came from.
+    nothing to screen. ``target_levels``: the level names its rare scores add up;
+    ``input_columns``: the input's own column names, which each record's ``values`` follow
+    (``None``: ``smiles``, ``id``), among which ``smiles_column`` and ``id_column`` name those
+    the SMILES and ids came from.
+
+    Unlike this module's other writers, it commits: a large upload is stored ``commit_every``
+    rows per transaction, so it never holds SQLite's one write lock for long and predictions
+    are stored between its transactions. Until the last one the screen is :data:`UPLOADING`
+    (hidden from :func:`list_screens` and :func:`get_screen`, without chunks for workers); the
+    caller's commit then stores its chunks and ``queued`` status together. A failure (a limit,
+    an unreadable row, the database) deletes what was stored before it re-raises.
+    ``commit_every=None`` stores everything in the caller's one transaction instead.
     """
     now = utcnow()
     screen = Screen(
         id=new_screen_id(), owner_id=owner_id, model_id=model_id, name=name,
-        target_levels=list(target_levels), status="queued", total=0, done=0, invalid=0,
+        target_levels=list(target_levels), status=UPLOADING, total=0, done=0, invalid=0,
         input_columns=list(input_columns) if input_columns is not None else None,
         smiles_column=smiles_column, id_column=id_column,
         created_at=now, updated_at=now,
     )
     session.add(screen)
     session.flush()
+    if commit_every is not None:
+        session.commit()
+    try:
+        total = _store_items(session, screen, records, max_molecules, commit_every)
+    except BaseException:
+        if commit_every is not None:
+            _discard_upload(session, screen.id)
+        raise
+    screen.total = total
+    screen.status = "queued"
+    screen.updated_at = utcnow()
+    session.execute(
+        ScreenChunk.__table__.insert(),
+        [{"screen_id": screen.id, "start": start, "stop": min(start + chunk_size, total),
+          "status": "pending", "attempts": 0, "updated_at": now}
+         for start in range(0, total, chunk_size)],
+    )
+    session.flush()
+    return screen
+
+
+def _store_items(session: Session, screen: Screen, records: Iterable[ScreenRecord],
+                 max_molecules: int, commit_every: int | None) -> int:
+    """Insert the items of ``records`` (a commit every ``commit_every`` rows); their count."""
     total = 0
-    for batch in _batches(records, 5000):
+    for batch in _batches(records, commit_every or UPLOAD_COMMIT_ROWS):
         if total + len(batch) > max_molecules:
             raise LimitExceeded(
                 f"a screen holds at most {max_molecules} molecules; this input has more"
@@ -405,16 +449,34 @@ def create_screen(
              for i, record in enumerate(batch)],
         )
         total += len(batch)
+        if commit_every is not None:
+            session.execute(update(Screen.__table__).where(Screen.__table__.c.id == screen.id)
+                            .values(updated_at=utcnow()))
+            session.commit()
     if total == 0:
         raise EmptyInput("the input holds no molecules")
-    screen.total = total
-    session.execute(
-        ScreenChunk.__table__.insert(),
-        [{"screen_id": screen.id, "start": start, "stop": min(start + chunk_size, total),
-          "status": "pending", "attempts": 0, "updated_at": now}
-         for start in range(0, total, chunk_size)],
-    )
-    return screen
+    return total
+
+
+def _discard_upload(session: Session, screen_id: str) -> None:
+    """Delete a screen whose upload failed, with the items already committed."""
+    session.rollback()
+    session.execute(delete(ScreenItem).where(ScreenItem.screen_id == screen_id))
+    session.execute(delete(Screen).where(Screen.id == screen_id))
+    session.commit()
+
+
+def discard_stale_uploads(session: Session, *, older_than: dt.timedelta,
+                          now: dt.datetime | None = None) -> int:
+    """Delete :data:`UPLOADING` screens not written to for ``older_than`` (their uploading
+    process died); returns how many. The caller commits."""
+    cutoff = (now or utcnow()) - older_than
+    stale = list(session.scalars(
+        select(Screen.id).where(Screen.status == UPLOADING, Screen.updated_at < cutoff)))
+    for screen_id in stale:
+        session.execute(delete(ScreenItem).where(ScreenItem.screen_id == screen_id))
+        session.execute(delete(Screen).where(Screen.id == screen_id))
+    return len(stale)
 
 
 @dataclass(frozen=True)
@@ -467,7 +529,7 @@ def rank_screen(session: Session, screen_id: str) -> None:
 def list_screens(session: Session, owner_id: int, limit: int = 1000) -> list[Screen]:
     """The owner's screens, newest first."""
     query = (
-        select(Screen).where(Screen.owner_id == owner_id)
+        select(Screen).where(Screen.owner_id == owner_id, Screen.status != UPLOADING)
         .order_by(Screen.created_at.desc(), Screen.id).limit(limit)
     )
     return list(session.scalars(query))
@@ -475,7 +537,7 @@ def list_screens(session: Session, owner_id: int, limit: int = 1000) -> list[Scr
 
 def get_screen(session: Session, screen_id: str, owner_id: int | None = None) -> Screen | None:
     """The screen ``screen_id``; ``None`` when it does not exist or belongs to someone else."""
-    query = select(Screen).where(Screen.id == screen_id)
+    query = select(Screen).where(Screen.id == screen_id, Screen.status != UPLOADING)
     if owner_id is not None:
         query = query.where(Screen.owner_id == owner_id)
     return session.scalar(query)
