@@ -76,9 +76,9 @@ def predict(
 
 def _layout(served):
     return service_layout(served.level_names, DEFAULT_INPUT_COLUMNS,
-                          wavelength=served.predicts_wavelength, ensemble=served.members > 1,
-                          ranked=False, trust=served.predictor.has_trust,
-                          solvent=served.has_solvent_model)
+                          wavelength=served.predicts_wavelength or served.has_solvent_model,
+                          ensemble=served.members > 1, ranked=False,
+                          trust=served.predictor.has_trust, solvent=served.has_solvent_model)
 
 
 def _trust(served, layout, predictions: list, uncalibrated: bool = False) -> list:

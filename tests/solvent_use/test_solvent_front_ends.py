@@ -100,7 +100,7 @@ def test_predictor_answers_rows_with_a_solvent_from_the_solvent_model(folders):
     assert predictor.has_solvent_model
     plain = predictor.predict(PROBE)
     np.testing.assert_allclose(plain.probs, alone.probs, atol=1e-6)  # no solvent: unchanged
-    assert np.isnan(plain.emission_nm).all()  # the classifier has no wavelength head
+    assert plain.emission_nm is None  # the classifier has no wavelength head
     assert plain.solvent.smiles == [None] * 3
 
     solvents = ["toluene", "methanol", "water"]
@@ -238,3 +238,26 @@ def test_predict_frame_takes_solvents(folders):
     assert frame["solvent"].isna()[1] and frame["emission_nm"].isna()[1]
     with pytest.raises(ValueError, match="1 solvents for 2 molecules"):
         predict_frame([NILE_RED, NILE_RED], predictor=predictor, solvents=["water"])
+
+
+@pytest.mark.slow
+def test_trust_fields_of_rows_in_a_solvent(folders):
+    root, classifier, descriptors, pair = folders
+    trusted = root / "pair-trusted"
+    shutil.copytree(pair, trusted)
+    built = runner.invoke(app, ["model", "trust", str(trusted), "--data",
+                                str(root / "rows.csv"), "--device", "cpu", "--no-progress"])
+    assert built.exit_code == 0, built.output
+    predictor = Predictor.load(trusted, device="cpu")
+    assert predictor.has_trust and predictor.has_solvent_model
+    batch = predictor.predict([NILE_RED, NILE_RED], solvents=[None, "toluene"])
+    names = predictor.level_names
+    plain, in_solvent = (batch.trust.values(i, names) for i in (0, 1))
+    # the molecule's similarity holds for both rows; the set is calibrated only without solvent
+    assert plain.nearest_similarity == in_solvent.nearest_similarity
+    assert plain.in_domain == in_solvent.in_domain
+    assert in_solvent.prediction_set == (names[int(batch.probs[1].argmax())],)
+    assert in_solvent.emission_interval is None
+    expected = predictor.trust_fields(batch.probs[:1], None, None).prediction_set[0]
+    assert plain.prediction_set == tuple(n for n, inside in zip(names, expected, strict=True)
+                                         if inside)

@@ -557,10 +557,16 @@ class Predictor:
 
     @property
     def predicts_wavelength(self) -> bool:
-        """True when predictions carry ``emission_nm`` (the model has a wavelength head, a
-        wavelength companion or a solvent-aware model)."""
-        return (self.members[0].has_wavelength or bool(self.wavelength_members)
-                or self.solvent_model is not None)
+        """True when predictions carry ``emission_nm`` (the model has a wavelength head, or a
+        wavelength companion)."""
+        return self.members[0].has_wavelength or bool(self.wavelength_members)
+
+    @property
+    def records_wavelength(self) -> bool:
+        """True when records have the emission fields: :attr:`predicts_wavelength`, or a
+        solvent-aware model answers the rows given with a solvent (the others' fields are
+        empty when the folder's model has no wavelength)."""
+        return self.predicts_wavelength or self.solvent_model is not None
 
     @property
     def has_solvent_model(self) -> bool:
@@ -686,14 +692,14 @@ class Predictor:
         """:class:`ModelOutputs` of packed graphs, ``batch_size`` graphs per pass."""
         n, k, c = len(graphs), self.n_members, self.scheme.num_classes
         members = np.empty((k, n, c), np.float32)
-        nm = np.full((n, 3), np.nan, np.float32) if self.predicts_wavelength else None
+        nm = np.empty((n, 3), np.float32) if self.predicts_wavelength else None
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             part = graphs if (start, stop) == (0, n) else _slice_graphs(graphs, start, stop)
             part_x = mol_x[start:stop] if mol_x is not None else None
             member_probs, interval = self._batch_outputs(_GraphBatch(part, part_x))
             members[:, start:stop] = member_probs
-            if nm is not None and interval is not None:  # None: only the solvent model has one
+            if nm is not None:
                 nm[start:stop] = interval
         return ModelOutputs(members.mean(axis=0), nm, members if k > 1 else None)
 

@@ -303,7 +303,7 @@ class _Ranker:
         if outputs.member_probs is not None:
             member_scores = np.stack([rare_scores(p, self.targets) for p in outputs.member_probs])
             spread = [f"{v:.6f}" if v == v else "" for v in member_scores.std(axis=0).tolist()]
-        nm = [""] * n
+        nm = [",,"] * n  # a solvent-aware folder whose own model has no wavelength
         if outputs.emission_nm is not None:
             nm = [",".join(f"{v:.1f}" for v in row) if row[0] == row[0] else ",,"
                   for row in outputs.emission_nm.tolist()]

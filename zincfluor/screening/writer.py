@@ -31,9 +31,9 @@ def prediction_layout(predictor: Predictor, input_columns: Sequence[str], *,
     ``ranked``, the solvent fields when it has a solvent-aware model)."""
     return RecordLayout(
         tuple(predictor.level_names), tuple(input_columns),
-        wavelength=predictor.predicts_wavelength, ensemble=predictor.n_members > 1,
-        ranked=ranked, id_column=id_column, trust=predictor.has_trust,
-        solvent=getattr(predictor, "has_solvent_model", False),
+        wavelength=getattr(predictor, "records_wavelength", predictor.predicts_wavelength),
+        ensemble=predictor.n_members > 1, ranked=ranked, id_column=id_column,
+        trust=predictor.has_trust, solvent=getattr(predictor, "has_solvent_model", False),
     )
 
 
