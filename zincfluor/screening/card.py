@@ -715,8 +715,9 @@ def _solvent_section(section: dict[str, Any] | None) -> list[str]:
         f"validation rows, {test} on test rows.",
         "",
         "Records gain `solvent` (the canonical SMILES of the solvent used) and `solvent_seen` "
-        "(whether the model was trained on that solvent; a solvent outside the list below is "
-        "read from its structure alone, so treat its answer with more suspicion).",
+        "(whether the model was trained on that solvent; a solvent outside its training "
+        "solvents, listed below, all in card.json, is read from its descriptors or structure "
+        "alone, so treat its answer with more suspicion).",
         "",
         "| solvent | SMILES | class | training rows |",
         "|---|---|---|---|",
