@@ -98,7 +98,8 @@ def test_the_shipped_model_explains_random_smiles_of_one_molecule_alike():
 
     predictor = Predictor.load(SHIPPED, device="cpu")
     config = predictor.featurizer_config
-    first = explain_smiles(predictor.model, config, DYE, [5, 6, 7])
+    models = [member.model for member in predictor.members]  # the shipped model is an ensemble
+    first = explain_smiles(models, config, DYE, [5, 6, 7])
     probs = predictor.predict([DYE]).probs[0]
     np.testing.assert_allclose(first.probabilities, probs, atol=1e-5)
     assert first.rare.value == pytest.approx(probs[5:].sum(), abs=1e-5)
@@ -108,7 +109,7 @@ def test_the_shipped_model_explains_random_smiles_of_one_molecule_alike():
     mol = Chem.MolFromSmiles(DYE)
     for seed in range(2):
         Chem.rdBase.SeedRandomNumberGenerator(seed)
-        other = explain_smiles(predictor.model, config,
+        other = explain_smiles(models, config,
                                Chem.MolToSmiles(mol, doRandom=True, canonical=False), [5, 6, 7])
         for which in ("rare", "level"):
             np.testing.assert_allclose(
@@ -116,7 +117,7 @@ def test_the_shipped_model_explains_random_smiles_of_one_molecule_alike():
                 _by_canonical_rank(first.smiles, getattr(first, which).values), atol=1e-5)
     assert first.svg("level").startswith("<?xml") and "</svg>" in first.svg()
     with pytest.raises(ValueError, match="out of the model's scope"):
-        explain_smiles(predictor.model, config, "[Na+].[Cl-]", [5, 6, 7])
+        explain_smiles(models, config, "[Na+].[Cl-]", [5, 6, 7])
 
 
 def test_similarity_map_needs_one_value_per_atom_and_draws_a_lone_atom_plainly():
