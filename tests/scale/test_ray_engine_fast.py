@@ -2,6 +2,7 @@
 the global top-K merge, one shard scored in this process, and the CLI's checks."""
 
 import csv
+import dataclasses
 import json
 
 import pyarrow.parquet as pq
@@ -123,6 +124,22 @@ def test_write_top_unions_the_shards_columns_and_inserts_rank(tmp_path):
     assert list(rows[0])[:5] == ["smiles", "id", "vendor", "row", "rank"]
     assert [(r["smiles"], r["id"], r["vendor"], r["row"], r["rank"]) for r in rows] == [
         ("CCN", "y2", "acme", "2", "1"), ("CCO", "x1", "", "1", "2")]
+
+
+def test_write_top_keeps_every_optional_field_of_the_predictors_layout(tmp_path):
+    """A model with a wavelength head and trust files: the top file's header has their fields,
+    as the shards' rows do (it once dropped the trust fields, so rows outran the header)."""
+    layout = RecordLayout(("blue", "red"), wavelength=True, trust=True)
+    shard_layout = dataclasses.replace(layout, input_columns=("smiles",))
+    fields = shard_layout.fields
+    text = ["CCO", "1", *["x"] * (len(fields) - 1)]
+    summary = _summary(0, ["smiles"], [[0, -0.7, 1, text]])
+    write_top(tmp_path / "top.csv", layout, merge_top([summary], 5), [shard_info(summary)],
+              "csv")
+    with open(tmp_path / "top.csv", newline="") as handle:
+        header, row = list(csv.reader(handle))
+    assert "in_domain" in header and "emission_nm" in header and "rank" in header
+    assert len(header) == len(row) == len(text) + 1
 
 
 def test_score_shard_writes_records_and_its_top(tmp_path, model_dir):

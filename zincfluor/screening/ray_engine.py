@@ -37,6 +37,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import os
@@ -366,11 +367,9 @@ def write_top(path: Path, predictor_layout: RecordLayout,
     returns the rows written."""
     columns = _union(info["input_columns"] for info in shards)
     id_columns = {info["id_column"] for info in shards}
-    layout = RecordLayout(
-        predictor_layout.level_names, tuple(columns), wavelength=predictor_layout.wavelength,
-        ensemble=predictor_layout.ensemble, ranked=True, inchikey=predictor_layout.inchikey,
+    layout = dataclasses.replace(  # every optional field the shards' rows carry (trust, ...)
+        predictor_layout, input_columns=tuple(columns), ranked=True,
         id_column=id_columns.pop() if len(id_columns) == 1 else None,
-        solvent=predictor_layout.solvent,  # the shards' rows carry the solvent fields too
     )
     rows = []
     for info, text, rank in merged:
