@@ -26,6 +26,18 @@ folder beside ``cell.json``. Finished cells are skipped, so the grid resumes.
 The report (``--report-only``, also printed at the end) is a Markdown table of mean ± std over
 the seeds per model and solvent class.
 
+Ship rule (written on 2026-11-30, before any cell of the grid ran; it reads validation only):
+
+1. Encoder choice: between ``descriptors`` and ``graph``, the one with the lower mean (over the
+   3 seeds) validation nm MAE on all validation rows.
+2. It ships in the model folder's ``solvent/`` (``zincfluor model ship|ensemble
+   --solvent-model``) only if it beats ``none`` (the median-over-solvents model scored on the
+   same rows) on validation: its mean validation MAE is lower by more than the larger of the two
+   models' seed standard deviations, and its mean validation AP red+ is at most 2 points below
+   ``none``'s (the rare-level ranking must not pay for the wavelength).
+3. Its seed-0 run ships; rows without a solvent keep the folder's median model (issue 17).
+   Otherwise nothing ships and docs/results.md says by how much the solvent input fell short.
+
 Usage::
 
     python bench/solvent.py --out docs/results/solvent            # the grid (long)
