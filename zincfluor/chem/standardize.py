@@ -190,12 +190,12 @@ def _smiles(mol: Chem.Mol) -> str:
 
 
 def _has_unpaired_charge(mol: Chem.Mol) -> bool:
-    """True when an atom carries a formal charge not balanced by an opposite charge next to it."""
-    for atom in mol.GetAtoms():
+    """True when an atom carries a formal charge not balanced by an opposite charge next to it
+    (only the charged atoms, found by a C++ substructure search, are looked at)."""
+    for (index,) in mol.GetSubstructMatches(_CHARGED, maxMatches=mol.GetNumAtoms()):
+        atom = mol.GetAtomWithIdx(index)
         charge = atom.GetFormalCharge()
-        if charge and not any(
-            neighbour.GetFormalCharge() * charge < 0 for neighbour in atom.GetNeighbors()
-        ):
+        if not any(neighbour.GetFormalCharge() * charge < 0 for neighbour in atom.GetNeighbors()):
             return True
     return False
 
