@@ -153,3 +153,27 @@ def test_stale_uploads_are_discarded_and_live_ones_kept(sessions, owner_and_mode
     with session_scope(sessions) as session:
         assert session.scalars(select(Screen.id)).all() == ["b" * 32]
         assert session.scalar(select(func.count()).select_from(ScreenItem)) == 0
+
+
+def test_an_uploaded_library_larger_than_one_chunk_is_queued_whole(make_service):
+    """Through the service: a .smi upload of more rows than one transaction stores is queued
+    with every row; one past the molecule limit (found in the second chunk) leaves nothing."""
+    service = make_service(max_screen_molecules=store.UPLOAD_COMMIT_ROWS + 2)
+    key = service.new_key()
+    rows = store.UPLOAD_COMMIT_ROWS + 2
+    content = "".join(f"{'C' * (1 + i % 9)}O M{i}\n" for i in range(rows)).encode()
+    response = service.client.post("/v1/screens", files={"file": ("lib.smi", content)},
+                                   headers=service.auth(key))
+    assert response.status_code == 202, response.text
+    created = response.json()
+    assert created["status"] == "queued" and created["total"] == rows
+    screen = service.client.get(f"/v1/screens/{created['id']}", headers=service.auth(key))
+    assert screen.json()["counts"]["total"] == rows
+    too_many = service.client.post("/v1/screens",
+                                   files={"file": ("lib.smi", content + b"CCCN M-last\n")},
+                                   headers=service.auth(key))
+    assert too_many.status_code == 413, too_many.text
+    listed = service.client.get("/v1/screens", headers=service.auth(key)).json()["screens"]
+    assert [s["id"] for s in listed] == [created["id"]]
+    with service.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ScreenItem)) == rows
