@@ -36,6 +36,7 @@ __all__ = [
 
 _WORD_BITS = 64
 _BLOCK_PAIRS = 1 << 16  # query-reference pairs per block: 512 KiB of uint64, near the L2 size
+_INDEX_BLOCK_PAIRS = 1 << 20  # per SimilarityIndex block: a few MiB of counts at a time
 _BYTE_COUNTS = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
 
 
@@ -203,16 +204,19 @@ class SimilarityIndex:
 
     A Morgan fingerprint of a dye sets about 40 of 2048 bits, so |a ∧ b| for a query a is the
     sum, over a's set bits only, of the reference bits at those positions: the index keeps the
-    references' bits transposed, uint8 [n_bits, n] (2048 x 5,000: 10 MiB), and a query gathers
-    its ~40 rows and adds them. Same Tanimoto as :func:`tanimoto`, about 2.5-3x faster on one
-    thread for Deep4Chem-sized references (``bench/trust_similarity.py``).
+    references' bits transposed, int16 [n_bits, n] (2048 x 5,000: 20 MiB), and the
+    intersections of a block of queries are one sparse product, their on-bit matrix (CSR) times
+    the index: each query adds its ~40 rows in SciPy's C loop, with no Python step per query.
+    Same Tanimoto as :func:`tanimoto` (exact integer counts, the same division), about 1.6x
+    the former per-query loop and several times :func:`tanimoto` on one thread.
     """
 
     def __init__(self, reference: np.ndarray):
         reference = _check_packed("reference", reference)
         self.n_words = reference.shape[1]
         bits = np.unpackbits(reference.view(np.uint8), axis=1, bitorder="little")
-        self.by_bit = np.ascontiguousarray(bits.T)
+        # int16: a count of on bits (at most n_bits = 64 * words) never overflows it
+        self.by_bit = np.ascontiguousarray(bits.T, dtype=np.int16)
         self.counts = popcount(reference)
 
     def __len__(self) -> int:
@@ -220,19 +224,22 @@ class SimilarityIndex:
 
     def similarity(self, query: np.ndarray) -> np.ndarray:
         """Tanimoto of each query row with every reference, float32 [q, n]."""
+        from scipy.sparse import csr_matrix
+
         query = _check_packed("query", query)
         if query.shape[1] != self.n_words:
             raise ValueError(
                 f"query fingerprints have {query.shape[1] * 64} bits, the index "
                 f"{self.n_words * 64}; fingerprint both with the same FingerprintSettings"
             )
-        bits = np.unpackbits(query.view(np.uint8), axis=1, bitorder="little")
         out = np.zeros((len(query), len(self)), dtype=np.float32)
-        for row, on in enumerate(bits):
-            positions = np.flatnonzero(on)
-            both = self.by_bit[positions].sum(axis=0, dtype=np.int32)
-            union = positions.size + self.counts - both
-            np.divide(both, union, out=out[row], where=union > 0)
+        block = max(1, _INDEX_BLOCK_PAIRS // max(1, len(self)))
+        for start in range(0, len(query), block):
+            bits = np.unpackbits(query[start : start + block].view(np.uint8), axis=1,
+                                 bitorder="little")
+            both = (csr_matrix(bits, dtype=np.int16) @ self.by_bit).astype(np.int32)
+            union = bits.sum(axis=1, dtype=np.int32)[:, None] + self.counts[None, :] - both
+            np.divide(both, union, out=out[start : start + len(bits)], where=union > 0)
         return out
 
     def nearest(self, query: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
