@@ -112,8 +112,27 @@ def train(
         DeviceChoice.auto, "--device", help=DEVICE_HELP
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=2, help="Molecules per batch."),
-    lr: float = typer.Option(0.01, "--lr", help="SGD learning rate, cosine-annealed."),
-    weight_decay: float = typer.Option(5e-3, "--weight-decay", help="SGD weight decay."),
+    lr: float = typer.Option(
+        0.01, "--lr", help="Learning rate: the peak that --scheduler anneals or warms up to."
+    ),
+    weight_decay: float = typer.Option(
+        5e-3, "--weight-decay", help="Weight decay (L2 for sgd, decoupled for adamw)."
+    ),
+    optimizer: str = typer.Option(
+        "sgd", "--optimizer",
+        help="sgd (momentum 0.9; the paper's) or adamw (AdamW, default betas; chemprop trains "
+        "with Adam, e.g. --optimizer adamw --lr 1e-3 --scheduler noam --warmup-epochs 2).",
+    ),
+    scheduler: str = typer.Option(
+        "cosine", "--scheduler",
+        help="Learning-rate schedule: cosine (annealing over the epochs), constant, or noam "
+        "(chemprop's, per step: lr/10 rising linearly to --lr over --warmup-epochs, then "
+        "decaying exponentially to lr/10 at the end).",
+    ),
+    warmup_epochs: int = typer.Option(
+        0, "--warmup-epochs", min=0,
+        help="Epochs of linear warm-up before the schedule (noam: from lr/10; chemprop: 2).",
+    ),
     hidden_dim: int = typer.Option(128, "--hidden-dim", min=1, help="GCN width."),
     num_layers: int = typer.Option(
         6, "--num-layers", min=1, help="Message-passing layers (paper's GCN: 6; dmpnn: depth)."
@@ -180,6 +199,13 @@ def train(
     check_method_params(method, method_hparams)
     check_device(device.value)
     check_output_folder(out, "--out")
+    if scheduler == "step":
+        _fail("--scheduler step needs milestones, which `zincfluor train` does not set: use "
+              "cosine, constant or noam")
+    trainer = TrainerConfig(
+        epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
+        scheduler=scheduler, warmup_epochs=warmup_epochs,
+    )
     options = _data_options(data, smiles_column, value_column, label_column, scheme, level_names)
     config = TrainRunConfig(
         data=options,
@@ -202,7 +228,7 @@ def train(
         feature_mask=feature_mask,
         group_rule=groups.value,
         batch_size=batch_size,
-        trainer=TrainerConfig(epochs=epochs, lr=lr, weight_decay=weight_decay),
+        trainer=trainer,
         device=device.value,
         cache_dir=cache_dir,
         n_jobs=workers,

@@ -301,6 +301,7 @@ def train_run(config: TrainRunConfig, *, console=None, progress: bool = True) ->
             "split": {"kind": config.split, "seed": config.resolved_split_seed,
                       "sizes": split.sizes()},
             "imbalance_ratio": config.imbalance_ratio,
+            "trainer": config.trainer.to_dict(),
             "best_epoch": fit.best_epoch,
             "valid_balanced_accuracy": fit.best_score,
             "test_metrics": headline_metrics(test_metrics),

@@ -15,6 +15,12 @@ dropout are fixed); the features ``model.features(x)`` of the training and valid
 computed once; ``model.head`` alone is trained on them with a fresh SGD and cosine annealing
 over the stage-2 epochs, validated after each, and its best stage-2 state is kept. Stage-2
 history rows carry ``"stage": 2`` and continue the epoch numbering after stage 1.
+
+The optimiser (:func:`~zincfluor.train.optim.build_optimizer`) is SGD unless
+``TrainerConfig.optimizer`` is "adamw"; stage 2 is always SGD with its own settings. The
+learning rate follows ``TrainerConfig.scheduler``: set once per epoch for "cosine", "step" and
+"constant", after every optimisation step for "noam" (:func:`~zincfluor.train.optim.
+noam_scheduler`, chemprop's warm-up + exponential decay).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from torch import nn
 
 from zincfluor.methods.base import LongTailMethod, Stage2Config
 from zincfluor.train.metrics import balanced_accuracy, confusion_matrix
+from zincfluor.train.optim import build_optimizer, check_optimizer, noam_factor, noam_scheduler
 
 __all__ = [
     "TrainerConfig", "Trainer", "FitResult", "unpack_batch", "move_to_device", "predict_logits",
@@ -41,6 +48,7 @@ __all__ = [
 
 
 PRECISIONS = ("fp32", "bf16")
+SCHEDULERS = ("cosine", "step", "constant", "noam")
 
 
 @dataclass
@@ -48,8 +56,14 @@ class TrainerConfig:
     """Optimisation settings; the defaults are the seed paper's for fluorescence.
 
     SGD (lr 0.01, momentum 0.9, weight decay 5e-3) with cosine annealing over 100 epochs.
+    ``optimizer`` "adamw" uses ``torch.optim.AdamW`` with ``lr`` and ``weight_decay`` (default
+    betas) instead; ``momentum`` and ``nesterov`` apply to "sgd" only.
     ``warmup_epochs`` ramps the learning rate linearly from lr/warmup to lr first.
-    ``scheduler`` is "cosine", "step" (lr × ``gamma`` at each of ``milestones``) or "constant".
+    ``scheduler`` is "cosine", "step" (lr × ``gamma`` at each of ``milestones``), "constant" or
+    "noam": chemprop's schedule, per optimisation step ``t`` of ``T``, with ``W`` the steps of
+    ``warmup_epochs``: lr(t) = lr·(r0 + (1−r0)·t/W) for t < W, lr·rf^((t−W)/(T−W)) after, where
+    r0 = ``lr_init_ratio`` and rf = ``lr_final_ratio`` (chemprop: lr 1e-3, both 0.1, W two
+    epochs; :mod:`zincfluor.train.optim`).
     ``precision`` "bf16" runs the training forward passes and losses under bfloat16 autocast
     (the weights and optimiser stay float32; evaluation stays float32); "fp32" does not.
     """
@@ -66,16 +80,39 @@ class TrainerConfig:
     grad_clip: float | None = None
     validate_every: int = 1
     precision: str = "fp32"
+    optimizer: str = "sgd"
+    lr_init_ratio: float = 0.1  # "noam": the first step's lr / lr
+    lr_final_ratio: float = 0.1  # "noam": the lr at the end of training / lr
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_optimizer(self.optimizer)
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(
+                f"unknown scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)} "
+                "(--scheduler)"
+            )
+        if self.lr_init_ratio <= 0 or self.lr_final_ratio <= 0:
+            raise ValueError(
+                "lr_init_ratio and lr_final_ratio must be above 0, got "
+                f"{self.lr_init_ratio} and {self.lr_final_ratio}"
+            )
+        if self.scheduler == "noam" and self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"the noam schedule warms up for fewer epochs than it trains: --warmup-epochs "
+                f"{self.warmup_epochs} must be below --epochs {self.epochs}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def lr_factor(self, epoch: int) -> float:
-        """Learning-rate multiplier for ``epoch`` (0-based)."""
+        """Learning-rate multiplier for ``epoch`` (0-based); for "noam", at its first step."""
+        if self.scheduler == "noam":  # t/W and (t−W)/(T−W) do not depend on steps per epoch
+            return noam_factor(
+                epoch, self.warmup_epochs, self.epochs, self.lr_init_ratio, self.lr_final_ratio
+            )
         if epoch < self.warmup_epochs:
             return (epoch + 1) / self.warmup_epochs
         if self.scheduler == "cosine":
@@ -85,7 +122,7 @@ class TrainerConfig:
             return self.gamma ** sum(epoch >= m for m in self.milestones)
         if self.scheduler == "constant":
             return 1.0
-        raise ValueError(f"unknown scheduler {self.scheduler!r} (cosine, step, constant)")
+        raise ValueError(f"unknown scheduler {self.scheduler!r} ({', '.join(SCHEDULERS)})")
 
 
 @dataclass
@@ -154,13 +191,15 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         params = [p for p in self.model.parameters() if p.requires_grad]
         params += [p for p in self.method.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.SGD(
+        self.optimizer = build_optimizer(
             params,
+            config.optimizer,
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,
             nesterov=config.nesterov,
         )
+        self.step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None  # "noam"
 
     def _autocast(self):
         """bfloat16 autocast on the training device when ``config.precision`` is "bf16"."""
@@ -169,6 +208,9 @@ class Trainer:
         )
 
     def _set_lr(self, epoch: int) -> float:
+        """The learning rate of ``epoch``'s first step (a per-step schedule sets its own)."""
+        if self.step_scheduler is not None:
+            return float(self.optimizer.param_groups[0]["lr"])
         lr = self.config.lr * self.config.lr_factor(epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -189,6 +231,8 @@ class Trainer:
             if self.config.grad_clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
             self.optimizer.step()
+            if self.step_scheduler is not None:
+                self.step_scheduler.step()
             for name, value in {"loss": out.loss.detach(), **out.parts}.items():
                 totals[name] = totals.get(name, 0.0) + value
             n_batches += 1
@@ -211,6 +255,13 @@ class Trainer:
         history: list[dict[str, float]] = []
         start = time.perf_counter()
         total = config.epochs + (stage2.epochs if stage2 is not None else 0)
+        if config.scheduler == "noam":
+            steps = _steps_per_epoch(train_loader)
+            self.step_scheduler = noam_scheduler(
+                self.optimizer, warmup_steps=config.warmup_epochs * steps,
+                total_steps=config.epochs * steps, init_ratio=config.lr_init_ratio,
+                final_ratio=config.lr_final_ratio,
+            )
         with _progress_bar(self.progress) as bar:
             task = bar.add_task("training", total=total, status="")
             for epoch in range(config.epochs):
@@ -301,8 +352,8 @@ class Trainer:
             feature_seconds = time.perf_counter() - feature_start
             batch_size = stage2.batch_size or getattr(train_loader, "batch_size", None)
             batch_size = int(batch_size or first_batch)
-            optimizer = torch.optim.SGD(
-                head_params, lr=stage2.lr, momentum=stage2.momentum,
+            optimizer = build_optimizer(
+                head_params, "sgd", lr=stage2.lr, momentum=stage2.momentum,
                 weight_decay=stage2.weight_decay,
             )
             num_classes = None
@@ -385,6 +436,19 @@ def predict_proba(
     """Softmax probabilities and targets of ``model`` over ``loader`` (model put in eval mode)."""
     logits, targets = predict_logits(model, loader, device)
     return torch.softmax(logits, dim=1).cpu().numpy(), targets
+
+
+def _steps_per_epoch(loader: Iterable) -> int:
+    """Batches per pass over ``loader`` (its ``len``), for a per-step schedule."""
+    try:
+        steps = len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(
+            "the noam scheduler needs a training loader with a length (batches per epoch)"
+        ) from None
+    if steps < 1:
+        raise ValueError("the training loader yielded no batch")
+    return steps
 
 
 def _status(row: dict[str, float], best_score: float, best_epoch: int) -> str:
