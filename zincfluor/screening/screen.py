@@ -8,7 +8,9 @@ The library streams through in chunks, so memory stays bounded whatever its size
    computes the rare scores and formats the output rows;
 3. full ranking: rows are collected into *runs* of at most ``run_size`` rows, each sorted and
    written to a temporary file; at the end the runs are k-way merged (``heapq.merge``) into the
-   output. ``top``: only the best ``top`` rows are kept (a buffer of at most 2 x ``top``).
+   output, at most :data:`MERGE_FAN_IN` open at once (more are first merged in passes, so memory
+   and open files do not grow with the input). ``top``: only the best ``top`` rows are kept (a
+   buffer of at most 2 x ``top``).
 
 Rows are the prediction records of :mod:`zincfluor.screening.record` (the input's columns, then
 ``row``, ``rank``, ``status``, ...; the trust fields for a model folder with trust files, their
@@ -64,7 +66,7 @@ from zincfluor.screening.writer import (
 )
 from zincfluor.trust.fingerprints import FingerprintSettings
 
-__all__ = ["ScreenSummary", "screen_library", "available_cores"]
+__all__ = ["ScreenSummary", "screen_library", "available_cores", "RUN_SIZE", "MERGE_FAN_IN"]
 
 CHUNK_SIZE = 1024
 """Input rows per unit of work sent to a worker (larger chunks make temporary arrays
@@ -72,6 +74,10 @@ that glibc unmaps after each chunk, costing page faults)."""
 
 RUN_SIZE = 65536
 """Output rows per sorted temporary run (full ranking)."""
+
+MERGE_FAN_IN = 64
+"""Most sorted runs open at once: more are first merged, this many at a time, into longer runs,
+so memory and open files stay bounded however many rows the input has."""
 
 _KEY_WIDTH = 29  # "0" + 16 hex digits of the inverted score + 12 hex digits of the position
 _HEAD_WIDTH = 8  # hex digits of the length of a line's part before its rank
@@ -218,6 +224,7 @@ class _Ranker:
         self._empty_trust = "," * (4 if layout.wavelength else 2)
         self.buffer: list = []
         self.runs: list[Path] = []
+        self._merges = 0
         self.threshold: str | None = None
         self.rows = self.ok = self.out_of_scope = self.problems = self.out_of_domain = 0
 
@@ -394,10 +401,32 @@ class _Ranker:
             return
         if self.buffer:
             self._write_run()
+        while len(self.runs) > MERGE_FAN_IN:
+            self._merge_runs()
         with ExitStack() as stack:
             handles = [stack.enter_context(open(path, encoding="utf-8", newline=""))
                        for path in self.runs]
             yield from heapq.merge(*handles)
+
+    def _merge_runs(self) -> None:
+        """One pass: every :data:`MERGE_FAN_IN` runs merged into one (a lone last run kept)."""
+        merged = []
+        for start in range(0, len(self.runs), MERGE_FAN_IN):
+            group = self.runs[start : start + MERGE_FAN_IN]
+            if len(group) == 1:
+                merged.append(group[0])
+                continue
+            path = self.tmp_dir / f"merged{self._merges:05d}.txt"
+            self._merges += 1
+            with ExitStack() as stack:
+                handles = [stack.enter_context(open(run, encoding="utf-8", newline=""))
+                           for run in group]
+                out = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))
+                out.writelines(heapq.merge(*handles))
+            for run in group:
+                run.unlink()
+            merged.append(path)
+        self.runs = merged
 
     def _top_lines(self) -> Iterator[str]:
         for item in self.buffer:
