@@ -1,6 +1,7 @@
 """Queries of the service's database: keys, models, molecules and predictions, screens, results.
 
-Everything here takes a :class:`~sqlalchemy.orm.Session` and leaves committing to the caller.
+Everything here takes a :class:`~sqlalchemy.orm.Session` and leaves committing to the caller,
+except :func:`create_screen`, which commits a large upload in chunks (see it).
 Bulk writes go through Core ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL
 spell it the same), so two writers storing the same molecule never store it twice.
 """
