@@ -233,7 +233,9 @@ def chemprop_model(cache: Path, data: Path, epochs: int) -> Path:
     with open(train_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["smiles", "level"])
-        writer.writerows(zip(table.smiles, table.labels.tolist(), strict=True))
+        # chemprop stops at the first SMILES RDKit refuses (Deep4Chem's hypervalent Si ones)
+        writer.writerows((smiles, level) for smiles, level in zip(
+            table.smiles, table.labels.tolist(), strict=True) if _rdkit_reads(smiles))
     command = [
         chemprop_executable(), "train", "-i", str(train_csv), "-t", "multiclass",
         "--multiclass-num-classes", "8", "--epochs", str(epochs), "--accelerator", "cpu",
@@ -251,6 +253,13 @@ def chemprop_model(cache: Path, data: Path, epochs: int) -> Path:
             f"chemprop train failed ({result.returncode}); see {folder / 'train.log'}"
         )
     return found[0]
+
+
+def _rdkit_reads(smiles: str) -> bool:
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    return Chem.MolFromSmiles(smiles) is not None
 
 
 def _chemprop_checkpoints(folder: Path) -> list[Path]:
