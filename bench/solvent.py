@@ -328,7 +328,7 @@ def report(out: Path, models: Sequence[str] = MODELS, part: str = "test") -> str
     mixed = sorted(seed for seed, found in digests.items() if len(found) > 1)
     if mixed:
         raise ValueError(f"cells of seeds {mixed} were trained on different splits; rerun them")
-    header = ["model", "solvent class", "seeds", "test rows", *(label for label, _ in SUMMARY)]
+    header = ["model", "solvent class", "seeds", "rows", *(label for label, _ in SUMMARY)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, found in cells.items():
         for name in CLASSES:
