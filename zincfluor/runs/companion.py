@@ -45,23 +45,27 @@ from zincfluor.train.checkpoint import (
     resolve_member_paths,
 )
 
-__all__ = ["attach_wavelength_companion"]
+__all__ = ["attach_wavelength_companion", "run_checkpoint", "copy_runs"]
 
 
-def _companion_checkpoint(run: Path) -> Path:
+def run_checkpoint(run: Path, option: str) -> Path:
+    """The checkpoint of the training run ``run`` given with ``option``; an ensemble folder is
+    refused (its members' run folders are what a companion takes)."""
     paths = resolve_member_paths(run)
     if len(paths) != 1:
-        raise ValueError(f"--wavelength {run} is an ensemble folder; pass the training run "
+        raise ValueError(f"{option} {run} is an ensemble folder; pass the training run "
                          "folders of its members")
     return paths[0]
 
 
-def _copy_companion(sources: Sequence[Path], folder: Path) -> None:
-    """``sources`` (checkpoint files) into ``folder``: one checkpoint, or an ensemble layout."""
+def copy_runs(sources: Sequence[Path], folder: Path,
+              run_files: Sequence[str] = ("config.json",)) -> None:
+    """``sources`` (checkpoint files) into the new ``folder``: one checkpoint, or an ensemble
+    layout, with the first run's ``run_files`` beside it."""
     folder.mkdir(parents=True)
-    config = sources[0].parent / "config.json"
-    if config.is_file():
-        shutil.copyfile(config, folder / "config.json")
+    for name in run_files:
+        if (sources[0].parent / name).is_file():
+            shutil.copyfile(sources[0].parent / name, folder / name)
     if len(sources) == 1:
         shutil.copyfile(sources[0], folder / CHECKPOINT_NAME)
         return
@@ -105,7 +109,7 @@ def attach_wavelength_companion(
     runs = [Path(run) for run in runs]
     if not runs:
         raise ValueError("give at least one wavelength run")
-    sources = [_companion_checkpoint(run) for run in runs]
+    sources = [run_checkpoint(run, "--wavelength") for run in runs]
     model_split = split_parts(json.loads((folder / "split.json").read_text()))
     for source in sources:
         if split_parts(read_run_split(source.parent)) != model_split:
@@ -117,7 +121,7 @@ def attach_wavelength_companion(
     target = folder / WAVELENGTH_FOLDER
     shutil.rmtree(target, ignore_errors=True)
     try:
-        _copy_companion(sources, target)
+        copy_runs(sources, target)
         predictor = Predictor.load(folder, device=device, trust=False)  # checks the settings
         config = json.loads((sources[0].parent / "config.json").read_text()) \
             if (sources[0].parent / "config.json").is_file() else {}

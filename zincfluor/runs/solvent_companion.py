@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from zincfluor.runs.companion import copy_runs, run_checkpoint
 from zincfluor.screening.card import (
     load_model_card,
     model_sha256,
@@ -38,25 +39,14 @@ from zincfluor.screening.card import (
 from zincfluor.screening.predictor import Predictor
 from zincfluor.screening.solvent_model import SOLVENT_ENCODERS
 from zincfluor.train.checkpoint import (
-    CHECKPOINT_NAME,
-    ENSEMBLE_FILE,
     SOLVENT_FOLDER,
     load_checkpoint,
     model_checkpoint_paths,
-    resolve_member_paths,
 )
 
 __all__ = ["attach_solvent_model", "solvent_card_section"]
 
 RUN_FILES = ("config.json", "metrics.json")
-
-
-def _run_checkpoint(run: Path) -> Path:
-    paths = resolve_member_paths(run)
-    if len(paths) != 1:
-        raise ValueError(f"--solvent-model {run} is an ensemble folder; pass the training run "
-                         "folders of its members")
-    return paths[0]
 
 
 def _check_solvent_run(source: Path, checkpoint: dict) -> None:
@@ -68,24 +58,6 @@ def _check_solvent_run(source: Path, checkpoint: dict) -> None:
             f"{found}); train one with zincfluor train-solvent --solvent-encoder "
             "descriptors|graph"
         )
-
-
-def _copy_runs(sources: Sequence[Path], folder: Path) -> None:
-    """``sources`` (checkpoint files) into ``folder``: one checkpoint, or an ensemble layout,
-    with the first run's config and metrics beside it."""
-    folder.mkdir(parents=True)
-    for name in RUN_FILES:
-        if (sources[0].parent / name).is_file():
-            shutil.copyfile(sources[0].parent / name, folder / name)
-    if len(sources) == 1:
-        shutil.copyfile(sources[0], folder / CHECKPOINT_NAME)
-        return
-    members = []
-    for k, source in enumerate(sources):
-        (folder / f"member-{k}").mkdir()
-        shutil.copyfile(source, folder / f"member-{k}" / CHECKPOINT_NAME)
-        members.append(f"member-{k}/{CHECKPOINT_NAME}")
-    (folder / ENSEMBLE_FILE).write_text(json.dumps({"members": members}, indent=1) + "\n")
 
 
 def attach_solvent_model(model_dir: str | Path, runs: Sequence[str | Path], *,
@@ -110,14 +82,14 @@ def attach_solvent_model(model_dir: str | Path, runs: Sequence[str | Path], *,
     runs = [Path(run) for run in runs]
     if not runs:
         raise ValueError("give at least one solvent-aware run")
-    sources = [_run_checkpoint(run) for run in runs]
+    sources = [run_checkpoint(run, "--solvent-model") for run in runs]
     checkpoints = [load_checkpoint(source) for source in sources]
     for source, checkpoint in zip(sources, checkpoints, strict=True):
         _check_solvent_run(source, checkpoint)
     target = folder / SOLVENT_FOLDER
     shutil.rmtree(target, ignore_errors=True)
     try:
-        _copy_runs(sources, target)
+        copy_runs(sources, target, RUN_FILES)
         Predictor.load(folder, device=device, trust=False)  # checks levels, layout, head
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
