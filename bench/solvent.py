@@ -38,6 +38,8 @@ Ship rule (written on 2026-11-30, before any cell of the grid ran; it reads vali
 3. Its seed-0 run ships; rows without a solvent keep the folder's median model (issue 17).
    Otherwise nothing ships and docs/results.md says by how much the solvent input fell short.
 
+``--report-only`` (and the grid, at its end) prints the verdict (:func:`ship_decision`).
+
 Usage::
 
     python bench/solvent.py --out docs/results/solvent            # the grid (long)
@@ -351,6 +353,80 @@ def report(out: Path, models: Sequence[str] = MODELS, part: str = "test") -> str
     return "\n".join([*lines, "", note])
 
 
+SHIP_SEEDS = (0, 1, 2)
+AP_RED_GUARD = 0.02  # rule 2: at most 2 points of validation AP red+ below ``none``
+
+
+def _valid_all(out: Path, model: str, seeds: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Seed -> the ``valid`` "all" block of each finished cell of ``model`` among ``seeds``."""
+    found = {}
+    for seed in seeds:
+        path = cell_path(out, model, seed)
+        if path.is_file():
+            found[seed] = json.loads(path.read_text())["valid"]["all"]
+    return found
+
+
+def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS) -> dict[str, Any]:
+    """Apply the module docstring's ship rule to the cells in ``out`` (validation only).
+
+    Returns ``{"complete", "encoder", "ships", "reasons", "models"}``: ``models`` holds each
+    model's mean and population std over ``seeds`` of the validation nm MAE and AP red+;
+    ``complete`` is False (and nothing ships) until every seed of ``descriptors``, ``graph``
+    and ``none`` has a cell. Rule 1: the encoder is the one of lower mean MAE. Rule 2: it ships
+    when ``mean MAE(none) - mean MAE(encoder) > max(std(encoder), std(none))`` and
+    ``mean AP red+(encoder) >= mean AP red+(none) - 0.02``.
+    """
+    models: dict[str, dict[str, float]] = {}
+    missing = []
+    for model in ZINCFLUOR_MODELS:
+        blocks = _valid_all(out, model, seeds)
+        missing += [f"{model} seed {seed}" for seed in seeds if seed not in blocks]
+        if blocks:
+            mae = [b["mae_nm"] for b in blocks.values()]
+            ap = [_value(b, ("retrieval", "red+", "average_precision")) for b in blocks.values()]
+            models[model] = {"seeds": len(blocks), "mae_mean": float(np.mean(mae)),
+                             "mae_std": float(np.std(mae)), "ap_red_mean": float(np.mean(ap)),
+                             "ap_red_std": float(np.std(ap))}
+    decision: dict[str, Any] = {"complete": not missing, "encoder": None, "ships": False,
+                                "reasons": [], "models": models}
+    if missing:
+        decision["reasons"].append("cells missing: " + ", ".join(missing))
+        return decision
+    encoder = min(("descriptors", "graph"), key=lambda m: models[m]["mae_mean"])
+    chosen, none = models[encoder], models["none"]
+    decision["encoder"] = encoder
+    gain = none["mae_mean"] - chosen["mae_mean"]
+    margin = max(chosen["mae_std"], none["mae_std"])
+    ap_drop = none["ap_red_mean"] - chosen["ap_red_mean"]
+    beats = gain > margin
+    guarded = ap_drop <= AP_RED_GUARD
+    decision["reasons"] += [
+        f"rule 1: {encoder} has the lower mean validation MAE "
+        f"({models['descriptors']['mae_mean']:.1f} descriptors, "
+        f"{models['graph']['mae_mean']:.1f} graph)",
+        f"rule 2 (MAE): {encoder} is {gain:+.1f} nm better than none "
+        f"({chosen['mae_mean']:.1f} vs {none['mae_mean']:.1f}); the margin to beat is the larger "
+        f"seed std, {margin:.1f} nm: {'met' if beats else 'not met'}",
+        f"rule 2 (AP red+ guard): {100 * chosen['ap_red_mean']:.1f} vs "
+        f"{100 * none['ap_red_mean']:.1f} for none, {100 * ap_drop:+.1f} points below "
+        f"(at most {100 * AP_RED_GUARD:.0f} allowed): {'met' if guarded else 'not met'}",
+    ]
+    decision["ships"] = beats and guarded
+    return decision
+
+
+def format_decision(decision: dict[str, Any]) -> str:
+    """The ship rule's verdict as text (one line per rule)."""
+    if not decision["complete"]:
+        head = "Ship rule: not applied yet"
+    elif decision["ships"]:
+        head = f"Ship rule: {decision['encoder']} ships (its seed-0 run)"
+    else:
+        head = f"Ship rule: nothing ships ({decision['encoder']} does not beat none)"
+    return "\n".join([head, *(f"- {reason}" for reason in decision["reasons"])])
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="measurement CSV (default: Deep4Chem)")
@@ -398,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report(args.out, args.models, "valid"))
     print("\nTest:\n")
     print(report(args.out, args.models))
+    print()
+    print(format_decision(ship_decision(args.out)))
     return 0
 
 

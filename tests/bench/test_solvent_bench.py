@@ -100,3 +100,37 @@ def test_smoke_grid_runs_every_model_on_one_split(bench, tmp_path):
     for model in models:
         assert f"| {model} | all | 1 |" in text
     assert bench.main(args + ["--models", "none"]) == 0  # finished cells are skipped
+
+
+def _valid_cell(model: str, seed: int, mae: float, ap_red: float) -> dict:
+    cell = _cell(model, seed, f"split-{seed}", mae)
+    cell["valid"]["all"] = {**cell["valid"]["all"], "mae_nm": mae,
+                            "retrieval": {"red+": {"average_precision": ap_red}}}
+    return cell
+
+
+@pytest.mark.parametrize(("graph_mae", "graph_ap", "ships"), [
+    ([40.0, 41.0, 42.0], [0.80, 0.80, 0.80], True),    # 4 nm better, margin 1.6 (none's std)
+    ([43.0, 44.0, 45.0], [0.80, 0.80, 0.80], False),   # 1 nm better: within the seed std
+    ([40.0, 41.0, 42.0], [0.77, 0.77, 0.77], False),   # better MAE, AP red+ 3 points down
+])
+def test_ship_rule_reads_validation_means_stds_and_the_ap_guard(bench, tmp_path, graph_mae,
+                                                               graph_ap, ships):
+    for seed in range(3):
+        _write(tmp_path, _valid_cell("none", seed, [43.0, 45.0, 47.0][seed], 0.80))
+        _write(tmp_path, _valid_cell("descriptors", seed, 50.0, 0.90))
+        _write(tmp_path, _valid_cell("graph", seed, graph_mae[seed], graph_ap[seed]))
+    decision = bench.ship_decision(tmp_path)
+    assert decision["complete"] and decision["encoder"] == "graph"
+    assert decision["ships"] is ships
+    assert decision["models"]["none"]["mae_std"] == pytest.approx(1.633, abs=1e-3)
+    text = bench.format_decision(decision)
+    assert text.startswith("Ship rule: graph ships" if ships else "Ship rule: nothing ships")
+
+
+def test_ship_rule_waits_for_every_seed(bench, tmp_path):
+    for model in ("none", "descriptors", "graph"):
+        _write(tmp_path, _valid_cell(model, 0, 40.0, 0.8))
+    decision = bench.ship_decision(tmp_path)
+    assert not decision["complete"] and not decision["ships"]
+    assert "graph seed 2" in decision["reasons"][0]
