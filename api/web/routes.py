@@ -1,7 +1,7 @@
 """The web page's routes: three server-rendered pages, their static files and depictions.
 
-- ``GET /``: sign in with an API key, predict pasted or drawn molecules (JSME editor), upload a
-  library, this key's screens;
+- ``GET /``: sign in with an API key, predict pasted or drawn molecules (JSME editor; in a
+  solvent when the model has a solvent-aware model), upload a library, this key's screens;
 - ``GET /screens/{screen_id}``: a screen's progress, its ranked results with filters, downloads;
 - ``GET /screens/{screen_id}/rows/{row}``: one molecule of a screen (record, depiction,
   wavelength plot, and attributions and neighbours where the service offers them);
@@ -32,6 +32,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import AppState, Caller, get_state, require_key
 from api.errors import APIError
 from api.web.depict import MAX_SIZE, MIN_SIZE, DepictionError, depict_svg
+from zincfluor.data.solvents import solvent_table
 
 __all__ = ["router", "CONTENT_SECURITY_POLICY", "EDITOR_CONTENT_SECURITY_POLICY", "STATIC_DIR",
            "TEMPLATE_DIR"]
@@ -77,8 +78,10 @@ def _page(request: Request, state: AppState, template: str, **context) -> HTMLRe
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, state: AppState = Depends(get_state)) -> HTMLResponse:
-    """Sign in, predict, upload, this key's screens."""
-    return _page(request, state, "index.html", page="index")
+    """Sign in, predict (in a solvent, for a model with a solvent-aware model: the solvent
+    field lists the names of :func:`zincfluor.data.solvents.solvent_table`), upload, this
+    key's screens."""
+    return _page(request, state, "index.html", page="index", solvents=solvent_table())
 
 
 @router.get("/screens/{screen_id}", response_class=HTMLResponse)

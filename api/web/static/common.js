@@ -144,7 +144,31 @@ const ZF = (() => {
     return Array.isArray(set) ? set.join(", ") : String(set);
   }
 
-  // the record's fields as a definition list; trust fields only when the service sends them
+  // a solvent's name from the page's solvent list (the start page's datalist), else null
+  function solventName(smiles) {
+    if (!smiles) return null;
+    for (const option of document.querySelectorAll("#solvent-names option[data-smiles]")) {
+      if (option.dataset.smiles === smiles) return option.value;
+    }
+    return null;
+  }
+
+  // the solvent a record was predicted in (its name, else its SMILES) and, when the
+  // solvent-aware model was not trained on it, a visible flag
+  function solventDetails(record) {
+    const name = solventName(record.solvent);
+    const dd = el("dd", { class: name ? "solvent" : "solvent smiles", title: name ? record.solvent : null },
+      name || record.solvent);
+    if (record.solvent_seen === false) {
+      dd.append(" ", el("span", { class: "flag-out flag-unseen",
+        title: "The solvent-aware model was not trained in this solvent: its answer is read from the solvent's descriptors or structure alone." },
+      "solvent not seen in training"));
+    }
+    return dd;
+  }
+
+  // the record's fields as a definition list; trust and solvent fields only when the service
+  // sends them
   function recordList(record) {
     const list = el("dl", { class: "record" });
     const add = (term, value, cls) => {
@@ -155,6 +179,7 @@ const ZF = (() => {
     add("Reason", record.reason);
     add("Notes", record.notes);
     add("Canonical SMILES", record.canonical_smiles, "smiles");
+    if (record.solvent) list.append(el("dt", {}, "Solvent"), solventDetails(record));
     add("Level", record.level);
     add("Rare score", record.rare_score === null || record.rare_score === undefined
       ? "" : fmt.p(record.rare_score));
@@ -289,7 +314,7 @@ const ZF = (() => {
 
   return {
     api, el, showError, depiction, depictionUrl, svgImage, fmt, probabilityBars, emissionText,
-    domainText, predictionSetText, recordList, wavelengthPlot,
+    domainText, predictionSetText, recordList, solventName, wavelengthPlot,
     onReady: (handler) => readyHandlers.push(handler),
     model: () => model,
   };

@@ -1,10 +1,37 @@
-// The start page: predict a pasted or drawn molecule, upload a library, list this key's screens.
+// The start page: predict a pasted or drawn molecule (in a solvent, when the served model has a
+// solvent-aware model), upload a library, list this key's screens.
 "use strict";
 
 (() => {
   const { api, el, showError } = ZF;
 
   const recordNm = (r) => r.emission_nm !== null && r.emission_nm !== undefined;
+  const SOLVENTS_LISTED = 6;  // training solvents the field's help names
+  // a 422 about the request's solvent field ("solvent: unknown solvent ..."): shown beside it
+  const SOLVENT_ERROR = /^solvent\b/;
+
+  // the solvent field: shown when GET /v1/models has a solvent section on the model's card
+  function setUpSolvent(model) {
+    const section = model.card ? model.card.solvent : null;
+    const field = document.getElementById("solvent-field");
+    field.hidden = !section;
+    if (!section) {
+      document.getElementById("solvent").value = "";
+      return;
+    }
+    const trained = (section.train_solvents || []).map((entry) =>
+      `${entry.name || ZF.solventName(entry.smiles) || entry.smiles} (${entry.rows} rows)`);
+    const more = trained.length > SOLVENTS_LISTED ? `, and ${trained.length - SOLVENTS_LISTED} more` : "";
+    document.getElementById("solvent-trained").textContent = trained.length
+      ? `Trained in ${trained.slice(0, SOLVENTS_LISTED).join(", ")}${more}; other solvents are flagged.`
+      : "";
+  }
+
+  // the solvent the request sends: the field's text, when the field is shown and not blank
+  function chosenSolvent() {
+    if (document.getElementById("solvent-field").hidden) return null;
+    return document.getElementById("solvent").value.trim() || null;
+  }
 
   function renderPrediction(result, model, targets) {
     const box = document.getElementById("prediction");
@@ -13,7 +40,8 @@
     const head = el("div", { class: "prediction-head" },
       result.canonical_smiles ? ZF.depiction(result.canonical_smiles, null, 240, 180) : null,
       ZF.recordList(result));
-    box.append(el("h2", {}, `Prediction for ${smiles}`), head);
+    const solvent = result.solvent ? ` in ${ZF.solventName(result.solvent) || result.solvent}` : "";
+    box.append(el("h2", {}, `Prediction for ${smiles}${solvent}`), head);
     if (result.status === "ok") {
       box.append(el("h3", {}, "Level probabilities"), ZF.probabilityBars(result, model.levels, targets));
       const plot = ZF.wavelengthPlot(result, model.levels);
@@ -22,6 +50,9 @@
         "Explain: atom attributions and measured neighbours");
       button.addEventListener("click", () => explain(smiles, targets));
       box.append(el("p", {}, button), el("p", { id: "explain-error", class: "error", role: "alert", hidden: true }));
+      if (result.solvent) {
+        box.append(el("p", { class: "help" }, "Explanations are of the solvent-free model."));
+      }
     }
   }
 
@@ -49,6 +80,7 @@
 
   async function predict(smiles) {
     showError("smiles-error", "");
+    showError("solvent-error", "");
     if (!smiles) {
       showError("smiles-error", "Enter a SMILES, or draw a molecule.");
       document.getElementById("smiles").focus();
@@ -56,11 +88,14 @@
     }
     const box = document.getElementById("prediction");
     box.replaceChildren(el("p", { class: "muted" }, "Predicting…"));
+    const request = { smiles: [smiles] };
+    const solvent = chosenSolvent();
+    if (solvent) request.solvent = solvent;
     try {
       const data = await api("/v1/predictions", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ smiles: [smiles] }),
+        body: JSON.stringify(request),
       });
       const result = data.results[0];
       if (result.status !== "ok") {
@@ -69,7 +104,12 @@
       renderPrediction(result, ZF.model(), data.target_levels);
     } catch (error) {
       box.replaceChildren();
-      showError("smiles-error", error.message);
+      if (error.status === 422 && SOLVENT_ERROR.test(error.message)) {
+        showError("solvent-error", error.message);
+        document.getElementById("solvent").focus();
+      } else {
+        showError("smiles-error", error.message);
+      }
     }
   }
 
@@ -165,5 +205,6 @@
     document.getElementById("use-drawing").addEventListener("click", useDrawing);
     document.getElementById("upload-form").addEventListener("submit", upload);
   });
+  ZF.onReady(setUpSolvent);
   ZF.onReady(listScreens);
 })();
