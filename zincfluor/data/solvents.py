@@ -241,7 +241,9 @@ def resolve_solvent(text: str) -> str:
     )
     raise UnknownSolventError(
         f"unknown solvent {text.strip()!r}: not a solvent name zincfluor knows nor a SMILES "
-        f"({reason}); {hint} Known names: zincfluor.data.solvents.solvent_names()"
+        f"({reason}); {hint} Give a common name (water, methanol, ethanol, acetonitrile, DMSO, "
+        "DMF, THF, dichloromethane, chloroform, toluene, cyclohexane, hexane, ...) or the "
+        "solvent's SMILES"
     )
 
 
