@@ -124,6 +124,17 @@ class ServiceProcess:
             raise RuntimeError(f"{self.name} (zincfluor {' '.join(self.args)}) exited "
                                f"{self.popen.returncode}:\n{self.log_tail()}")
 
+    def wait_for_output(self, text: str, timeout: float = 120.0) -> None:
+        """Wait until ``text`` appears in the process's log (raises if it exits first or time
+        runs out)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_tail(chars=1_000_000):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not print {text!r} within {timeout:g} s:\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.1)
+
     def signal(self, signum: int) -> None:
         if self.alive():
             self.popen.send_signal(signum)
