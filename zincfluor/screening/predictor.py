@@ -78,7 +78,10 @@ __all__ = [
     "Predictor",
     "PredictionBatch",
     "PreparedMolecules",
+    "StandardizedMolecules",
     "prepare_molecules",
+    "standardize_molecules",
+    "featurize_molecules",
 ]
 
 
@@ -181,19 +184,35 @@ def _input_text(item: object) -> object:
         return ""
 
 
-def prepare_molecules(
-    smiles: Sequence[str | Chem.Mol],
-    config: FeaturizerConfig,
-    *,
-    inchikey: bool = False,
-    molecule_features: MoleculeFeatureConfig | None = None,
-    fingerprint: FingerprintSettings | None = None,
-) -> PreparedMolecules:
-    """Parse and standardise each input (a SMILES string or an RDKit molecule) once; derive
-    graph features, canonical SMILES, InChIKey, (for models that read them) molecule-level
-    features and (with ``fingerprint`` settings) packed Morgan fingerprints from the
-    standardised molecule (see :func:`zincfluor.chem.standardize.standardize_input`)."""
-    featurizer = _featurizer(config)
+@dataclass
+class StandardizedMolecules:
+    """The first half of :func:`prepare_molecules`: each input parsed and standardised once.
+
+    ``mols``/``canonical``/``positions`` are aligned: the standardised molecule, its canonical
+    SMILES (the model's input) and its input position, for every valid in-scope input;
+    ``failures``, ``out_of_scope`` and ``notes`` as in :class:`PreparedMolecules`.
+    """
+
+    n: int
+    mols: list[Chem.Mol]
+    canonical: list[str]
+    positions: list[int]
+    failures: list[tuple[int, str]]
+    out_of_scope: list[tuple[int, str]]
+    notes: list[tuple[str, ...]]
+
+    def subset(self, rows: Sequence[int]) -> StandardizedMolecules:
+        """The molecules at ``rows`` (indices into ``mols``) alone, same ``n`` and notes, no
+        failures: what :func:`featurize_molecules` needs for only some of them."""
+        return StandardizedMolecules(self.n, [self.mols[k] for k in rows],
+                                     [self.canonical[k] for k in rows],
+                                     [self.positions[k] for k in rows], [], [], self.notes)
+
+
+def standardize_molecules(smiles: Sequence[str | Chem.Mol],
+                          config: FeaturizerConfig) -> StandardizedMolecules:
+    """Parse and standardise each input (a SMILES string or an RDKit molecule) once
+    (:func:`zincfluor.chem.standardize.standardize_input`); no features yet."""
     mols, texts, positions, failures, out_of_scope = [], [], [], [], []
     notes: list[tuple[str, ...]] = [()] * len(smiles)
     for position, text in enumerate(smiles):
@@ -209,7 +228,23 @@ def prepare_molecules(
         mols.append(molecule.mol)
         texts.append(molecule.smiles)
         positions.append(position)
+    return StandardizedMolecules(len(smiles), mols, texts, positions, failures, out_of_scope,
+                                 notes)
 
+
+def featurize_molecules(
+    standardized: StandardizedMolecules,
+    config: FeaturizerConfig,
+    *,
+    inchikey: bool = False,
+    molecule_features: MoleculeFeatureConfig | None = None,
+    fingerprint: FingerprintSettings | None = None,
+) -> PreparedMolecules:
+    """The second half of :func:`prepare_molecules`: graph features, (on request) InChIKeys,
+    molecule-level features and packed Morgan fingerprints of standardised molecules."""
+    featurizer = _featurizer(config)
+    mols, texts = standardized.mols, standardized.canonical
+    positions, failures = standardized.positions, standardized.failures
     if config.backend == "zincfluor":
         graphs = featurizer.encode_many(mols, texts)
     else:  # deepchem works from SMILES one at a time and may refuse more molecules
@@ -225,9 +260,27 @@ def prepare_molecules(
         # (how the reference set and stored predictions are fingerprinted; tested), no re-parse
         fingerprints = morgan_fingerprints_of(mols, fingerprint)
     return PreparedMolecules(
-        len(smiles), graphs, np.asarray(positions, np.int64), texts, keys, failures,
-        out_of_scope, notes, mol_x, fingerprints,
+        standardized.n, graphs, np.asarray(positions, np.int64), texts, keys, failures,
+        standardized.out_of_scope, standardized.notes, mol_x, fingerprints,
     )
+
+
+def prepare_molecules(
+    smiles: Sequence[str | Chem.Mol],
+    config: FeaturizerConfig,
+    *,
+    inchikey: bool = False,
+    molecule_features: MoleculeFeatureConfig | None = None,
+    fingerprint: FingerprintSettings | None = None,
+) -> PreparedMolecules:
+    """Parse and standardise each input (a SMILES string or an RDKit molecule) once; derive
+    graph features, canonical SMILES, InChIKey, (for models that read them) molecule-level
+    features and (with ``fingerprint`` settings) packed Morgan fingerprints from the
+    standardised molecule (see :func:`zincfluor.chem.standardize.standardize_input`):
+    :func:`standardize_molecules` then :func:`featurize_molecules`."""
+    return featurize_molecules(standardize_molecules(smiles, config), config,
+                               inchikey=inchikey, molecule_features=molecule_features,
+                               fingerprint=fingerprint)
 
 
 def _deepchem_pack(featurizer, mols, texts, positions, failures):
@@ -491,7 +544,8 @@ class Predictor:
     def trust_fields(self, probs: np.ndarray, emission_nm: np.ndarray | None,
                      fingerprints: np.ndarray | None,
                      positions: np.ndarray | None = None,
-                     uncalibrated: np.ndarray | None = None) -> TrustFields:
+                     uncalibrated: np.ndarray | None = None,
+                     similarity: np.ndarray | None = None) -> TrustFields:
         """:class:`TrustFields` of n predictions.
 
         ``probs`` [n, C] (NaN rows: not scored); ``emission_nm`` [n, 3] or ``None``;
@@ -500,6 +554,8 @@ class Predictor:
         up (:meth:`~zincfluor.trust.neighbours.ReferenceSet.index`). ``uncalibrated``: bool [n],
         rows answered by the solvent-aware model, which the conformal calibration is not for
         (their set is the predicted level alone, and they have no 90 % interval).
+        ``similarity``: float32 [n] nearest similarities already known (e.g. kept by canonical
+        SMILES, :meth:`nearest_similarity`), used instead of searching ``fingerprints``.
         """
         if self.trust is None:
             raise ValueError("this model folder has no trust files; build them with "
@@ -523,15 +579,31 @@ class Predictor:
             interval = np.stack([low, high], axis=1)
             if uncalibrated is not None:
                 interval[np.asarray(uncalibrated, bool)] = np.nan
-        similarity = np.full(n, np.nan, dtype=np.float32)
-        if trust.reference_set is not None and fingerprints is not None and len(fingerprints):
-            rows = np.arange(n) if positions is None else np.asarray(positions)
-            similarity[rows] = trust.reference_set.index.similarity(fingerprints).max(axis=1)
+        if similarity is not None:
+            similarity = np.array(similarity, dtype=np.float32)
             similarity[~scored] = np.nan
+        else:
+            similarity = np.full(n, np.nan, dtype=np.float32)
+            if trust.reference_set is not None and fingerprints is not None and len(fingerprints):
+                rows = np.arange(n) if positions is None else np.asarray(positions)
+                similarity[rows] = trust.reference_set.index.similarity(fingerprints).max(axis=1)
+                similarity[~scored] = np.nan
         in_domain = np.zeros(n, dtype=bool)
         if trust.domain is not None:
             in_domain = trust.domain.in_domain(similarity)
         return TrustFields(sets, interval, similarity, in_domain, scored)
+
+    def nearest_similarity(self, canonical: Sequence[str]) -> np.ndarray:
+        """float32 [len(canonical)]: the Tanimoto similarity of each canonical SMILES's
+        molecule to its nearest training molecule, fingerprinted as
+        :meth:`trust_fields_of_smiles` does (NaN without a reference set). Each value depends
+        on its SMILES alone, so a caller may keep it."""
+        settings = self.trust_fingerprint
+        if settings is None or not canonical:
+            return np.full(len(canonical), np.nan, dtype=np.float32)
+        fingerprints = morgan_fingerprints_of([mol_for_fingerprint(text) for text in canonical],
+                                              settings)
+        return self.trust.reference_set.index.similarity(fingerprints).max(axis=1)
 
     def trust_fields_of_smiles(self, probs: np.ndarray, emission_nm: np.ndarray | None,
                                canonical: Sequence[str | None],
