@@ -468,7 +468,7 @@ class ChunkWorker:
             with session_scope(self.sessions) as session:
                 scoring = store.screen_scoring(session, chunk.screen_id)
                 known = store.known_predictions(  # the screen owner's view of the cache
-                    session, self.served.model_id, identified.graph_of,
+                    session, self.served.model_id, identified.structures,
                     owner_id=scoring.owner_id if scoring else None,
                 )
             new = self.served.predict_new(identified, known)

@@ -32,22 +32,27 @@ INCHIKEY_ERROR = "RDKit could not make an InChIKey for this molecule"
 
 @dataclass
 class Identified:
-    """What RDKit makes of a list of SMILES: per input a structure or an error, and the graphs.
+    """What RDKit makes of a list of SMILES: per input a structure or an error.
 
     ``keys[i]`` is the canonical SMILES of input ``i``'s standardised structure, the model's
     input and the key of stored predictions (``None`` when invalid or out of scope, with
-    ``errors[i]`` set and ``statuses[i]`` saying which); ``inchikey[key]`` is its InChIKey and
-    ``graph_of[key]`` the index of its first graph in ``prepared.graphs``; ``notes[i]``: what
-    standardisation changed in input ``i``.
+    ``errors[i]`` set and ``statuses[i]`` saying which); ``structures[key]`` is the index of
+    its first standardised molecule in ``standardized``; ``notes[i]``: what standardisation
+    changed in input ``i``. Graphs and InChIKeys are made later, by
+    :meth:`ServedModel.predict_new`, for the structures not stored yet only.
     """
 
     keys: list[str | None]
     errors: list[str | None]
-    inchikey: dict[str, str]
-    graph_of: dict[str, int]
-    prepared: object
+    structures: dict[str, int]
+    standardized: object
     statuses: list[str]
     notes: list[tuple[str, ...]]
+
+    def invalidate(self, position: int, reason: str) -> None:
+        """Input ``position`` is invalid after all (e.g. no InChIKey for its molecule)."""
+        self.keys[position], self.errors[position] = None, reason
+        self.statuses[position] = "invalid"
 
 
 @dataclass(frozen=True)
@@ -204,52 +209,72 @@ class ServedModel:
     # --- pipeline -----------------------------------------------------------------------------
 
     def identify(self, smiles: Sequence[str]) -> Identified:
-        """Parse every SMILES once: structure key, InChIKey and graph, or the reason why not."""
-        from zincfluor.screening.predictor import prepare_molecules
+        """Parse and standardise every SMILES once: its structure key, or the reason why not.
 
-        prepared = prepare_molecules(list(smiles), self.featurizer_config, inchikey=True,
-                                     molecule_features=self.predictor.molecule_features)
-        keys: list[str | None] = [None] * prepared.n
-        errors: list[str | None] = [None] * prepared.n
-        statuses = ["ok"] * prepared.n
-        for status, failures in (("invalid", prepared.failures),
-                                 ("out_of_scope", prepared.out_of_scope)):
+        Nothing else is computed here: a structure the caller has stored already costs no
+        graph, InChIKey or fingerprint (:meth:`predict_new` makes those for the others)."""
+        from zincfluor.screening.predictor import standardize_molecules
+
+        standardized = standardize_molecules(list(smiles), self.featurizer_config)
+        keys: list[str | None] = [None] * standardized.n
+        errors: list[str | None] = [None] * standardized.n
+        statuses = ["ok"] * standardized.n
+        for status, failures in (("invalid", standardized.failures),
+                                 ("out_of_scope", standardized.out_of_scope)):
             for position, reason in failures:
                 errors[position], statuses[position] = reason, status
-        inchikey: dict[str, str] = {}
-        graph_of: dict[str, int] = {}
-        for k, position in enumerate(prepared.positions.tolist()):
-            if not prepared.inchikey[k]:
-                errors[position], statuses[position] = INCHIKEY_ERROR, "invalid"
-                continue
-            key = prepared.canonical[k]
+        structures: dict[str, int] = {}
+        for k, (key, position) in enumerate(zip(standardized.canonical, standardized.positions,
+                                                strict=True)):
             keys[position] = key
-            if key not in graph_of:
-                graph_of[key] = k
-                inchikey[key] = prepared.inchikey[k]
-        notes = list(prepared.notes) or [()] * prepared.n
-        return Identified(keys, errors, inchikey, graph_of, prepared, statuses, notes)
+            structures.setdefault(key, k)
+        notes = list(standardized.notes) or [()] * standardized.n
+        return Identified(keys, errors, structures, standardized, statuses, notes)
 
     def predict_new(
         self, identified: Identified, known: dict[str, store.StoredPrediction]
     ) -> list[store.NewPrediction]:
-        """Predict the structures of ``identified`` missing from ``known`` (each once)."""
+        """Predict the structures of ``identified`` missing from ``known`` (each once).
+
+        Their molecules are featurised here, with their InChIKeys: an input whose molecule has
+        none (or that the featuriser refuses) is marked invalid in ``identified``, and the
+        first of a structure's inputs that has one gives its graph and InChIKey.
+        """
+        from zincfluor.screening.predictor import featurize_molecules
         from zincfluor.screening.rare import rare_scores
 
-        missing = [key for key in identified.graph_of if key not in known]
+        standardized = identified.standardized
+        rows = [k for k, key in enumerate(standardized.canonical) if key not in known]
+        if not rows:
+            return []
+        prepared = featurize_molecules(standardized.subset(rows), self.featurizer_config,
+                                       inchikey=True,
+                                       molecule_features=self.predictor.molecule_features)
+        for position, reason in prepared.failures:  # refused by the (deepchem) featuriser
+            identified.invalidate(position, reason)
+        graph_of: dict[str, int] = {}
+        inchikey: dict[str, str] = {}
+        for g, position in enumerate(prepared.positions.tolist()):
+            if not prepared.inchikey[g]:
+                identified.invalidate(position, INCHIKEY_ERROR)
+                continue
+            key = prepared.canonical[g]
+            if key not in graph_of:
+                graph_of[key], inchikey[key] = g, prepared.inchikey[g]
+        missing = list(graph_of)
         if not missing:
             return []
-        rows = [identified.graph_of[k] for k in missing]
-        graphs = _take(identified.prepared.graphs, rows)
-        mol_x = identified.prepared.mol_x
-        outputs = self.outputs(graphs, mol_x[rows] if mol_x is not None else None)
+        graph_rows = [graph_of[key] for key in missing]
+        graphs = _take(prepared.graphs, graph_rows)
+        mol_x = prepared.mol_x
+        outputs = self.outputs(graphs, mol_x[graph_rows] if mol_x is not None else None)
         probs, nm, members = outputs.probs, outputs.emission_nm, outputs.member_probs
         scores = rare_scores(probs, self.target_indices)
         levels = probs.argmax(axis=1)
         return [
             store.NewPrediction(
                 canonical_smiles=key,
-                inchikey=identified.inchikey[key],
+                inchikey=inchikey[key],
                 probabilities=[round(float(p), 6) for p in probs[i]],
                 level=int(levels[i]),
                 rare_score=float(scores[i]),
@@ -363,7 +388,7 @@ class ServedModel:
 
         identified = self.identify(smiles)
         with session_scope(sessions) as session:
-            known = store.known_predictions(session, self.model_id, identified.graph_of,
+            known = store.known_predictions(session, self.model_id, identified.structures,
                                             owner_id=owner_id)
         new = self.predict_new(identified, known)
         if new:

@@ -1,0 +1,129 @@
+"""The service's per-molecule savings (issue 14) change no answer: stored structures are not
+featurised again (no graph, no InChIKey), and every stored and returned value stays what the
+command line's predictor gives."""
+
+import shutil
+
+import pytest
+from api_helpers import service_settings
+from trust_fixtures import plain_model, trust_data, trusted_model  # noqa: F401
+
+pytestmark = pytest.mark.slow  # the fixture model trains for 2 epochs once per session
+
+FIRST = ["c1ccc2cc3ccccc3cc2c1", "CCO", "not a smiles", "OCC", "c1ccc2cc3ccccc3cc2c1"]
+MORE = ["CCO", "Oc1ccc(C=O)cc1", "c1ccc2cc3ccccc3cc2c1", "N#Cc1ccccc1"]
+
+
+@pytest.fixture
+def client(sqlite_template, trusted_model, tmp_path):  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.served import ServedModel
+
+    path = tmp_path / "zincfluor.db"
+    shutil.copyfile(sqlite_template, path)
+    settings = service_settings(f"sqlite:///{path}", trusted_model)
+    app = create_app(settings, served=ServedModel.load(settings))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _key(client, name="tester"):
+    from api import store
+    from api.db import session_scope
+
+    with session_scope(client.app.state.zincfluor.sessions) as session:
+        return {"Authorization": f"Bearer {store.create_api_key(session, name)[1]}"}
+
+
+@pytest.fixture
+def featurised(monkeypatch):
+    """How many molecules each call of ``featurize_molecules`` got (the service's graphs and
+    InChIKeys are made there)."""
+    from zincfluor.screening import predictor
+
+    calls: list[int] = []
+    original = predictor.featurize_molecules
+
+    def counting(standardized, *args, **kwargs):
+        calls.append(len(standardized.mols))
+        return original(standardized, *args, **kwargs)
+
+    monkeypatch.setattr(predictor, "featurize_molecules", counting)
+    return calls
+
+
+def _stored(client) -> dict:
+    from api import store
+    from api.db import session_scope
+
+    state = client.app.state.zincfluor
+    with session_scope(state.sessions) as session:
+        return store.known_predictions(session, state.served.model_id,
+                                       [r for r in _canonical(client, FIRST + MORE) if r],
+                                       owner_id=None)
+
+
+def _canonical(client, smiles):
+    return client.app.state.zincfluor.served.identify(smiles).keys
+
+
+def test_stored_structures_are_answered_without_featurising_them_again(client, featurised):
+    key = _key(client)
+    first = client.post("/v1/predictions", json={"smiles": FIRST}, headers=key)
+    assert first.status_code == 200, first.text
+    assert featurised == [4]  # the valid inputs, duplicates included, featurised once
+    again = client.post("/v1/predictions", json={"smiles": FIRST}, headers=key)
+    assert featurised == [4]  # every structure stored: nothing featurised
+    assert again.content == first.content  # byte for byte
+    mixed = client.post("/v1/predictions", json={"smiles": MORE}, headers=key)
+    assert featurised == [4, 2]  # only the two new structures
+    by_input = {r["input"]["smiles"]: r for r in first.json()["results"]}
+    for result in mixed.json()["results"]:
+        if result["input"]["smiles"] in by_input:
+            assert result == {**by_input[result["input"]["smiles"]], "row": result["row"]}
+
+
+def test_stored_values_are_the_command_lines(client):
+    """Probabilities, level, rare score and InChIKey stored for structures predicted in a
+    request of stored and new ones alike are those ``zincfluor predict`` computes."""
+    from zincfluor.screening.rare import rare_scores
+
+    key = _key(client)
+    for smiles in (FIRST, MORE):
+        assert client.post("/v1/predictions", json={"smiles": smiles},
+                           headers=key).status_code == 200
+    served = client.app.state.zincfluor.served
+    valid = [s for s in dict.fromkeys(FIRST + MORE) if s != "not a smiles"]
+    batch = served.predictor.predict(valid, inchikey=True)
+    stored = _stored(client)
+    scores = rare_scores(batch.probs, served.target_indices)
+    assert len(stored) == len({c for c in batch.canonical})
+    for i, canonical in enumerate(batch.canonical):
+        prediction = stored[canonical]
+        assert prediction.inchikey == batch.inchikey[i]
+        assert prediction.probabilities == [round(float(p), 6) for p in batch.probs[i]]
+        assert prediction.level == int(batch.probs[i].argmax())
+        assert prediction.rare_score == float(scores[i])
+
+
+def test_an_input_without_an_inchikey_is_invalid_and_nothing_else_changes(client, monkeypatch):
+    from rdkit import Chem
+
+    from api.served import INCHIKEY_ERROR
+
+    original = Chem.MolToInchiKey
+
+    def refusing(mol, *args, **kwargs):
+        return "" if Chem.MolToSmiles(mol) == "CCO" else original(mol, *args, **kwargs)
+
+    key = _key(client)
+    expected = client.post("/v1/predictions", json={"smiles": MORE}, headers=key).json()
+    monkeypatch.setattr(Chem, "MolToInchiKey", refusing)
+    results = client.post("/v1/predictions", json={"smiles": ["CCO", *MORE, "OCC"]},
+                          headers=_key(client, "other")).json()["results"]
+    assert [r["status"] for r in results] == ["invalid", "invalid", "ok", "ok", "ok", "invalid"]
+    assert {results[i]["reason"] for i in (0, 1, 5)} == {INCHIKEY_ERROR}
+    for got, want in zip(results[2:5], expected["results"][1:], strict=True):
+        assert got == {**want, "row": got["row"]}
