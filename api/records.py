@@ -20,7 +20,9 @@ record's trust fields (``prediction_set``, ``emission_nm_low_90``/``_high_90`` f
 model, ``nearest_similarity``, ``in_domain``). They are not stored: :func:`trust_values`
 computes them when a page is answered, from the stored prediction (its probabilities, 6
 decimals, its emission interval and its canonical SMILES) and the model's trust files, so a
-rebuilt trust calibration applies to every stored result at once. A screen made by another
+rebuilt trust calibration applies to every stored result at once. The nearest similarity, a
+function of the structure alone, is kept per canonical SMILES by the served model
+(:mod:`api.similarity`). A screen made by another
 model than the served one has no trust fields.
 """
 
@@ -57,13 +59,15 @@ def service_layout(level_names: Sequence[str], input_columns: Sequence[str], *,
 
 
 def trust_values(predictor, predictions: Sequence[object | None],
-                 uncalibrated: bool = False) -> list[TrustValues | None]:
+                 uncalibrated: bool = False, similarities=None) -> list[TrustValues | None]:
     """The trust fields of stored predictions (objects with ``probabilities``,
     ``emission_nm`` and ``canonical_smiles``, such as :class:`~api.store.StoredPrediction`
     or a scored :class:`~api.store.ResultRow`; ``None`` or unscored ones get ``None``), from
     ``predictor``'s trust files, in one vectorised call. ``uncalibrated``: they are the
     solvent-aware model's, which the conformal calibration is not for (each set is the
-    predicted level alone, no 90 % interval)."""
+    predicted level alone, no 90 % interval). ``similarities``: an
+    :class:`~api.similarity.NearestSimilarities` of ``predictor`` (the nearest similarities
+    kept by canonical SMILES; ``None``: searched for every prediction)."""
     n, names = len(predictions), predictor.level_names
     probs = np.full((n, len(names)), np.nan)
     nm = np.full((n, 3), np.nan) if predictor.predicts_wavelength else None
@@ -77,8 +81,15 @@ def trust_values(predictor, predictions: Sequence[object | None],
         canonical[i] = prediction.canonical_smiles
         if nm is not None and prediction.emission_nm:
             nm[i] = prediction.emission_nm
-    fields = predictor.trust_fields_of_smiles(
-        probs, nm, canonical, np.full(n, True) if uncalibrated else None)
+    flags = np.full(n, True) if uncalibrated else None
+    if similarities is None:
+        fields = predictor.trust_fields_of_smiles(probs, nm, canonical, flags)
+    else:
+        rows = [i for i, text in enumerate(canonical) if text]
+        nearest = np.full(n, np.nan, dtype=np.float32)
+        if rows:
+            nearest[rows] = similarities([canonical[i] for i in rows])
+        fields = predictor.trust_fields(probs, nm, None, uncalibrated=flags, similarity=nearest)
     return [fields.values(i, names) for i in range(n)]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from api import store
 from api.settings import Settings
+from api.similarity import NearestSimilarities
 
 __all__ = ["ServedModel", "Identified", "Outcome"]
 
@@ -128,6 +129,8 @@ class ServedModel:
             max_heavy_atoms=min(config.max_heavy_atoms, max_heavy_atoms or 10**9),
         )
         self.model_id: int | None = None
+        self.similarities = (NearestSimilarities(predictor)
+                             if getattr(predictor, "has_trust", False) else None)
         self._lock = threading.Lock()
         self.molecules_predicted = 0
         self.forward_calls = 0

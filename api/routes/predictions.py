@@ -86,7 +86,8 @@ def _trust(served, layout, predictions: list, uncalibrated: bool = False) -> lis
     ``uncalibrated``: they are the solvent-aware model's (:func:`api.records.trust_values`)."""
     if not layout.trust:
         return [None] * len(predictions)
-    return trust_values(served.predictor, predictions, uncalibrated)
+    return trust_values(served.predictor, predictions, uncalibrated,
+                        similarities=served.similarities)
 
 
 def request_solvent(served, solvent: str | None) -> str | None:

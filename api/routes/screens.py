@@ -402,7 +402,8 @@ def _text_rows(state: AppState, layout, rows, targets) -> list[list[str]]:
     trusts = [None] * len(rows)
     if layout.trust:
         trusts = trust_values(state.served.predictor,
-                              [row if row.status == "ok" else None for row in rows])
+                              [row if row.status == "ok" else None for row in rows],
+                              similarities=state.served.similarities)
     return [item_row(layout, row, targets, trust)
             for row, trust in zip(rows, trusts, strict=True)]
 

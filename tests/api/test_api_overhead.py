@@ -1,9 +1,11 @@
 """The service's per-molecule savings (issue 14) change no answer: stored structures are not
-featurised again (no graph, no InChIKey), and every stored and returned value stays what the
-command line's predictor gives."""
+featurised again (no graph, no InChIKey), nearest similarities are kept by canonical SMILES
+(:mod:`api.similarity`), and every stored and returned value stays what the command line's
+predictor gives."""
 
 import shutil
 
+import numpy as np
 import pytest
 from api_helpers import service_settings
 from trust_fixtures import plain_model, trust_data, trusted_model  # noqa: F401
@@ -127,3 +129,46 @@ def test_an_input_without_an_inchikey_is_invalid_and_nothing_else_changes(client
     assert {results[i]["reason"] for i in (0, 1, 5)} == {INCHIKEY_ERROR}
     for got, want in zip(results[2:5], expected["results"][1:], strict=True):
         assert got == {**want, "row": got["row"]}
+
+
+def test_kept_similarities_are_the_searched_ones(trusted_model):  # noqa: F811
+    from api.similarity import NearestSimilarities
+    from zincfluor.screening import Predictor
+
+    predictor = Predictor.load(trusted_model, device="cpu")
+    texts = [predictor.trust.reference_set.smiles[0], "c1ccc2cc3ccccc3cc2c1", "CCO", "CCO"]
+    probs = np.full((len(texts), len(predictor.level_names)), 1 / len(predictor.level_names))
+    searched = predictor.trust_fields_of_smiles(probs, None, texts).nearest_similarity
+    kept = NearestSimilarities(predictor, max_entries=2)
+    first = kept(texts)
+    np.testing.assert_array_equal(first, searched)
+    assert first.dtype == np.float32 and first[0] == 1.0
+    assert (kept.hits, kept.misses, len(kept)) == (0, 4, 2)  # the least recent one dropped
+    np.testing.assert_array_equal(kept(texts[2:]), searched[2:])
+    assert kept.hits == 2
+    none_kept = NearestSimilarities(predictor, max_entries=0)
+    np.testing.assert_array_equal(none_kept(texts), searched)
+    assert len(none_kept) == 0
+    with pytest.raises(ValueError, match="max_entries"):
+        NearestSimilarities(predictor, max_entries=-1)
+
+
+def test_trust_values_are_the_same_with_kept_similarities(client):
+    from api.records import trust_values
+    from api.similarity import NearestSimilarities
+
+    key = _key(client)
+    client.post("/v1/predictions", json={"smiles": FIRST + MORE}, headers=key)
+    served = client.app.state.zincfluor.served
+    predictions = [*_stored(client).values(), None]
+    searched = trust_values(served.predictor, predictions)
+    assert served.similarities is not None and len(served.similarities) > 0
+    assert trust_values(served.predictor, predictions,
+                        similarities=served.similarities) == searched
+    fresh = NearestSimilarities(served.predictor)  # every value searched, then kept
+    assert trust_values(served.predictor, predictions, similarities=fresh) == searched
+    assert trust_values(served.predictor, predictions, similarities=fresh) == searched
+    for uncalibrated in (True, False):
+        assert (trust_values(served.predictor, predictions, uncalibrated,
+                             similarities=served.similarities)
+                == trust_values(served.predictor, predictions, uncalibrated))
