@@ -82,6 +82,7 @@ class Bench:
         engine.dispose()
         self.served = ServedModel.load(self.settings)
         self.app = create_app(self.settings, served=self.served)
+        self._run_sync = anyio.to_thread.run_sync  # put back by close()
         anyio.to_thread.run_sync = _inline  # sync routes run on this (profiled) thread
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
@@ -124,8 +125,11 @@ class Bench:
                                       max_attempts=3, name="profile-worker")
 
     def close(self) -> None:
+        import anyio.to_thread
+
         self.loop.run_until_complete(self.client.aclose())
         self.loop.close()
+        anyio.to_thread.run_sync = self._run_sync
 
 
 async def _inline(func, *args, abandon_on_cancel=False, cancellable=None, limiter=None):
