@@ -261,3 +261,39 @@ def test_trust_fields_of_rows_in_a_solvent(folders):
     expected = predictor.trust_fields(batch.probs[:1], None, None).prediction_set[0]
     assert plain.prediction_set == tuple(n for n, inside in zip(names, expected, strict=True)
                                          if inside)
+
+
+@pytest.mark.slow
+def test_model_solvent_gives_a_copy_of_a_folder_a_solvent_model(folders, tmp_path):
+    root, classifier, descriptors, pair = folders
+    alone = root / "alone"
+    if not alone.exists():
+        shipped = runner.invoke(app, ["model", "ship", str(classifier), "--out", str(alone),
+                                      "--name", "alone", "--no-trust", "--no-progress"])
+        assert shipped.exit_code == 0, shipped.output
+    before = {p.name: p.read_bytes() for p in alone.rglob("*") if p.is_file()}
+    out = tmp_path / "with-solvent"
+    result = runner.invoke(app, ["model", "solvent", str(alone), "--solvent-model",
+                                 str(descriptors), "--out", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "solvent-aware model (descriptors encoder" in " ".join(result.output.split())
+    # the source folder is untouched; the copy answers in a solvent as the shipped pair does
+    assert {p.name: p.read_bytes() for p in alone.rglob("*") if p.is_file()} == before
+    assert not (alone / "solvent").exists()
+    card = json.loads((out / "card.json").read_text())
+    assert card["solvent"]["encoder"] == "descriptors"
+    assert card["checkpoint_sha256"] == model_sha256(model_checkpoint_paths(out))
+    copy = Predictor.load(out, device="cpu").predict([NILE_RED], solvents=["toluene"])
+    shipped = Predictor.load(pair, device="cpu").predict([NILE_RED], solvents=["toluene"])
+    np.testing.assert_allclose(copy.emission_nm, shipped.emission_nm, rtol=1e-6)
+    # refusals: an existing --out, a folder that is not a model, a run that reads no solvent
+    again = runner.invoke(app, ["model", "solvent", str(alone), "--solvent-model",
+                                str(descriptors), "--out", str(out)])
+    assert again.exit_code == 2 and "exists; give a new folder" in again.output
+    nomodel = runner.invoke(app, ["model", "solvent", str(tmp_path), "--solvent-model",
+                                  str(descriptors), "--out", str(tmp_path / "x")])
+    assert nomodel.exit_code == 2 and "is not a model folder" in nomodel.output
+    wrong = runner.invoke(app, ["model", "solvent", str(alone), "--solvent-model",
+                                str(classifier), "--out", str(tmp_path / "y")])
+    assert wrong.exit_code != 0 and "not a solvent-aware run" in wrong.output
+    assert not (tmp_path / "y").exists()

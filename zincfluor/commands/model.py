@@ -1,6 +1,7 @@
-"""``zincfluor model calibrate|ship|ensemble|trust|show``: calibrate a trained run, package it (or
-several runs on one split, as an ensemble) as a model folder with a model card, build its trust
-files (conformal sets, applicability domain, measured neighbours), and inspect one."""
+"""``zincfluor model calibrate|ship|ensemble|solvent|trust|show``: calibrate a trained run,
+package it (or several runs on one split, as an ensemble) as a model folder with a model card,
+give a copy of a folder a solvent-aware model, build its trust files (conformal sets,
+applicability domain, measured neighbours), and inspect one."""
 
 from __future__ import annotations
 
@@ -306,6 +307,43 @@ def ensemble(
         f"{_pct(result.valid_metrics['balanced_accuracy'])}, {ap}; test balanced accuracy "
         f"{_pct(result.test_metrics['balanced_accuracy'])}"
     )
+
+
+@model_app.command("solvent")
+@friendly_errors
+def solvent(
+    model: Path = typer.Argument(
+        ..., help="Shipped model folder to copy (e.g. models/emission8-default); left as it is."
+    ),
+    solvent_model: list[Path] = typer.Option(..., "--solvent-model", help=SOLVENT_MODEL_HELP),
+    out: Path = typer.Option(
+        ..., "--out", help="New model folder: MODEL's files plus OUT/solvent/ (new)."
+    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+) -> None:
+    """Copy a shipped model folder and give the copy a solvent-aware model.
+
+    The copy keeps MODEL's members, wavelength companion and trust files; its card gains the
+    solvent section and its hash covers the new checkpoints. Use it where the training runs
+    behind MODEL are not at hand (`model ship|ensemble --solvent-model` need them), e.g. to try
+    a `zincfluor train-solvent` run with the shipped model:
+    `zincfluor predict --model OUT --solvent toluene ...`.
+    """
+    import shutil
+
+    from zincfluor.screening.card import load_model_card
+
+    if not model.is_dir() or load_model_card(model) is None:
+        fail(f"{model} is not a model folder (no card.json); give one such as "
+             "models/emission8-default")
+    _check_runs(solvent_model, "--solvent-model")
+    check_device(device)
+    check_output_folder(out, "--out")
+    if out.exists():
+        fail(f"--out {out} exists; give a new folder (MODEL itself is never changed)")
+    with removed_on_failure(out):
+        shutil.copytree(model, out)
+        _attach_solvent_model(out, solvent_model, device)
 
 
 @model_app.command("show")
