@@ -21,7 +21,7 @@ model, ``nearest_similarity``, ``in_domain``). They are not stored: :func:`trust
 computes them when a page is answered, from the stored prediction (its probabilities, 6
 decimals, its emission interval and its canonical SMILES) and the model's trust files, so a
 rebuilt trust calibration applies to every stored result at once. The nearest similarity, a
-function of the structure alone, is kept per canonical SMILES by the served model
+function of the structure alone, is kept per key and canonical SMILES by the served model
 (:mod:`api.similarity`). A screen made by another
 model than the served one has no trust fields.
 """
@@ -65,9 +65,9 @@ def trust_values(predictor, predictions: Sequence[object | None],
     or a scored :class:`~api.store.ResultRow`; ``None`` or unscored ones get ``None``), from
     ``predictor``'s trust files, in one vectorised call. ``uncalibrated``: they are the
     solvent-aware model's, which the conformal calibration is not for (each set is the
-    predicted level alone, no 90 % interval). ``similarities``: an
-    :class:`~api.similarity.NearestSimilarities` of ``predictor`` (the nearest similarities
-    kept by canonical SMILES; ``None``: searched for every prediction)."""
+    predicted level alone, no 90 % interval). ``similarities``: ``canonical SMILES ->
+    nearest similarities``, such as the values an :class:`~api.similarity.NearestSimilarities`
+    of ``predictor`` keeps for the caller's key (``None``: searched for every prediction)."""
     n, names = len(predictions), predictor.level_names
     probs = np.full((n, len(names)), np.nan)
     nm = np.full((n, 3), np.nan) if predictor.predicts_wavelength else None

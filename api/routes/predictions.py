@@ -63,7 +63,7 @@ def predict(
     layout = _layout(served)
     targets = chosen if chosen is not None else served.target_indices
     trusts = _trust(served, layout, [outcome.prediction for outcome in outcomes],
-                    uncalibrated=solvent is not None)
+                    caller.key_id, uncalibrated=solvent is not None)
     results = []
     for row, (text, ident, outcome, trust, in_solvent) in enumerate(
             zip(body.smiles, ids, outcomes, trusts, solvents, strict=True), start=1):
@@ -81,13 +81,22 @@ def _layout(served):
                           trust=served.predictor.has_trust, solvent=served.has_solvent_model)
 
 
-def _trust(served, layout, predictions: list, uncalibrated: bool = False) -> list:
-    """Trust fields of ``predictions`` (``None`` each for a layout without trust);
-    ``uncalibrated``: they are the solvent-aware model's (:func:`api.records.trust_values`)."""
+def _trust(served, layout, predictions: list, owner: int, uncalibrated: bool = False) -> list:
+    """Trust fields of ``predictions`` (``None`` each for a layout without trust), with the
+    nearest similarities kept for key ``owner``; ``uncalibrated``: they are the solvent-aware
+    model's (:func:`api.records.trust_values`)."""
     if not layout.trust:
         return [None] * len(predictions)
     return trust_values(served.predictor, predictions, uncalibrated,
-                        similarities=served.similarities)
+                        similarities=kept_similarities(served, owner))
+
+
+def kept_similarities(served, owner: int):
+    """The nearest similarities the served model keeps for key ``owner`` (``None``: a model
+    without trust files keeps none)."""
+    if served.similarities is None:
+        return None
+    return served.similarities.of_owner(owner)
 
 
 def request_solvent(served, solvent: str | None) -> str | None:
@@ -137,7 +146,7 @@ def explain(
     targets = chosen if chosen is not None else served.target_indices
     layout = _layout(served)
     values = (body.smiles, body.id)
-    trust = _trust(served, layout, [outcome.prediction])[0]
+    trust = _trust(served, layout, [outcome.prediction], caller.key_id)[0]
     record = json_record(layout, outcome_row(layout, values, 1, outcome, targets, trust), values)
     canonical = outcome.prediction.canonical_smiles if outcome.prediction is not None else None
     return explained(served, record, canonical, targets, model=served.name,

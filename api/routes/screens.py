@@ -36,7 +36,7 @@ from api.routes._shared import (
     storable_record,
     without_nul,
 )
-from api.routes.predictions import chosen_levels, explained
+from api.routes.predictions import chosen_levels, explained, kept_similarities
 from api.schemas import (
     ErrorOut,
     MoleculeExplained,
@@ -391,19 +391,20 @@ def results(
     return ResultsPage(
         screen_id=screen.id, status=screen.status, order=order,
         results=[MoleculeResult(**json_record(layout, text, row.values))
-                 for row, text in zip(rows, _text_rows(state, layout, rows, targets),
+                 for row, text in zip(rows, _text_rows(state, screen, layout, rows, targets),
                                       strict=True)],
         next_cursor=next_cursor,
     )
 
 
-def _text_rows(state: AppState, layout, rows, targets) -> list[list[str]]:
-    """The text rows of screen items, with their trust fields for a layout with trust."""
+def _text_rows(state: AppState, screen: Screen, layout, rows, targets) -> list[list[str]]:
+    """The text rows of ``screen``'s items, with their trust fields for a layout with trust
+    (nearest similarities kept for the screen's owner)."""
     trusts = [None] * len(rows)
     if layout.trust:
         trusts = trust_values(state.served.predictor,
                               [row if row.status == "ok" else None for row in rows],
-                              similarities=state.served.similarities)
+                              similarities=kept_similarities(state.served, screen.owner_id))
     return [item_row(layout, row, targets, trust)
             for row, trust in zip(rows, trusts, strict=True)]
 
@@ -439,7 +440,7 @@ def result_row(
         raise APIError(404, f"screen {screen_id!r} has no row {row} (rows count from 1; it has "
                        f"{screen.total})", "not_found")
     item = rows[0]
-    record = json_record(layout, _text_rows(state, layout, rows, targets)[0], item.values)
+    record = json_record(layout, _text_rows(state, screen, layout, rows, targets)[0], item.values)
     canonical = (item.canonical_smiles
                  if item.status == "ok" and screen.model_id == served.model_id else None)
     return explained(served, record, canonical, targets, model=model,
@@ -526,7 +527,7 @@ def _csv_lines(state: AppState, screen: Screen, layout, targets, *, order: str =
         limit = page if left is None else min(page, left)
         with session_scope(state.sessions) as session:
             rows = store.result_rows(session, screen, order=order, limit=limit, after=after)
-        writer.writerows(_text_rows(state, layout, rows, targets))
+        writer.writerows(_text_rows(state, screen, layout, rows, targets))
         if rows:
             yield flush()
         if len(rows) < limit:

@@ -1,7 +1,7 @@
 """The service's per-molecule savings (issue 14) change no answer: stored structures are not
-featurised again (no graph, no InChIKey), nearest similarities are kept by canonical SMILES
-(:mod:`api.similarity`), and every stored and returned value stays what the command line's
-predictor gives."""
+featurised again (no graph, no InChIKey), nearest similarities are kept per key and canonical
+SMILES (:mod:`api.similarity`), and every stored and returned value stays what the command
+line's predictor gives."""
 
 import shutil
 
@@ -139,15 +139,20 @@ def test_kept_similarities_are_the_searched_ones(trusted_model):  # noqa: F811
     texts = [predictor.trust.reference_set.smiles[0], "c1ccc2cc3ccccc3cc2c1", "CCO", "CCO"]
     probs = np.full((len(texts), len(predictor.level_names)), 1 / len(predictor.level_names))
     searched = predictor.trust_fields_of_smiles(probs, None, texts).nearest_similarity
-    kept = NearestSimilarities(predictor, max_entries=2)
-    first = kept(texts)
+    kept = NearestSimilarities(predictor, max_entries=3)
+    first = kept(texts, owner=1)
     np.testing.assert_array_equal(first, searched)
     assert first.dtype == np.float32 and first[0] == 1.0
-    assert (kept.hits, kept.misses, len(kept)) == (0, 4, 2)  # the least recent one dropped
-    np.testing.assert_array_equal(kept(texts[2:]), searched[2:])
+    assert (kept.hits, kept.misses, len(kept)) == (0, 4, 3)
+    np.testing.assert_array_equal(kept.of_owner(1)(texts[2:]), searched[2:])
     assert kept.hits == 2
+    # another key's values are its own: searched again, and the least recent pairs make room
+    np.testing.assert_array_equal(kept(texts[2:], owner=2), searched[2:])
+    assert (kept.hits, len(kept)) == (2, 3)
+    np.testing.assert_array_equal(kept(texts[:1], owner=1), searched[:1])
+    assert kept.hits == 2  # (1, the first SMILES) was the least recently used: dropped
     none_kept = NearestSimilarities(predictor, max_entries=0)
-    np.testing.assert_array_equal(none_kept(texts), searched)
+    np.testing.assert_array_equal(none_kept(texts, owner=1), searched)
     assert len(none_kept) == 0
     with pytest.raises(ValueError, match="max_entries"):
         NearestSimilarities(predictor, max_entries=-1)
@@ -160,15 +165,37 @@ def test_trust_values_are_the_same_with_kept_similarities(client):
     key = _key(client)
     client.post("/v1/predictions", json={"smiles": FIRST + MORE}, headers=key)
     served = client.app.state.zincfluor.served
+    owner = _owner(client, key)
     predictions = [*_stored(client).values(), None]
     searched = trust_values(served.predictor, predictions)
-    assert served.similarities is not None and len(served.similarities) > 0
-    assert trust_values(served.predictor, predictions,
-                        similarities=served.similarities) == searched
-    fresh = NearestSimilarities(served.predictor)  # every value searched, then kept
+    kept = served.similarities.of_owner(owner)
+    assert served.similarities.misses > 0
+    hits = served.similarities.hits
+    assert trust_values(served.predictor, predictions, similarities=kept) == searched
+    assert served.similarities.hits == hits + len(predictions) - 1  # all kept by the request
+    fresh = NearestSimilarities(served.predictor).of_owner(owner)  # searched, then kept
     assert trust_values(served.predictor, predictions, similarities=fresh) == searched
     assert trust_values(served.predictor, predictions, similarities=fresh) == searched
     for uncalibrated in (True, False):
-        assert (trust_values(served.predictor, predictions, uncalibrated,
-                             similarities=served.similarities)
+        assert (trust_values(served.predictor, predictions, uncalibrated, similarities=kept)
                 == trust_values(served.predictor, predictions, uncalibrated))
+
+
+def _owner(client, headers) -> int:
+    from api import store
+    from api.db import session_scope
+
+    with session_scope(client.app.state.zincfluor.sessions) as session:
+        return store.find_api_key(session, headers["Authorization"].split()[1]).id
+
+
+def test_one_keys_requests_keep_nothing_for_another(client):
+    """Like the per-key view of the store: a key's answer of a structure another key asked for
+    searches its similarity again (its timing cannot tell that someone asked), and is the
+    same."""
+    similarities = client.app.state.zincfluor.served.similarities
+    first = client.post("/v1/predictions", json={"smiles": MORE}, headers=_key(client, "a"))
+    hits, misses = similarities.hits, similarities.misses
+    other = client.post("/v1/predictions", json={"smiles": MORE}, headers=_key(client, "b"))
+    assert (similarities.hits, similarities.misses) == (hits, misses + len(MORE))
+    assert other.content == first.content
