@@ -1,10 +1,11 @@
 """The served model and the prediction pipeline shared by ``/v1/predictions`` and workers.
 
 Each SMILES is parsed and standardised once (RDKit): that gives the canonical SMILES of the
-standardised structure (exactly what the model reads, and so the key of stored predictions), its
-InChIKey and its graph. Structures for which the caller has already obtained this model's
-prediction are answered from the database; the others go through the network (under a lock, so
-one model can serve many threads) and are stored, once, for everyone. See api/README.md for why
+standardised structure (exactly what the model reads, and so the key of stored predictions).
+Structures for which the caller has already obtained this model's prediction are answered from
+the database, at no further cost; only the others get their InChIKey and graph (from the same
+standardised molecule), go through the network (under a lock, so one model can serve many
+threads) and are stored, once, for everyone. See api/README.md for why
 a key is not answered from predictions other keys obtained.
 
 A model folder with a solvent-aware model answers SMILES given with a solvent from it
