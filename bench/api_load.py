@@ -273,7 +273,8 @@ def stop_workers(workers: Sequence[ServiceProcess]) -> list[str]:
         worker.signal(signal.SIGTERM)  # to all first: they finish their chunks at the same time
     problems = []
     for worker in workers:
-        code = worker.stop(timeout=60.0)
+        worker.wait(60.0)  # one SIGTERM only: a second one can kill a worker that is exiting
+        code = worker.stop(timeout=10.0)
         if code != 0:
             problems.append(f"{worker.name} exited {code} after SIGTERM, not 0:\n"
                             f"{worker.log_tail(2000)}")

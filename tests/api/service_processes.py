@@ -139,6 +139,14 @@ class ServiceProcess:
         if self.alive():
             self.popen.send_signal(signum)
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the process to end on its own (no signal: a
+        second SIGTERM can reach a process already shutting down, when Python has put the
+        default handler back, and kill it); True when it ended."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+        return not self.alive()
+
     def kill(self) -> int:
         """SIGKILL, and reap it; returns the exit status."""
         if self.alive():
