@@ -405,12 +405,13 @@ def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS) -> dict[str, Any
         f"rule 1: {encoder} has the lower mean validation MAE "
         f"({models['descriptors']['mae_mean']:.1f} descriptors, "
         f"{models['graph']['mae_mean']:.1f} graph)",
-        f"rule 2 (MAE): {encoder} is {gain:+.1f} nm better than none "
-        f"({chosen['mae_mean']:.1f} vs {none['mae_mean']:.1f}); the margin to beat is the larger "
-        f"seed std, {margin:.1f} nm: {'met' if beats else 'not met'}",
+        f"rule 2 (MAE): {encoder} is {abs(gain):.1f} nm {'better' if gain > 0 else 'worse'} "
+        f"than none ({chosen['mae_mean']:.1f} vs {none['mae_mean']:.1f}); it must be better by "
+        f"more than the larger seed std, {margin:.1f} nm: {'met' if beats else 'not met'}",
         f"rule 2 (AP red+ guard): {100 * chosen['ap_red_mean']:.1f} vs "
-        f"{100 * none['ap_red_mean']:.1f} for none, {100 * ap_drop:+.1f} points below "
-        f"(at most {100 * AP_RED_GUARD:.0f} allowed): {'met' if guarded else 'not met'}",
+        f"{100 * none['ap_red_mean']:.1f} for none, {abs(100 * ap_drop):.1f} points "
+        f"{'lower' if ap_drop > 0 else 'higher'} (at most {100 * AP_RED_GUARD:.0f} lower allowed): "
+        f"{'met' if guarded else 'not met'}",
     ]
     decision["ships"] = beats and guarded
     return decision
