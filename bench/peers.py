@@ -22,6 +22,12 @@ kept epoch/iteration use the validation part only):
   rounds without a better validation log loss.
 - ``lightgbm-reg``: the same trees regressing nm (L2), levels from the predicted nm.
 
+In a solvent: chemprop v2 with two SMILES columns (solute, solvent) is the peer of the
+solvent-aware models, and it lives in ``bench/solvent.py`` (``--models chemprop-2smiles``), not
+here: its rows are (molecule, solvent) measurements on a molecule-grouped split of rows, which
+this module's one-row-per-molecule splits cannot express; it reuses this grid's chemprop
+settings (``bench/peer_chemprop.py``) and scoring (``bench/peer_scoring.py``).
+
 Rare-level ranking (red+ = levels >= red, >= 625 nm; far-red+ = >= 700 nm): classifiers rank by
 the summed probability of the group's levels; a point regressor has no probability, so the
 regressors rank by predicted nm. None of the peers reweights the classes (plain defaults).
