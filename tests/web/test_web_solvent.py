@@ -113,7 +113,8 @@ def test_a_solvent_goes_out_with_the_request_and_the_result_names_it(page, live_
 
     predict(page, NILE_RED, "")  # emptied: the solvent-free answer, no solvent shown
     page.locator("#prediction dl.record").wait_for()
-    page.wait_for_function("!document.querySelector('#prediction dd.solvent')")
+    page.wait_for_function(  # a function, not an expression: the page's CSP forbids eval
+        "() => !document.querySelector('#prediction dd.solvent')")
     assert "Solvent" not in page.inner_text("#prediction dl.record")
     no_page_errors(page)
 
@@ -127,8 +128,8 @@ def test_a_solvent_outside_training_is_flagged_by_name_or_by_smiles(page, live_s
     assert page.inner_text("#prediction dd.solvent").startswith("water ")
 
     predict(page, NILE_RED, "OCCCCCCCCCCCC")  # a SMILES the name table lacks: shown as such
-    page.wait_for_function(
-        "document.querySelector('#prediction dd.solvent')?.title === ''"
+    page.wait_for_function(  # a function, not an expression: the page's CSP forbids eval
+        "() => document.querySelector('#prediction dd.solvent')?.title === ''"
         " && document.querySelector('#prediction dd.solvent').textContent.startsWith('CCC')")
     solvent = page.locator("#prediction dd.solvent")
     assert solvent.inner_text().startswith("CCCCCCCCCCCCO ")
