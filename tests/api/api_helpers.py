@@ -5,6 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def served_test_client(sqlite_template: Path, model_dir: Path, tmp_path: Path):
+    """Yield a TestClient of an app serving ``model_dir`` on a copy of the migrated SQLite
+    template (use as ``yield from`` in a fixture)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.served import ServedModel
+
+    path = tmp_path / "zincfluor.db"
+    shutil.copyfile(sqlite_template, path)
+    settings = service_settings(f"sqlite:///{path}", model_dir)
+    app = create_app(settings, served=ServedModel.load(settings))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer_header(client, name: str = "tester") -> dict[str, str]:
+    """The Authorization header of a new API key ``name`` made in ``client``'s database."""
+    from api import store
+    from api.db import session_scope
+
+    with session_scope(client.app.state.zincfluor.sessions) as session:
+        return {"Authorization": f"Bearer {store.create_api_key(session, name)[1]}"}
+
+
 def service_settings(url: str, model_dir: Path, **overrides):
     """Settings for a test app: no worker threads (tests run the queue), small chunks."""
     from api.settings import Settings

@@ -3,11 +3,10 @@ featurised again (no graph, no InChIKey), nearest similarities are kept per key 
 SMILES (:mod:`api.similarity`), and every stored and returned value stays what the command
 line's predictor gives."""
 
-import shutil
 
 import numpy as np
 import pytest
-from api_helpers import service_settings
+from api_helpers import bearer_header, served_test_client
 from trust_fixtures import plain_model, trust_data, trusted_model  # noqa: F401
 
 pytestmark = pytest.mark.slow  # the fixture model trains for 2 epochs once per session
@@ -18,25 +17,7 @@ MORE = ["CCO", "Oc1ccc(C=O)cc1", "c1ccc2cc3ccccc3cc2c1", "N#Cc1ccccc1"]
 
 @pytest.fixture
 def client(sqlite_template, trusted_model, tmp_path):  # noqa: F811
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from api.served import ServedModel
-
-    path = tmp_path / "zincfluor.db"
-    shutil.copyfile(sqlite_template, path)
-    settings = service_settings(f"sqlite:///{path}", trusted_model)
-    app = create_app(settings, served=ServedModel.load(settings))
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def _key(client, name="tester"):
-    from api import store
-    from api.db import session_scope
-
-    with session_scope(client.app.state.zincfluor.sessions) as session:
-        return {"Authorization": f"Bearer {store.create_api_key(session, name)[1]}"}
+    yield from served_test_client(sqlite_template, trusted_model, tmp_path)
 
 
 @pytest.fixture
@@ -72,7 +53,7 @@ def _canonical(client, smiles):
 
 
 def test_stored_structures_are_answered_without_featurising_them_again(client, featurised):
-    key = _key(client)
+    key = bearer_header(client)
     first = client.post("/v1/predictions", json={"smiles": FIRST}, headers=key)
     assert first.status_code == 200, first.text
     assert featurised == [4]  # the valid inputs, duplicates included, featurised once
@@ -92,7 +73,7 @@ def test_stored_values_are_the_command_lines(client):
     request of stored and new ones alike are those ``zincfluor predict`` computes."""
     from zincfluor.screening.rare import rare_scores
 
-    key = _key(client)
+    key = bearer_header(client)
     for smiles in (FIRST, MORE):
         assert client.post("/v1/predictions", json={"smiles": smiles},
                            headers=key).status_code == 200
@@ -120,11 +101,11 @@ def test_an_input_without_an_inchikey_is_invalid_and_nothing_else_changes(client
     def refusing(mol, *args, **kwargs):
         return "" if Chem.MolToSmiles(mol) == "CCO" else original(mol, *args, **kwargs)
 
-    key = _key(client)
+    key = bearer_header(client)
     expected = client.post("/v1/predictions", json={"smiles": MORE}, headers=key).json()
     monkeypatch.setattr(Chem, "MolToInchiKey", refusing)
     results = client.post("/v1/predictions", json={"smiles": ["CCO", *MORE, "OCC"]},
-                          headers=_key(client, "other")).json()["results"]
+                          headers=bearer_header(client, "other")).json()["results"]
     assert [r["status"] for r in results] == ["invalid", "invalid", "ok", "ok", "ok", "invalid"]
     assert {results[i]["reason"] for i in (0, 1, 5)} == {INCHIKEY_ERROR}
     for got, want in zip(results[2:5], expected["results"][1:], strict=True):
@@ -162,7 +143,7 @@ def test_trust_values_are_the_same_with_kept_similarities(client):
     from api.records import trust_values
     from api.similarity import NearestSimilarities
 
-    key = _key(client)
+    key = bearer_header(client)
     client.post("/v1/predictions", json={"smiles": FIRST + MORE}, headers=key)
     served = client.app.state.zincfluor.served
     owner = _owner(client, key)
@@ -194,8 +175,10 @@ def test_one_keys_requests_keep_nothing_for_another(client):
     searches its similarity again (its timing cannot tell that someone asked), and is the
     same."""
     similarities = client.app.state.zincfluor.served.similarities
-    first = client.post("/v1/predictions", json={"smiles": MORE}, headers=_key(client, "a"))
+    first = client.post("/v1/predictions", json={"smiles": MORE},
+                        headers=bearer_header(client, "a"))
     hits, misses = similarities.hits, similarities.misses
-    other = client.post("/v1/predictions", json={"smiles": MORE}, headers=_key(client, "b"))
+    other = client.post("/v1/predictions", json={"smiles": MORE},
+                        headers=bearer_header(client, "b"))
     assert (similarities.hits, similarities.misses) == (hits, misses + len(MORE))
     assert other.content == first.content

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from api_helpers import service_settings
+from api_helpers import bearer_header, served_test_client
 from rdkit import Chem
 from trust_fixtures import plain_model, trust_data, trusted_model  # noqa: F401
 
@@ -19,27 +19,7 @@ DOI_LINK = "https://doi.org/10.1021/test.0001"
 def client(sqlite_template, trusted_model, tmp_path):  # noqa: F811
     """A TestClient of an app serving the trusted fixture model on a fresh SQLite database,
     with helpers to make keys and run the queue."""
-    import shutil
-
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from api.served import ServedModel
-
-    path = tmp_path / "zincfluor.db"
-    shutil.copyfile(sqlite_template, path)
-    settings = service_settings(f"sqlite:///{path}", trusted_model)
-    app = create_app(settings, served=ServedModel.load(settings))
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def _key(client, name="tester"):
-    from api import store
-    from api.db import session_scope
-
-    with session_scope(client.app.state.zincfluor.sessions) as session:
-        return {"Authorization": f"Bearer {store.create_api_key(session, name)[1]}"}
+    yield from served_test_client(sqlite_template, trusted_model, tmp_path)
 
 
 def _drain(client):
@@ -57,7 +37,7 @@ def _training(client) -> str:
 
 
 def test_predictions_carry_the_trust_fields_of_the_command_line(client):
-    key = _key(client)
+    key = bearer_header(client)
     smiles = [_training(client), "c1ccc2cc3ccccc3cc2c1", "C1CC"]
     response = client.post("/v1/predictions", json={"smiles": smiles}, headers=key)
     assert response.status_code == 200, response.text
@@ -85,7 +65,7 @@ def _screen(client, key, smiles):
 
 
 def test_screen_row_route_explains_one_row(client):
-    key = _key(client)
+    key = bearer_header(client)
     training = _training(client)
     screen_id = _screen(client, key, [training, "C1CC", "CCO"])
     page = client.get(f"/v1/screens/{screen_id}/results", params={"order": "input"},
@@ -116,12 +96,12 @@ def test_screen_row_route_explains_one_row(client):
     assert invalid["neighbours"] is None and invalid["attributions"] is None
     assert client.get(f"/v1/screens/{screen_id}/results/4", headers=key).status_code == 404
     assert client.get(f"/v1/screens/{screen_id}/results/0", headers=key).status_code == 422
-    other = _key(client, "other")
+    other = bearer_header(client, "other")
     assert client.get(f"/v1/screens/{screen_id}/results/1", headers=other).status_code == 404
 
 
 def test_explain_route_predicts_and_explains_one_smiles(client):
-    key = _key(client)
+    key = bearer_header(client)
     response = client.post("/v1/predictions/explain",
                            json={"smiles": _training(client), "id": 7}, headers=key)
     assert response.status_code == 200, response.text
