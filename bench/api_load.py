@@ -345,7 +345,7 @@ def report(argv: Sequence[str], bench, database: str, loads: list[LoadResult],
         ]
     for r in loads:
         lines.append(
-            f"| {r.label} | {r.clients} | {r.requests:,} | {r.batch:,} | {r.seconds:.1f} | "
+            f"| {r.label} | {r.clients} | {r.requests:,} | {r.batch:,} | {r.seconds:.2f} | "
             f"{r.rps:,.1f} | {r.molecules_per_s:,.0f} | {r.percentile(0.5):,.0f} | "
             f"{r.percentile(0.99):,.0f} | {r.mean_ms:,.0f} | {r.errors} | "
             f"{r.load_before:.2f} |"
@@ -359,9 +359,9 @@ def report(argv: Sequence[str], bench, database: str, loads: list[LoadResult],
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {screen.workers} | {database} | .smi, {screen.upload_bytes / 1e6:.1f} MB, "
             f"chunks of {options.chunk_size:,} | {screen.molecules:,} | "
-            f"{screen.upload_s:.1f} | {screen.processing_s:.1f} | "
-            f"{screen.molecules_per_s:,.0f} | {screen.total_s:.1f} | "
-            f"{screen.end_to_end_per_s:,.0f} | {screen.csv_s:.1f} | {screen.load_before:.2f} |",
+            f"{screen.upload_s:.2f} | {screen.processing_s:.2f} | "
+            f"{screen.molecules_per_s:,.0f} | {screen.total_s:.2f} | "
+            f"{screen.end_to_end_per_s:,.0f} | {screen.csv_s:.2f} | {screen.load_before:.2f} |",
         ]
     lines += [
         "",

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -342,6 +343,29 @@ def counts_against_budget(trial) -> bool:
         state == optuna.trial.TrialState.FAIL and "failure" in trial.user_attrs)
 
 
+_STATE_CHANGE = threading.Lock()
+
+
+@functools.cache
+def serialised_storage_class():
+    """Optuna's ``RDBStorage`` with trial state changes made one at a time in this process.
+
+    Optuna claims a WAITING trial (the enqueued default) by reading its state and setting it
+    to RUNNING in one ``SELECT ... FOR UPDATE`` transaction; SQLite ignores ``FOR UPDATE``, so
+    two ``--jobs`` threads could both claim it, train the same trial twice and leave the study
+    one trial short of its records (a resume then ran an extra trial). The lock makes the
+    check-and-set atomic between this process's threads, which are the only writers.
+    """
+    import optuna
+
+    class SerialisedRDBStorage(optuna.storages.RDBStorage):
+        def set_trial_state_values(self, trial_id, state, values=None):
+            with _STATE_CHANGE:
+                return super().set_trial_state_values(trial_id, state, values)
+
+    return SerialisedRDBStorage
+
+
 def open_study(folder: Path, name: str, seed: int, budget: int, records: list[dict]):
     """The study in ``folder/optuna.db``; when the file is missing it is created and filled
     with the trials of ``records`` (this study's JSON lines). Its TPE sampler is seeded."""
@@ -351,7 +375,7 @@ def open_study(folder: Path, name: str, seed: int, budget: int, records: list[di
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # heartbeats and multivariate TPE are "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(
+        storage = serialised_storage_class()(
             f"sqlite:///{folder / 'optuna.db'}", heartbeat_interval=60, grace_period=180)
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize",
                                     load_if_exists=True)

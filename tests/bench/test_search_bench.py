@@ -348,3 +348,38 @@ def test_a_two_trial_search_trains_records_and_resumes(search, tmp_path, deep4ch
     out = capsys.readouterr().out
     assert "0 trials run" in out and "| bscl-sor | 2 / 2 | 0 |" in out
     assert len(_records(tmp_path, "bscl-sor")) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_two_threads_never_claim_the_same_enqueued_trial(search, tmp_path, monkeypatch):
+    """The enqueued default trial goes to one thread only. SQLite ignores ``FOR UPDATE``, so
+    without the storage's lock both threads read WAITING in the widened window below and both
+    claim it (the study then holds one trial where two were trained)."""
+    import threading
+    import time
+
+    import optuna
+
+    study = search.open_study(tmp_path / "study", "bscl-sor", 0, 4, [])
+    study.enqueue_trial({"x": 1.0})
+    check = optuna.storages.RDBStorage.check_trial_is_updatable
+
+    def slow_check(self, trial_id, state):  # between reading the state and writing RUNNING
+        time.sleep(0.3)
+        return check(self, trial_id, state)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "check_trial_is_updatable", slow_check)
+    claimed, barrier = [], threading.Barrier(2)
+
+    def ask():
+        barrier.wait()
+        claimed.append(study.ask().number)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == [0, 1]
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [optuna.trial.TrialState.RUNNING] * 2
