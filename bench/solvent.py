@@ -40,9 +40,15 @@ Ship rule (written on 2026-11-30, before any cell of the grid ran; it reads vali
 
 ``--report-only`` (and the grid, at its end) prints the verdict (:func:`ship_decision`).
 
+``--backbone dmpnn`` (or gine, attentivefp) trains the zincfluor models with that dye backbone
+instead of the GCN; their cells go to ``OUT/<model>-<backbone>/`` (e.g. ``descriptors-dmpnn``)
+and the report shows them beside chemprop. The ship rule above reads only the GCN cells: it was
+written for them, and a backbone grid is a follow-up comparison, not a second chance to ship.
+
 Usage::
 
     python bench/solvent.py --out docs/results/solvent            # the grid (long)
+    python bench/solvent.py --out docs/results/solvent --backbone dmpnn --models descriptors,none
     python bench/solvent.py --out docs/results/solvent --report-only
     python bench/solvent.py --data tests_rows.csv --out /tmp/s --epochs 1 --chemprop-epochs 1 \\
         --seeds 0                                                 # a smoke run
@@ -80,6 +86,7 @@ from zincfluor.runs.solvent import (  # noqa: E402
 from zincfluor.train.trainer import TrainerConfig  # noqa: E402
 
 ZINCFLUOR_MODELS = ("descriptors", "graph", "none")
+BACKBONES = ("gcn", "dmpnn", "gine", "attentivefp")
 MODELS = (*ZINCFLUOR_MODELS, "chemprop-2smiles")
 CLASSES = ("all", "polar protic", "polar aprotic", "non-polar")
 TARGETS = ("red+", "far-red+")
@@ -96,8 +103,14 @@ SUMMARY = (
 """Report columns: label and the path to the value in a cell's summary block."""
 
 
-def cell_path(out: Path, model: str, seed: int) -> Path:
-    return out / model / f"seed-{seed}" / "cell.json"
+def cell_name(model: str, backbone: str = "gcn") -> str:
+    """The folder of ``model``'s cells: the model's name, with ``-<backbone>`` for a zincfluor
+    model whose dye backbone is not the GCN (chemprop has its own)."""
+    return model if backbone == "gcn" or model not in ZINCFLUOR_MODELS else f"{model}-{backbone}"
+
+
+def cell_path(out: Path, model: str, seed: int, backbone: str = "gcn") -> Path:
+    return out / cell_name(model, backbone) / f"seed-{seed}" / "cell.json"
 
 
 def split_digest(table: SolventMeasurementTable, rows: dict[str, np.ndarray]) -> str:
@@ -129,7 +142,8 @@ def summary(metrics: dict[str, Any]) -> dict[str, Any]:
 def _config(args: argparse.Namespace, model: str, seed: int, out: Path) -> SolventRunConfig:
     return SolventRunConfig(
         data=str(args.data), out=str(out), solvent_encoder=model, seed=seed,
-        split="scaffold-seeded", hidden_dim=args.hidden_dim, num_layers=args.num_layers,
+        split="scaffold-seeded", backbone=args.backbone, hidden_dim=args.hidden_dim,
+        num_layers=args.num_layers,
         batch_size=args.batch_size,
         trainer=TrainerConfig(epochs=args.epochs, grad_clip=args.grad_clip or None),
         device=args.device, cache_dir=args.cache_dir, n_jobs=args.workers,
@@ -138,13 +152,14 @@ def _config(args: argparse.Namespace, model: str, seed: int, out: Path) -> Solve
 
 def run_zincfluor_cell(args: argparse.Namespace, model: str, seed: int) -> dict[str, Any]:
     """Train one zincfluor model (``solvent_run``) and summarise its test rows."""
-    folder = cell_path(args.out, model, seed).parent / "run"
+    folder = cell_path(args.out, model, seed, args.backbone).parent / "run"
     config = _config(args, model, seed, folder)
     start = time.perf_counter()
     result = solvent_run(config, progress=False)
     test = result.test_metrics
     return {
-        "model": model, "seed": seed, "split_digest": split_digest(result.table, result.rows),
+        "model": model, "backbone": args.backbone, "seed": seed,
+        "split_digest": split_digest(result.table, result.rows),
         "rows": {part: int(len(r)) for part, r in result.rows.items()},
         "best_epoch": result.fit.best_epoch, "epochs": args.epochs,
         "seconds": time.perf_counter() - start,
@@ -300,7 +315,7 @@ def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
 def run_cell(args: argparse.Namespace, model: str, seed: int) -> Path:
     """Train and score one cell; write its ``cell.json``."""
-    path = cell_path(args.out, model, seed)
+    path = cell_path(args.out, model, seed, args.backbone)
     path.parent.mkdir(parents=True, exist_ok=True)
     if model == "chemprop-2smiles":
         cell = run_chemprop_cell(args, seed)
@@ -438,6 +453,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=100, help="zincfluor epochs")
     parser.add_argument("--chemprop-epochs", type=int, default=None,
                         help="chemprop's maximum epochs (default 50, early stopping)")
+    parser.add_argument("--backbone", default="gcn", choices=BACKBONES,
+                        help="dye backbone of the zincfluor models (not gcn: cells in "
+                             "<model>-<backbone>/, outside the ship rule)")
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -464,17 +482,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.report_only:
         for seed in args.seeds:
             for model in args.models:
-                if cell_path(args.out, model, seed).is_file():
+                if cell_path(args.out, model, seed, args.backbone).is_file():
                     print(f"{model} seed {seed}: done already")
                     continue
                 start = time.perf_counter()
                 path = run_cell(args, model, seed)
                 print(f"{model} seed {seed}: {time.perf_counter() - start:.0f} s -> {path}",
                       flush=True)
+    shown = [cell_name(model, args.backbone) for model in args.models]
     print("Validation (choose the model here):\n")
-    print(report(args.out, args.models, "valid"))
+    print(report(args.out, shown, "valid"))
     print("\nTest:\n")
-    print(report(args.out, args.models))
+    print(report(args.out, shown))
     print()
     print(format_decision(ship_decision(args.out)))
     return 0

@@ -134,3 +134,28 @@ def test_ship_rule_waits_for_every_seed(bench, tmp_path):
     decision = bench.ship_decision(tmp_path)
     assert not decision["complete"] and not decision["ships"]
     assert "graph seed 2" in decision["reasons"][0]
+
+
+def test_backbone_cells_have_their_own_folders(bench, tmp_path):
+    assert bench.cell_name("descriptors", "gcn") == "descriptors"
+    assert bench.cell_name("descriptors", "dmpnn") == "descriptors-dmpnn"
+    assert bench.cell_name("chemprop-2smiles", "dmpnn") == "chemprop-2smiles"
+    assert bench.cell_path(tmp_path, "none", 2, "gine") == tmp_path / "none-gine/seed-2/cell.json"
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--out", str(tmp_path), "--backbone", "transformer"])
+
+
+@pytest.mark.slow
+def test_a_dmpnn_cell_trains_that_backbone_and_stays_outside_the_ship_rule(bench, tmp_path):
+    data = write_solvent_rows(tmp_path / "rows.csv")
+    out = tmp_path / "cells"
+    args = ["--data", str(data), "--out", str(out), "--epochs", "1", "--seeds", "0",
+            "--hidden-dim", "8", "--num-layers", "2", "--cache-dir", "none", "--workers", "1",
+            "--device", "cpu", "--models", "descriptors", "--backbone", "dmpnn"]
+    assert bench.main(args) == 0
+    cell = json.loads((out / "descriptors-dmpnn" / "seed-0" / "cell.json").read_text())
+    assert cell["backbone"] == "dmpnn" and cell["test"]["all"]["mae_nm"] > 0
+    config = json.loads((out / "descriptors-dmpnn/seed-0/run/config.json").read_text())
+    assert config["backbone"] == "dmpnn"
+    assert not (out / "descriptors").exists()
+    assert "cells missing: descriptors seed 0" in bench.format_decision(bench.ship_decision(out))
