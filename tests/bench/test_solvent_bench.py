@@ -136,6 +136,25 @@ def test_ship_rule_waits_for_every_seed(bench, tmp_path):
     assert "graph seed 2" in decision["reasons"][0]
 
 
+@pytest.mark.parametrize(("dmpnn_mae", "ships"), [([38.0, 39.0, 40.0], True),
+                                                  ([44.0, 45.0, 46.0], False)])
+def test_backbone_rule_reads_the_backbones_own_cells(bench, tmp_path, dmpnn_mae, ships):
+    """descriptors-dmpnn against none-dmpnn; the GCN cells (here a GCN none far worse) and
+    the absent graph-dmpnn play no part."""
+    for seed in range(3):
+        _write(tmp_path, _valid_cell("none", seed, 90.0, 0.80))
+        _write(tmp_path, _valid_cell("none-dmpnn", seed, [43.0, 45.0, 47.0][seed], 0.80))
+        _write(tmp_path, _valid_cell("descriptors-dmpnn", seed, dmpnn_mae[seed], 0.80))
+    decision = bench.ship_decision(tmp_path, backbone="dmpnn")
+    assert decision["complete"] and decision["encoder"] == "descriptors-dmpnn"
+    assert decision["baseline"] == "none-dmpnn" and decision["ships"] is ships
+    assert set(decision["models"]) == {"descriptors-dmpnn", "none-dmpnn"}
+    text = bench.format_decision(decision)
+    assert text.startswith("Ship rule: descriptors-dmpnn ships" if ships else
+                           "Ship rule: nothing ships (descriptors-dmpnn does not beat none-dmpnn)")
+    assert not bench.ship_decision(tmp_path)["complete"]  # the GCN rule lacks its cells
+
+
 def test_backbone_cells_have_their_own_folders(bench, tmp_path):
     assert bench.cell_name("descriptors", "gcn") == "descriptors"
     assert bench.cell_name("descriptors", "dmpnn") == "descriptors-dmpnn"
