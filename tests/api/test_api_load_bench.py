@@ -7,24 +7,18 @@ from the fixture series (which the tiny model was trained on), so no shared data
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from bench_loader import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def api_load():
-    spec = importlib.util.spec_from_file_location("bench_api_load",
-                                                  ROOT / "bench" / "api_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("api_load")
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,15 @@ CPU time and top functions printed, its profile dumped, and the thread pool put 
 
 from __future__ import annotations
 
-import importlib.util
 import pstats
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from bench_loader import load_bench
 
 
 @pytest.fixture(scope="module")
 def profile_service():
-    spec = importlib.util.spec_from_file_location("bench_profile_service",
-                                                  ROOT / "bench" / "profile_service.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("profile_service")
 
 
 @pytest.mark.slow  # the tiny model trains once per session, then four profiled paths

@@ -7,7 +7,6 @@ they are used: ``bench/vision.py --report-only`` on the unpacked tarball.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_loader import load_bench
 
 from zincfluor.vision.datasets import CIFAR10_CLASSES, load_dataset, long_tail_counts
 
@@ -27,23 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "gpu_bench.sh"
 
 
-def _bench_module(name: str):
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def gpu_data():
-    return _bench_module("gpu_data")
+    return load_bench("gpu_data")
 
 
 @pytest.fixture(scope="module")
 def gpu_vision():
-    return _bench_module("gpu_vision")
+    return load_bench("gpu_vision")
 
 
 def write_cifar_zip(path: Path, train_counts, test_per_class: int = 4,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_loader import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "runs"))
@@ -17,12 +18,7 @@ from solvent_rows import write_solvent_rows  # noqa: E402
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_solvent", ROOT / "bench" / "solvent.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("solvent")
 
 
 def _cell(model: str, seed: int, digest: str, mae: float) -> dict:
@@ -69,7 +65,6 @@ def test_unknown_model_is_refused(bench, tmp_path):
 
 
 def _installed(module: str) -> bool:
-    import importlib.util
 
     return importlib.util.find_spec(module) is not None
 
