@@ -22,11 +22,14 @@ kept epoch/iteration use the validation part only):
   rounds without a better validation log loss.
 - ``lightgbm-reg``: the same trees regressing nm (L2), levels from the predicted nm.
 
-In a solvent: chemprop v2 with two SMILES columns (solute, solvent) is the peer of the
-solvent-aware models, and it lives in ``bench/solvent.py`` (``--models chemprop-2smiles``), not
-here: its rows are (molecule, solvent) measurements on a molecule-grouped split of rows, which
-this module's one-row-per-molecule splits cannot express; it reuses this grid's chemprop
-settings (``bench/peer_chemprop.py``) and scoring (``bench/peer_scoring.py``).
+In a solvent: ``--peers chemprop-2smiles`` is chemprop v2 with two SMILES columns (solute,
+solvent), the peer of the solvent-aware models. Its rows are (molecule, solvent) measurements
+on a molecule-grouped split of rows, which this module's one-row-per-molecule splits cannot
+express, so its cells are ``bench/solvent.py``'s (``--models chemprop-2smiles``, the same
+seeds, out in ``--solvent-out``, beside the zincfluor solvent models on the same split) and
+``--splits`` does not apply to it; it reuses this grid's chemprop settings
+(``bench/peer_chemprop.py``) and scoring (``bench/peer_scoring.py``). It is not in the default
+``--peers`` (three cells of about 35 minutes on one core).
 
 Rare-level ranking (red+ = levels >= red, >= 625 nm; far-red+ = >= 700 nm): classifiers rank by
 the summed probability of the group's levels; a point regressor has no probability, so the
@@ -42,6 +45,7 @@ Examples::
     python bench/peers.py --report                 # print the tables of the finished cells
     python bench/peers.py --report --write-docs    # ... and update docs/results.md
     python bench/peers.py --check-split runs/methods/natural/ce/seed0/split.json
+    python bench/peers.py --peers chemprop-2smiles --report   # the solvent table with its peer
 """
 
 from __future__ import annotations
@@ -102,6 +106,9 @@ PEERS: dict[str, Peer] = {
         Peer("lightgbm-reg", "lightgbm", "regression"),
     )
 }
+
+SOLVENT_PEERS = ("chemprop-2smiles",)
+"""Peers on (molecule, solvent) rows, run by bench/solvent.py (module docstring)."""
 
 FITTERS: dict[str, Callable[..., dict[str, Any]]] = {
     "chemprop": fit_chemprop,
@@ -363,7 +370,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_data = Path(os.environ.get("ZINCFLUOR_DATA_DIR", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path,
                         default=default_data / "deep4chem" / "DB_for_chromophore_deep4chem.csv")
-    parser.add_argument("--peers", default=",".join(PEERS), help=f"of {', '.join(PEERS)}")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help=f"of {', '.join((*PEERS, *SOLVENT_PEERS))} (default: "
+                             f"{', '.join(PEERS)})")
     parser.add_argument("--splits", default=",".join(SPLITS), help=f"of {', '.join(SPLITS)}")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
     parser.add_argument("--epochs", type=int, default=None,
@@ -381,11 +390,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--write-docs", action="store_true",
                         help="with --report: update the peers section of --results")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--solvent-out", type=Path,
+                        default=ROOT / "docs" / "results" / "solvent",
+                        help="cells' folder of the solvent peers (bench/solvent.py --out)")
     parser.add_argument("--check-split", type=Path, default=None, metavar="SPLIT_JSON",
                         help="compare a zincfluor run's split.json with the peers' split; "
                         "train nothing")
     args = parser.parse_args(argv)
-    args.peers = _names(args.peers, PEERS, "peer")
+    args.peers = _names(args.peers, (*PEERS, *SOLVENT_PEERS), "peer")
     args.splits = _names(args.splits, SPLITS, "split")
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
@@ -399,8 +411,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise SystemExit(f"--epochs must be >= 1, got {args.epochs}")
     if args.write_docs and not args.report:
         raise SystemExit("--write-docs updates docs from finished cells: add --report")
+    if args.write_docs and set(args.peers) & set(SOLVENT_PEERS):
+        raise SystemExit("--write-docs writes the molecule peers' section; leave "
+                         f"{', '.join(SOLVENT_PEERS)} out of --peers (its table is "
+                         "bench/solvent.py --report-only's)")
     args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     return args
+
+
+def solvent_peer_argv(args: argparse.Namespace, peers: list[str]) -> list[str]:
+    """bench/solvent.py's command line for the solvent ``peers`` with this run's data, seeds,
+    epochs and threads (``--report-only`` with ``--report``)."""
+    argv = ["--data", str(args.data), "--out", str(args.solvent_out), "--models",
+            ",".join(peers), "--seeds", ",".join(map(str, args.seeds)),
+            "--threads", str(args.threads)]
+    if args.epochs is not None:
+        argv += ["--chemprop-epochs", str(args.epochs)]
+    if args.cache_dir is not None:
+        argv += ["--cache-dir", args.cache_dir]
+    return argv + (["--report-only"] if args.report else [])
+
+
+def run_solvent_peers(args: argparse.Namespace, peers: list[str]) -> int:
+    """The solvent peers' cells (or report), by bench/solvent.py."""
+    from solvent import main as solvent_main  # bench/solvent.py, on sys.path above
+
+    return solvent_main(solvent_peer_argv(args, peers))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_split is not None:
         check_split(args)
         return 0
+    solvent_peers = [peer for peer in args.peers if peer in SOLVENT_PEERS]
+    if solvent_peers:
+        args.peers = [peer for peer in args.peers if peer not in SOLVENT_PEERS]
+        code = run_solvent_peers(args, solvent_peers)
+        if not args.peers or code:
+            return code
     if args.report:
         section = report(args)
         print(section)

@@ -270,3 +270,33 @@ def test_jobs_run_cells_in_subprocesses_with_a_log_each(peers, fixture_csv, tmp_
         _check_cell(peers, out, "lightgbm-reg", seed, fixture_csv, cache)
         log = peers.cell_path(out, "stratified", "lightgbm-reg", seed).with_suffix(".log")
         assert "lightgbm regression: best iteration" in log.read_text()
+
+
+def test_the_solvent_peer_is_bench_solvents_cell(peers, tmp_path):
+    """``--peers chemprop-2smiles`` hands bench/solvent.py this run's data, seeds, epochs and
+    threads; it is not in the default grid, and --write-docs refuses it."""
+    args = peers.parse_args(["--data", str(tmp_path / "d.csv"), "--peers", "chemprop-2smiles",
+                             "--seeds", "0,2", "--epochs", "3", "--threads", "1",
+                             "--solvent-out", str(tmp_path / "s")])
+    assert peers.solvent_peer_argv(args, ["chemprop-2smiles"]) == [
+        "--data", str(tmp_path / "d.csv"), "--out", str(tmp_path / "s"), "--models",
+        "chemprop-2smiles", "--seeds", "0,2", "--threads", "1", "--chemprop-epochs", "3"]
+    assert "chemprop-2smiles" not in peers.parse_args([]).peers
+    with pytest.raises(SystemExit, match="leave chemprop-2smiles out"):
+        peers.parse_args(["--peers", "lightgbm-reg,chemprop-2smiles", "--report",
+                          "--write-docs"])
+
+
+def test_the_solvent_peers_report_is_bench_solvents(peers, tmp_path, capsys):
+    block = {"n": 4, "mae_nm": 30.0, "top1": 0.5, "balanced_accuracy": 0.4, "macro_f1": 0.3,
+             "tail_top_2": None, "retrieval": {}}
+    cell = {"model": "chemprop-2smiles", "seed": 0, "split_digest": "x",
+            "valid": {"all": block}, "test": {"all": {**block, "mae_nm": 31.5}}}
+    path = tmp_path / "s" / "chemprop-2smiles" / "seed-0" / "cell.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(cell))
+    assert peers.main(["--peers", "chemprop-2smiles", "--seeds", "0", "--report",
+                       "--solvent-out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "| chemprop-2smiles | all | 1 | 4 | 31.5 ± 0.0 |" in out
+    assert "| chemprop-2smiles | all | 1 | 4 | 30.0 ± 0.0 |" in out  # validation
