@@ -12,7 +12,10 @@ scored on the same test *rows* of a scaffold-grouped split (seeded Bemis-Murcko 
   ``MulticomponentMPNN`` with a separate bond message-passing block per component (chemprop's
   ``--mpn-shared`` off, its default), norm aggregation, an FFN regressor of the standardised nm
   (:func:`fit_chemprop_two_smiles`, chemprop's ``train`` defaults otherwise, as in
-  ``bench/peer_chemprop.py``).
+  ``bench/peer_chemprop.py``);
+- ``chemprop-1smiles``: the same chemprop model given the solute only (one component, the
+  solvent dropped) on the same rows: how much of ``chemprop-2smiles``'s result is the solvent
+  and how much the model. An ablation, outside the ship rule.
 
 Seeds 0, 1, 2 each give the split (split seed = seed) and the initialisation. Every cell writes
 ``OUT/<model>/seed-<s>/cell.json``: validation and test metrics (``valid``, ``test``; choose a
@@ -92,7 +95,9 @@ from zincfluor.train.trainer import TrainerConfig  # noqa: E402
 
 ZINCFLUOR_MODELS = ("descriptors", "graph", "none")
 BACKBONES = ("gcn", "dmpnn", "gine", "attentivefp")
-MODELS = (*ZINCFLUOR_MODELS, "chemprop-2smiles")
+CHEMPROP_COMPONENTS = {"chemprop-2smiles": 2, "chemprop-1smiles": 1}
+"""chemprop cells: the number of SMILES columns (solute, then solvent) each model reads."""
+MODELS = (*ZINCFLUOR_MODELS, *CHEMPROP_COMPONENTS)
 CLASSES = ("all", "polar protic", "polar aprotic", "non-polar")
 TARGETS = ("red+", "far-red+")
 SUMMARY = (
@@ -176,22 +181,22 @@ def run_zincfluor_cell(args: argparse.Namespace, model: str, seed: int) -> dict[
     }
 
 
-def _two_component_dataset(solutes, solvents, nm, featurizer):
-    """chemprop's MulticomponentDataset of (solute, solvent) rows; the target rides on the
-    first component, as chemprop's CLI does."""
+def _component_dataset(solutes, solvents, nm, featurizer, components: int = 2):
+    """chemprop's MulticomponentDataset of (solute, solvent) rows (``components`` 2) or of the
+    solutes alone (1); the target rides on the first component, as chemprop's CLI does."""
     from chemprop import data
 
-    solute = data.MoleculeDataset(
+    sets = [data.MoleculeDataset(
         [data.MoleculeDatapoint.from_smi(s, np.array([float(y)]))
          for s, y in zip(solutes, nm, strict=True)],
         featurizer,
-    )
-    solvent = data.MoleculeDataset(
-        [data.MoleculeDatapoint.from_smi(s) for s in solvents], featurizer
-    )
-    for component in (solute, solvent):
+    )]
+    if components == 2:
+        sets.append(data.MoleculeDataset(
+            [data.MoleculeDatapoint.from_smi(s) for s in solvents], featurizer))
+    for component in sets:
         component.cache = True  # featurise once, not every epoch
-    return data.MulticomponentDataset([solute, solvent])
+    return data.MulticomponentDataset(sets)
 
 
 def fit_chemprop_two_smiles(
@@ -201,6 +206,7 @@ def fit_chemprop_two_smiles(
     epochs: int | None = None,
     threads: int = 1,
     settings: ChempropSettings = ChempropSettings(),
+    components: int = 2,
 ) -> dict[str, Any]:
     """chemprop v2 with two SMILES columns, (solute, solvent) -> emission nm (module docstring).
 
@@ -208,6 +214,7 @@ def fit_chemprop_two_smiles(
     ----------
     parts : ``{"train" | "valid" | "test": (solutes, solvents, nm)}``
     epochs : overrides ``settings.max_epochs``
+    components : 1 reads the solutes only (``chemprop-1smiles``; the solvents are ignored)
 
     Returns
     -------
@@ -226,16 +233,17 @@ def fit_chemprop_two_smiles(
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     pl.seed_everything(seed, workers=True, verbose=False)
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
-    sets = {part: _two_component_dataset(solutes, solvents, nm, featurizer)
+    sets = {part: _component_dataset(solutes, solvents, nm, featurizer, components)
             for part, (solutes, solvents, nm) in parts.items()}
     scaler = sets["train"].normalize_targets()
     sets["valid"].normalize_targets(scaler)
     blocks = [
         nn.BondMessagePassing(d_h=settings.message_hidden_dim, depth=settings.depth,
                               dropout=settings.dropout)
-        for _ in range(2)
+        for _ in range(components)
     ]
-    message_passing = nn.MulticomponentMessagePassing(blocks, n_components=2, shared=False)
+    message_passing = nn.MulticomponentMessagePassing(blocks, n_components=components,
+                                                      shared=False)
     model = models.MulticomponentMPNN(
         message_passing,
         nn.NormAggregation(),
@@ -279,8 +287,10 @@ def fit_chemprop_two_smiles(
     }
 
 
-def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    """chemprop with two SMILES columns on the zincfluor cells' split of ``seed``."""
+def run_chemprop_cell(args: argparse.Namespace, seed: int,
+                      model: str = "chemprop-2smiles") -> dict[str, Any]:
+    """chemprop (``model``: two SMILES columns, or the solute's only) on the zincfluor cells'
+    split of ``seed``."""
     prepared = prepare_rows(_config(args, "none", seed, args.out))
     frame = prepared.table.frame
     parts = {
@@ -289,7 +299,8 @@ def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         for part, rows in prepared.rows.items()
     }
     fitted = fit_chemprop_two_smiles(parts, seed, epochs=args.chemprop_epochs,
-                                     threads=args.threads)
+                                     threads=args.threads,
+                                     components=CHEMPROP_COMPONENTS[model])
     scheme = prepared.table.scheme
     levels = frame["level"].to_numpy(np.int64)
     train_counts = np.bincount(levels[prepared.rows["train"]], minlength=scheme.num_classes)
@@ -309,7 +320,7 @@ def run_chemprop_cell(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         for name in CLASSES[1:]:
             blocks[part][name] = scored(part, classes == name)
     return {
-        "model": "chemprop-2smiles", "seed": seed,
+        "model": model, "seed": seed,
         "split_digest": split_digest(prepared.table, prepared.rows),
         "rows": {part: int(len(r)) for part, r in prepared.rows.items()},
         "best_epoch": fitted["best_epoch"], "epochs": fitted["settings"]["max_epochs"],
@@ -322,8 +333,8 @@ def run_cell(args: argparse.Namespace, model: str, seed: int) -> Path:
     """Train and score one cell; write its ``cell.json``."""
     path = cell_path(args.out, model, seed, args.backbone)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if model == "chemprop-2smiles":
-        cell = run_chemprop_cell(args, seed)
+    if model in CHEMPROP_COMPONENTS:
+        cell = run_chemprop_cell(args, seed, model)
     else:
         cell = run_zincfluor_cell(args, model, seed)
     path.write_text(json.dumps(cell, indent=2, allow_nan=False))
