@@ -481,7 +481,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="chemprop's maximum epochs (default 50, early stopping)")
     parser.add_argument("--backbone", default="gcn", choices=BACKBONES,
                         help="dye backbone of the zincfluor models (not gcn: cells in "
-                             "<model>-<backbone>/, outside the ship rule)")
+                             "<model>-<backbone>/, read by the backbone rule, not the GCN "
+                             "one)")
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
