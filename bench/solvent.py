@@ -11,7 +11,7 @@ scored on the same test *rows* of a scaffold-grouped split (seeded Bemis-Murcko 
 - ``chemprop-2smiles``: chemprop v2 with two SMILES columns (solute, solvent): a
   ``MulticomponentMPNN`` with a separate bond message-passing block per component (chemprop's
   ``--mpn-shared`` off, its default), norm aggregation, an FFN regressor of the standardised nm
-  (:func:`fit_chemprop_two_smiles`, chemprop's ``train`` defaults otherwise, as in
+  (:func:`fit_chemprop_on_rows`, chemprop's ``train`` defaults otherwise, as in
   ``bench/peer_chemprop.py``);
 - ``chemprop-1smiles``: the same chemprop model given the solute only (one component, the
   solvent dropped) on the same rows: how much of ``chemprop-2smiles``'s result is the solvent
@@ -153,8 +153,7 @@ def _config(args: argparse.Namespace, model: str, seed: int, out: Path) -> Solve
     return SolventRunConfig(
         data=str(args.data), out=str(out), solvent_encoder=model, seed=seed,
         split="scaffold-seeded", backbone=args.backbone, hidden_dim=args.hidden_dim,
-        num_layers=args.num_layers,
-        batch_size=args.batch_size,
+        num_layers=args.num_layers, batch_size=args.batch_size,
         trainer=TrainerConfig(epochs=args.epochs, grad_clip=args.grad_clip or None),
         device=args.device, cache_dir=args.cache_dir, n_jobs=args.workers,
     )
@@ -199,7 +198,7 @@ def _component_dataset(solutes, solvents, nm, featurizer, components: int = 2):
     return data.MulticomponentDataset(sets)
 
 
-def fit_chemprop_two_smiles(
+def fit_chemprop_on_rows(
     parts: dict[str, tuple[list[str], list[str], np.ndarray]],
     seed: int,
     *,
@@ -208,7 +207,8 @@ def fit_chemprop_two_smiles(
     settings: ChempropSettings = ChempropSettings(),
     components: int = 2,
 ) -> dict[str, Any]:
-    """chemprop v2 with two SMILES columns, (solute, solvent) -> emission nm (module docstring).
+    """chemprop v2 on (solute, solvent) rows -> emission nm (module docstring): two SMILES
+    columns, or the solute's alone with ``components=1``.
 
     Parameters
     ----------
@@ -298,7 +298,7 @@ def run_chemprop_cell(args: argparse.Namespace, seed: int,
                frame["emission_nm"].to_numpy(float)[rows])
         for part, rows in prepared.rows.items()
     }
-    fitted = fit_chemprop_two_smiles(parts, seed, epochs=args.chemprop_epochs,
+    fitted = fit_chemprop_on_rows(parts, seed, epochs=args.chemprop_epochs,
                                      threads=args.threads,
                                      components=CHEMPROP_COMPONENTS[model])
     scheme = prepared.table.scheme
@@ -403,7 +403,8 @@ def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS,
     """Apply the module docstring's ship rule (``backbone`` gcn) or backbone rule (another
     ``backbone``: ``descriptors-<b>`` against ``none-<b>``) to the cells in ``out``.
 
-    Returns ``{"complete", "encoder", "ships", "reasons", "models"}``: ``models`` holds each
+    Returns ``{"complete", "encoder", "baseline", "ships", "reasons", "models"}`` (``encoder``
+    and ``baseline``, the model to beat, are set once the cells are complete): ``models`` holds each
     model's mean and population std over ``seeds`` of the validation nm MAE and AP red+;
     ``complete`` is False (and nothing ships) until every seed of ``descriptors``, ``graph``
     and ``none`` has a cell. Rule 1: the encoder is the one of lower mean MAE. Rule 2: it ships
@@ -423,8 +424,8 @@ def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS,
             models[model] = {"seeds": len(blocks), "mae_mean": float(np.mean(mae)),
                              "mae_std": float(np.std(mae)), "ap_red_mean": float(np.mean(ap)),
                              "ap_red_std": float(np.std(ap))}
-    decision: dict[str, Any] = {"complete": not missing, "encoder": None, "ships": False,
-                                "reasons": [], "models": models}
+    decision: dict[str, Any] = {"complete": not missing, "encoder": None, "baseline": None,
+                                "ships": False, "reasons": [], "models": models}
     if missing:
         decision["reasons"].append("cells missing: " + ", ".join(missing))
         return decision
@@ -432,7 +433,7 @@ def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS,
                   key=lambda m: models[m]["mae_mean"])
     baseline = cell_name("none", backbone)
     chosen, none = models[encoder], models[baseline]
-    decision["encoder"] = encoder
+    decision["encoder"], decision["baseline"] = encoder, baseline
     gain = none["mae_mean"] - chosen["mae_mean"]
     margin = max(chosen["mae_std"], none["mae_std"])
     ap_drop = none["ap_red_mean"] - chosen["ap_red_mean"]
@@ -453,7 +454,6 @@ def ship_decision(out: Path, seeds: Sequence[int] = SHIP_SEEDS,
         f"{'met' if guarded else 'not met'}",
     ]
     decision["ships"] = beats and guarded
-    decision["baseline"] = baseline
     return decision
 
 
